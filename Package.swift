@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Modules form a strict DAG: C shims → thin wrappers → domain → HTTP API → executable.
+// Only the wrappers import C (with `internal import`), so no C type leaks into public API.
+let package = Package(
+    name: "ModelWarehouse",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "warehouse", targets: ["warehouse"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .systemLibrary(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD"),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
+
+        .target(name: "WarehouseCrypto", dependencies: ["CCrypto"]),
+        .target(name: "WarehouseSQLite", dependencies: ["CSQLite"]),
+        .target(name: "WarehouseHTTPServer", dependencies: ["CMicroHTTPD"]),
+
+        .target(name: "WarehouseCore"),
+        .target(name: "WarehouseFormats", dependencies: ["WarehouseCore"]),
+        .target(name: "WarehouseCatalog", dependencies: ["WarehouseCore", "WarehouseSQLite"]),
+        .target(name: "WarehouseStorage", dependencies: ["WarehouseCore", "WarehouseCrypto"]),
+        .target(
+            name: "WarehouseService",
+            dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto"]
+        ),
+        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseCrypto"]),
+        .executableTarget(name: "warehouse", dependencies: ["WarehouseAPI"]),
+        .target(name: "WarehouseTesting", dependencies: ["WarehouseAPI"]),
+
+        .testTarget(name: "WarehouseCryptoTests", dependencies: ["WarehouseCrypto"]),
+        .testTarget(name: "WarehouseHTTPServerTests", dependencies: ["WarehouseHTTPServer"]),
+        .testTarget(name: "WarehouseCatalogTests", dependencies: ["WarehouseCatalog"]),
+        .testTarget(name: "WarehouseAPITests", dependencies: ["WarehouseAPI", "WarehouseTesting"]),
+    ]
+)

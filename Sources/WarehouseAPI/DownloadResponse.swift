@@ -1,0 +1,103 @@
+import WarehouseCore
+import WarehouseHTTPServer
+import WarehouseService
+
+/// Builds a file download: ETag (the SHA-256), conditional requests (If-None-Match → 304),
+/// single byte ranges (Range → 206, If-Range), and a body sent with sendfile when the store
+/// has a local file, else streamed from the store.
+enum DownloadResponse {
+    static func make(_ download: Download, request: HTTPRequest, store: any ObjectStore) throws -> HTTPResponse {
+        let file = download.file
+        let etag = "\"\(file.fileHash)\""
+        var headers = HTTPHeaders()
+        headers.add("ETag", etag)
+        headers.add("Accept-Ranges", "bytes")
+        headers.add("X-Model-Version", download.record.version)
+        headers.add("X-Checksum-SHA256", file.fileHash)
+
+        if let condition = request.headers["if-none-match"], matches(condition, etag: etag) {
+            return HTTPResponse(status: 304, headers: headers)
+        }
+        headers.add("Content-Type", file.contentType)
+        headers.add("Content-Disposition", contentDisposition(filename: file.filename))
+
+        let size = file.fileSize
+        var range: Range<UInt64>?
+        if let rangeHeader = request.headers["range"], rangeApplies(request.headers["if-range"], etag: etag) {
+            range = try ByteRange.parse(rangeHeader, size: size)
+        }
+        let bounds = range ?? 0..<size
+        if let range {
+            headers.add("Content-Range", "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(size)")
+        }
+        let status = range == nil ? 200 : 206
+        if let path = store.localPath(key: download.key) {
+            return HTTPResponse(status: status, headers: headers,
+                                body: .file(path: path, offset: bounds.lowerBound, length: UInt64(bounds.count)))
+        }
+        let reader = try store.open(key: download.key, range: range)
+        return HTTPResponse(status: status, headers: headers,
+                            body: .stream(length: UInt64(bounds.count), reader: ObjectReaderAdapter(reader)))
+    }
+
+    /// If-None-Match: a list of entity tags (weak ones compare equal too) or `*`.
+    static func matches(_ condition: String, etag: String) -> Bool {
+        condition.split(separator: ",").contains { candidate in
+            let tag = candidate.trimmingCharacters(in: .whitespaces)
+            return tag == "*" || tag == etag || tag == "W/" + etag
+        }
+    }
+
+    /// A Range is honoured without If-Range, or when If-Range names the current entity.
+    static func rangeApplies(_ ifRange: String?, etag: String) -> Bool {
+        guard let ifRange else { return true }
+        return ifRange.trimmingCharacters(in: .whitespaces) == etag
+    }
+
+    static func contentDisposition(filename: String) -> String {
+        let ascii = String(filename.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && $0 != "\"" && $0 != "\\" ? Character($0) : "_" })
+        let encoded = filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) ?? ascii
+        return "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
+    }
+}
+
+/// `Range: bytes=…` for one range (RFC 9110 §14.1.2). Multiple ranges, or a unit other than
+/// bytes, are ignored (a full 200 is a valid answer); a range past the end is 416.
+enum ByteRange {
+    static func parse(_ header: String, size: UInt64) throws -> Range<UInt64>? {
+        let value = header.trimmingCharacters(in: .whitespaces)
+        guard value.lowercased().hasPrefix("bytes=") else { return nil }
+        let spec = value.dropFirst("bytes=".count)
+        guard !spec.contains(",") else { return nil }
+        let parts = spec.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return nil }
+        let first = parts[0].trimmingCharacters(in: .whitespaces)
+        let last = parts[1].trimmingCharacters(in: .whitespaces)
+        if first.isEmpty {
+            // Suffix range: the last N bytes.
+            guard let count = UInt64(last) else { return nil }
+            guard count > 0, size > 0 else { throw WarehouseError.rangeNotSatisfiable(size: size) }
+            return (size - min(count, size))..<size
+        }
+        guard let start = UInt64(first) else { return nil }
+        let end: UInt64
+        if last.isEmpty {
+            end = size
+        } else {
+            guard let inclusive = UInt64(last), inclusive >= start else { return nil }
+            end = min(inclusive + 1, size)
+        }
+        guard start < size else { throw WarehouseError.rangeNotSatisfiable(size: size) }
+        return start..<end
+    }
+}
+
+/// Lets the HTTP layer pull from a store reader.
+final class ObjectReaderAdapter: HTTPBodyReader {
+    let reader: any ObjectReader
+    init(_ reader: any ObjectReader) { self.reader = reader }
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try reader.read(into: buffer) }
+    func close() { reader.close() }
+}
+
+import Foundation

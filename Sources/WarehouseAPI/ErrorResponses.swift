@@ -1,0 +1,46 @@
+import Foundation
+import WarehouseCore
+import WarehouseHTTPServer
+import WarehouseSQLite
+
+/// The one table from errors to HTTP statuses. Every handler error passes through here; an
+/// error nobody named is logged and answered with a generic 500, never with its internals.
+enum ErrorResponses {
+    static func response(for error: any Error, head: HTTPRequestHead, logger: Logger) -> HTTPResponse {
+        let (status, detail) = statusAndDetail(for: error)
+        if status >= 500 {
+            logger.error("\(head.method) \(head.path) failed: \(error)", metadata: ["status": String(status)])
+        }
+        var response = JSON.response(["detail": detail], status: status)
+        if case WarehouseError.rangeNotSatisfiable(let size) = error {
+            response.headers.add("Content-Range", "bytes */\(size)")
+        }
+        return response
+    }
+
+    static func statusAndDetail(for error: any Error) -> (Int, String) {
+        switch error {
+        case let error as WarehouseError:
+            switch error {
+            case .invalid(let detail): return (400, detail)
+            case .unauthorized(let detail): return (401, detail)
+            case .forbidden(let detail): return (403, detail)
+            case .notFound(let detail): return (404, detail)
+            case .alreadyExists(let detail), .conflict(let detail): return (409, detail)
+            case .tooLarge(let detail): return (413, detail)
+            case .rangeNotSatisfiable: return (416, error.description)
+            case .storageUnavailable(let detail): return (503, "storage unavailable: \(detail)")
+            }
+        case let error as HTTPBodyError:
+            switch error {
+            case .malformed(let detail): return (400, detail)
+            case .tooLarge(let detail): return (413, detail)
+            case .spool: return (500, "internal error while receiving the upload")
+            }
+        case let error as SQLiteError where error.code == .full:
+            return (507, "the catalog's disk is full")
+        default:
+            return (500, "internal server error")
+        }
+    }
+}

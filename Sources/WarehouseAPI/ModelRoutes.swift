@@ -1,0 +1,199 @@
+import Foundation
+import WarehouseCore
+import WarehouseHTTPServer
+import WarehouseService
+
+/// The /ai-models surface of DESIGN.md.
+struct ModelRoutes {
+    let service: ModelService
+    let uploadBody: HTTPBodyKind
+
+    var definitions: [RouteDefinition] {
+        let service = self.service
+        return [
+            RouteDefinition("POST", "/ai-models/upload/single", body: uploadBody) { request in
+                let form = try Self.form(of: request)
+                let fields = try UploadFields(form.fields)
+                let incoming = try Self.incomingFile(named: "file", in: form)
+                return JSON.response(try service.uploadSingle(fields: fields, file: incoming))
+            },
+            RouteDefinition("GET", "/ai-models/search/{user_id}") { request in
+                let user = try request.userParameter()
+                let query = try request.modelQuery(user: user, text: request.nonEmptyQuery("query") ?? request.nonEmptyQuery("q"))
+                let result = try service.search(query)
+                var response = JSON.response(result.records)
+                response.headers.add("X-Total-Count", String(result.total))
+                return response
+            },
+            RouteDefinition("GET", "/ai-models/{user_id}") { request in
+                let query = try request.modelQuery(user: try request.userParameter(), text: nil)
+                let result = try service.search(query)
+                var response = JSON.response(result.records)
+                response.headers.add("X-Total-Count", String(result.total))
+                return response
+            },
+            RouteDefinition("GET", "/ai-models/{user_id}/{model_id}") { request in
+                JSON.response(try service.record(user: try request.userParameter(), model: try request.modelParameter(),
+                                                 version: try request.versionQuery()))
+            },
+            RouteDefinition("PUT", "/ai-models/{user_id}/{model_id}", body: .buffered(maxBytes: 1 << 20)) { request in
+                let patch = try JSON.object(from: request.body.bytes)
+                return JSON.response(try service.update(user: try request.userParameter(), model: try request.modelParameter(),
+                                                        version: try request.versionQuery(), patch: patch))
+            },
+            RouteDefinition("DELETE", "/ai-models/{user_id}/{model_id}") { request in
+                let user = try request.userParameter()
+                let model = try request.modelParameter()
+                let deleted = try service.delete(user: user, model: model, version: try request.versionQuery())
+                return JSON.response(DeletionDTO(userID: user, modelID: model, deletedVersions: deleted))
+            },
+            RouteDefinition("GET", "/ai-models/{user_id}/{model_id}/download") { request in
+                let download = try service.downloadTarget(
+                    user: try request.userParameter(), model: try request.modelParameter(),
+                    version: try request.versionQuery(), filename: request.nonEmptyQuery("filename"))
+                return try DownloadResponse.make(download, request: request, store: service.store)
+            },
+            RouteDefinition("GET", "/ai-models/{user_id}/{model_id}/files") { request in
+                let record = try service.record(user: try request.userParameter(), model: try request.modelParameter(),
+                                                version: try request.versionQuery())
+                return JSON.response(FileListDTO(record))
+            },
+            RouteDefinition("GET", "/ai-models/{user_id}/{model_id}/versions") { request in
+                let user = try request.userParameter()
+                let model = try request.modelParameter()
+                let versions = try service.versions(user: user, model: model)
+                return JSON.response(VersionListDTO(userID: user, modelID: model, versions: versions))
+            },
+        ]
+    }
+
+    static func form(of request: HTTPRequest) throws -> MultipartForm {
+        guard case .multipart(let form) = request.body else {
+            throw WarehouseError.invalid("expected a multipart/form-data body")
+        }
+        return form
+    }
+
+    /// The spooled file part `name`, as the service takes it.
+    static func incomingFile(named name: String, in form: MultipartForm) throws -> IncomingFile {
+        guard let part = form.file(name) else {
+            if form.field(name) != nil {
+                throw WarehouseError.invalid("field '\(name)' must be a file part with a filename (curl -F \(name)=@path)")
+            }
+            throw WarehouseError.invalid("field '\(name)' is required: the multipart file part to upload")
+        }
+        return IncomingFile(filename: part.filename, contentType: part.contentType, spoolPath: part.spoolPath,
+                            size: part.size, sha256: part.digest ?? "")
+    }
+}
+
+struct DeletionDTO: Encodable {
+    let userID: String
+    let modelID: String
+    let deletedVersions: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case userID = "user_id", modelID = "model_id", deletedVersions = "deleted_versions", deleted
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(true, forKey: .deleted)
+        try container.encode(userID, forKey: .userID)
+        try container.encode(modelID, forKey: .modelID)
+        try container.encode(deletedVersions, forKey: .deletedVersions)
+    }
+}
+
+struct FileListDTO: Encodable {
+    let userID: String
+    let modelID: String
+    let version: String
+    let files: [ModelFile]
+    let primaryFilePath: String?
+    let totalSizeBytes: UInt64
+
+    init(_ record: ModelVersionRecord) {
+        userID = record.userID
+        modelID = record.modelID
+        version = record.version
+        files = record.files
+        primaryFilePath = record.primaryFilePath
+        totalSizeBytes = record.totalSize
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case userID = "user_id", modelID = "model_id", version, files, primaryFilePath = "primary_file_path"
+        case totalSizeBytes = "total_size_bytes"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(userID, forKey: .userID)
+        try container.encode(modelID, forKey: .modelID)
+        try container.encode(version, forKey: .version)
+        try container.encode(files, forKey: .files)
+        try container.encode(primaryFilePath, forKey: .primaryFilePath)
+        try container.encode(totalSizeBytes, forKey: .totalSizeBytes)
+    }
+}
+
+struct VersionListDTO: Encodable {
+    struct Summary: Encodable {
+        let version: String
+        let createdAt: String
+        let updatedAt: String
+        let framework: String
+        let modelType: String
+        let algorithm: String?
+        let modelSizeMB: Double
+        let fileCount: Int
+        let primaryFilePath: String?
+        let validationAccuracy: Double?
+        let isActive: Bool
+        let isProductionReady: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case version, createdAt = "created_at", updatedAt = "updated_at", framework, modelType = "model_type"
+            case algorithm, modelSizeMB = "model_size_mb", fileCount = "file_count", primaryFilePath = "primary_file_path"
+            case validationAccuracy = "validation_accuracy", isActive = "is_active", isProductionReady = "is_production_ready"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(version, forKey: .version)
+            try c.encode(createdAt, forKey: .createdAt)
+            try c.encode(updatedAt, forKey: .updatedAt)
+            try c.encode(framework, forKey: .framework)
+            try c.encode(modelType, forKey: .modelType)
+            try c.encode(algorithm, forKey: .algorithm)
+            try c.encode(modelSizeMB, forKey: .modelSizeMB)
+            try c.encode(fileCount, forKey: .fileCount)
+            try c.encode(primaryFilePath, forKey: .primaryFilePath)
+            try c.encode(validationAccuracy, forKey: .validationAccuracy)
+            try c.encode(isActive, forKey: .isActive)
+            try c.encode(isProductionReady, forKey: .isProductionReady)
+        }
+    }
+
+    let userID: String
+    let modelID: String
+    let versions: [Summary]
+    let latest: String?
+
+    init(userID: String, modelID: String, versions records: [ModelVersionRecord]) {
+        self.userID = userID
+        self.modelID = modelID
+        self.versions = records.map {
+            Summary(version: $0.version, createdAt: $0.createdAt, updatedAt: $0.updatedAt, framework: $0.framework.rawValue,
+                    modelType: $0.modelType.rawValue, algorithm: $0.algorithm, modelSizeMB: $0.modelSizeMB,
+                    fileCount: $0.files.count, primaryFilePath: $0.primaryFilePath,
+                    validationAccuracy: $0.validationAccuracy, isActive: $0.isActive, isProductionReady: $0.isProductionReady)
+        }
+        self.latest = records.last?.version
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case userID = "user_id", modelID = "model_id", versions, latest
+    }
+}

@@ -1,0 +1,45 @@
+import WarehouseCore
+import WarehouseHTTPServer
+
+/// Typed access to query arguments, with errors that name the parameter.
+extension HTTPRequest {
+    /// A non-empty query value.
+    func nonEmptyQuery(_ name: String) -> String? {
+        guard let value = query(name)?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        return value
+    }
+
+    func integerQuery(_ name: String, default defaultValue: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text = nonEmptyQuery(name) else { return defaultValue }
+        guard let value = Int(text), range.contains(value) else {
+            throw WarehouseError.invalid("query parameter '\(name)' must be an integer from \(range.lowerBound) to \(range.upperBound) (got \(Identifiers.quoted(text)))")
+        }
+        return value
+    }
+
+    /// `?version=` validated, or nil for "latest".
+    func versionQuery() throws -> String? {
+        try nonEmptyQuery("version").map { try ModelVersionNumber.parse($0).text }
+    }
+
+    func userParameter() throws -> String {
+        try Identifiers.name(parameter("user_id"), field: "user_id")
+    }
+
+    func modelParameter() throws -> String {
+        try Identifiers.name(parameter("model_id"), field: "model_id")
+    }
+
+    /// The filters shared by listing and search.
+    func modelQuery(user: String, text: String?) throws -> ModelQuery {
+        ModelQuery(
+            userID: user, text: text,
+            framework: try nonEmptyQuery("framework").map { try Framework.parse($0) },
+            modelType: try nonEmptyQuery("model_type").map { try ModelType.parse($0) },
+            tags: try nonEmptyQuery("tags").map { try FieldValues.tags($0) } ?? [],
+            skip: try integerQuery("skip", default: 0, range: 0...Int(Int32.max)),
+            limit: try integerQuery("limit", default: 100, range: 1...1000))
+    }
+}
+
+import Foundation

@@ -1,0 +1,107 @@
+import Foundation
+import WarehouseCatalog
+import WarehouseCore
+import WarehouseCrypto
+import WarehouseHTTPServer
+import WarehouseService
+import WarehouseStorage
+
+/// The assembled service: catalog, store, use cases, routes and the HTTP daemon.
+///
+/// `Sendable`: every stored property is immutable and itself `Sendable`.
+public final class WarehouseApplication: Sendable {
+    public let configuration: WarehouseConfiguration
+    public let service: ModelService
+    public let router: Router
+    let server: HTTPServer
+    let logger: Logger
+
+    public var dataDirectory: String { configuration.dataDirectory }
+    public var spoolDirectory: String { configuration.dataDirectory + "/tmp" }
+    /// The port actually bound (useful with port 0).
+    public var port: UInt16 { server.port }
+
+    public init(configuration: WarehouseConfiguration, logger: Logger = Logger(label: "warehouse")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let dataDirectory = configuration.dataDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: dataDirectory + "/tmp", withIntermediateDirectories: true)
+        } catch {
+            throw WarehouseError.storageUnavailable("cannot create data directory \(dataDirectory): \(error.localizedDescription)")
+        }
+        let store: any ObjectStore
+        switch configuration.storage {
+        case .filesystem:
+            store = try FileSystemStore(root: dataDirectory + "/objects", temporaryDirectory: dataDirectory + "/tmp")
+        case .s3:
+            throw WarehouseError.invalid("WAREHOUSE_STORAGE=s3 is not supported by this build yet; use filesystem")
+        }
+        let catalog = try Catalog(path: dataDirectory + "/catalog.sqlite3")
+        service = ModelService(catalog: catalog, store: store)
+        for action in try service.recover(spoolDirectory: dataDirectory + "/tmp") {
+            logger.info("recovery: \(action)")
+        }
+
+        let multipart = MultipartConfiguration(spoolDirectory: dataDirectory + "/tmp", makeDigest: { SHA256Digest() })
+        let routes = ModelRoutes(service: service, uploadBody: .multipart(multipart)).definitions
+            + SystemRoutes(service: service, storage: configuration.storage.rawValue).definitions
+        router = Router(routes: routes) { [logger] error, head in
+            ErrorResponses.response(for: error, head: head, logger: logger)
+        }
+        var serverConfiguration = HTTPServerConfiguration(host: configuration.host, port: configuration.port)
+        serverConfiguration.maxBodyBytes = configuration.maxUploadBytes
+        server = HTTPServer(configuration: serverConfiguration, handler: router)
+    }
+
+    public func start() throws {
+        try server.start()
+        logger.info("listening on http://\(configuration.host):\(port) with \(configuration.storage.rawValue) storage in \(configuration.dataDirectory)")
+    }
+
+    public func stop() {
+        server.stop()
+    }
+}
+
+/// SHA-256 as the multipart parser's streaming digest.
+final class SHA256Digest: UploadDigest {
+    private let hasher = SHA256()
+    func update(_ buffer: UnsafeRawBufferPointer) { hasher.update(buffer) }
+    func finalizeHex() -> String { Hex.encode(hasher.finalize()) }
+}
+
+/// /health and other service-level routes.
+struct SystemRoutes {
+    let service: ModelService
+    let storage: String
+
+    var definitions: [RouteDefinition] {
+        let service = self.service
+        let storage = self.storage
+        return [
+            RouteDefinition("GET", "/health") { _ in
+                var checks: [String: String] = [:]
+                var failure: String?
+                do { try service.store.checkHealth(); checks["storage"] = "ok" } catch {
+                    checks["storage"] = "\(error)"
+                    failure = "storage: \(error)"
+                }
+                do { _ = try service.catalog.integrityCheckQuick(); checks["catalog"] = "ok" } catch {
+                    checks["catalog"] = "\(error)"
+                    failure = failure ?? "catalog: \(error)"
+                }
+                let body = HealthDTO(status: failure == nil ? "ok" : "unavailable", storage: storage, checks: checks,
+                                     detail: failure)
+                return JSON.response(body, status: failure == nil ? 200 : 503)
+            },
+        ]
+    }
+}
+
+struct HealthDTO: Encodable {
+    let status: String
+    let storage: String
+    let checks: [String: String]
+    let detail: String?
+}

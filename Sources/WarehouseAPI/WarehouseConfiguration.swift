@@ -1,0 +1,106 @@
+import Foundation
+import WarehouseCore
+
+/// Service settings: defaults, then `config/warehouse.json` (or `--config FILE`), then
+/// WAREHOUSE_* environment variables, then command-line flags, each overriding the last.
+public struct WarehouseConfiguration: Sendable, Equatable {
+    public enum StorageKind: String, Sendable { case filesystem, s3 }
+
+    public var host = "127.0.0.1"
+    public var port: UInt16 = 8000
+    public var dataDirectory = "storage"
+    public var storage = StorageKind.filesystem
+    public var adminToken: String?
+    /// Largest request body accepted (413 beyond).
+    public var maxUploadBytes: UInt64 = 1 << 40
+    public var s3Endpoint: String?
+    public var s3Bucket: String?
+    public var s3Region = "us-east-1"
+    public var s3AccessKey: String?
+    public var s3SecretKey: String?
+    public var s3PathStyle = true
+    public var s3Prefix = ""
+
+    public init() {}
+
+    /// The default config file, when present in the working directory.
+    public static let defaultConfigFile = "config/warehouse.json"
+
+    /// Loads `file` (nil: the default file if it exists) and applies `environment` over it.
+    public static func load(file: String?, environment: [String: String]) throws -> WarehouseConfiguration {
+        var configuration = WarehouseConfiguration()
+        let path = file ?? (FileManager.default.fileExists(atPath: defaultConfigFile) ? defaultConfigFile : nil)
+        if let path {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw WarehouseError.invalid("cannot read config file \(path)")
+            }
+            try configuration.apply(json: data, source: path)
+        }
+        try configuration.apply(environment: environment)
+        return configuration
+    }
+
+    mutating func apply(json data: Data, source: String) throws {
+        guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: data) else {
+            throw WarehouseError.invalid("config file \(source) is not a JSON object")
+        }
+        for (key, value) in object {
+            let text: String
+            switch value {
+            case .string(let string): text = string
+            case .int(let number): text = String(number)
+            case .bool(let flag): text = String(flag)
+            case .null: continue
+            default: throw WarehouseError.invalid("config file \(source): '\(key)' must be a string, number or boolean")
+            }
+            try set(key, text, source: "config file \(source)")
+        }
+    }
+
+    mutating func apply(environment: [String: String]) throws {
+        for (key, value) in environment where key.hasPrefix("WAREHOUSE_") {
+            let name = String(key.dropFirst("WAREHOUSE_".count)).lowercased()
+            guard Self.settingNames.contains(name) else { continue }
+            try set(name == "data_dir" ? "data_dir" : name, value, source: "environment variable \(key)")
+        }
+    }
+
+    static let settingNames: Set<String> = [
+        "host", "port", "data_dir", "storage", "admin_token", "max_upload_bytes", "s3_endpoint", "s3_bucket",
+        "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "s3_prefix",
+    ]
+
+    /// Sets one setting by its config-file name, validating the value.
+    public mutating func set(_ name: String, _ value: String, source: String) throws {
+        func invalid(_ expected: String) -> WarehouseError {
+            .invalid("\(source): '\(name)' must be \(expected) (got \(Identifiers.quoted(value)))")
+        }
+        switch name {
+        case "host": host = value
+        case "port":
+            guard let port = UInt16(value) else { throw invalid("a port number 0-65535") }
+            self.port = port
+        case "data_dir":
+            guard !value.isEmpty else { throw invalid("a directory") }
+            dataDirectory = value
+        case "storage":
+            guard let kind = StorageKind(rawValue: value.lowercased()) else { throw invalid("'filesystem' or 's3'") }
+            storage = kind
+        case "admin_token": adminToken = value.isEmpty ? nil : value
+        case "max_upload_bytes":
+            guard let bytes = UInt64(value), bytes > 0 else { throw invalid("a positive byte count") }
+            maxUploadBytes = bytes
+        case "s3_endpoint": s3Endpoint = value
+        case "s3_bucket": s3Bucket = value
+        case "s3_region": s3Region = value
+        case "s3_access_key": s3AccessKey = value
+        case "s3_secret_key": s3SecretKey = value
+        case "s3_path_style":
+            guard let flag = try? FieldValues.bool(value, field: name) else { throw invalid("true or false") }
+            s3PathStyle = flag
+        case "s3_prefix": s3Prefix = value
+        default:
+            throw WarehouseError.invalid("\(source): unknown setting '\(name)'")
+        }
+    }
+}

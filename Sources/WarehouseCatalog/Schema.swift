@@ -1,0 +1,76 @@
+import WarehouseSQLite
+
+/// The catalog's migrations, applied in order. Never edit an applied one; append.
+enum Schema {
+    static let migrator = SQLiteMigrator([
+        .init("001-versions-files-search", """
+            CREATE TABLE versions (
+                id INTEGER PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                model_id TEXT NOT NULL,
+                version TEXT NOT NULL,
+                major INTEGER NOT NULL,
+                minor INTEGER NOT NULL,
+                patch INTEGER NOT NULL,
+                -- pending: being uploaded, invisible; ready: visible; deleting: invisible, objects being removed
+                state TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'deleting')),
+                name TEXT NOT NULL DEFAULT '',
+                description TEXT NOT NULL DEFAULT '',
+                algorithm TEXT NOT NULL DEFAULT '',
+                framework TEXT NOT NULL DEFAULT 'other',
+                model_type TEXT NOT NULL DEFAULT 'other',
+                -- space-separated, for full-text search; version_tags is the filterable form
+                tags TEXT NOT NULL DEFAULT '',
+                -- the version record as JSON, without its files (those live in `files`)
+                record TEXT NOT NULL DEFAULT '{}',
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                UNIQUE (user_id, model_id, version)
+            );
+            CREATE INDEX versions_by_model ON versions (user_id, model_id, state, major, minor, patch);
+
+            CREATE TABLE version_tags (
+                version_id INTEGER NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
+                tag TEXT NOT NULL COLLATE NOCASE,
+                PRIMARY KEY (version_id, tag)
+            ) WITHOUT ROWID;
+            CREATE INDEX version_tags_by_tag ON version_tags (tag, version_id);
+
+            CREATE TABLE files (
+                id INTEGER PRIMARY KEY,
+                version_id INTEGER NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
+                file_path TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('pending', 'ready')),
+                filename TEXT NOT NULL,
+                file_size INTEGER NOT NULL,
+                file_type TEXT NOT NULL,
+                file_hash TEXT NOT NULL,
+                content_type TEXT NOT NULL,
+                is_primary INTEGER NOT NULL DEFAULT 0,
+                description TEXT,
+                created_at TEXT NOT NULL,
+                UNIQUE (version_id, file_path)
+            );
+
+            -- External-content FTS5 index over the searchable columns, kept in step by triggers.
+            CREATE VIRTUAL TABLE versions_fts USING fts5 (
+                name, description, tags, algorithm, model_id,
+                content = 'versions', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+            );
+            CREATE TRIGGER versions_fts_insert AFTER INSERT ON versions BEGIN
+                INSERT INTO versions_fts (rowid, name, description, tags, algorithm, model_id)
+                VALUES (new.id, new.name, new.description, new.tags, new.algorithm, new.model_id);
+            END;
+            CREATE TRIGGER versions_fts_delete AFTER DELETE ON versions BEGIN
+                INSERT INTO versions_fts (versions_fts, rowid, name, description, tags, algorithm, model_id)
+                VALUES ('delete', old.id, old.name, old.description, old.tags, old.algorithm, old.model_id);
+            END;
+            CREATE TRIGGER versions_fts_update AFTER UPDATE OF name, description, tags, algorithm ON versions BEGIN
+                INSERT INTO versions_fts (versions_fts, rowid, name, description, tags, algorithm, model_id)
+                VALUES ('delete', old.id, old.name, old.description, old.tags, old.algorithm, old.model_id);
+                INSERT INTO versions_fts (rowid, name, description, tags, algorithm, model_id)
+                VALUES (new.id, new.name, new.description, new.tags, new.algorithm, new.model_id);
+            END;
+            """),
+    ])
+}

@@ -1,0 +1,70 @@
+/// One stored object as a listing or HEAD reports it.
+public struct ObjectInfo: Sendable, Equatable {
+    public let key: String
+    public let size: UInt64
+
+    public init(key: String, size: UInt64) {
+        self.key = key
+        self.size = size
+    }
+}
+
+/// A stream of an object's bytes, pulled by the response writer. Not shared between threads.
+public protocol ObjectReader: AnyObject {
+    /// Fills `buffer`; returns the byte count, 0 at the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+    func close()
+}
+
+/// Where artifact bytes live: a local folder or an S3 bucket. Keys are the layout of
+/// DESIGN.md (`models/{user}/{model}/{version}/{path}`, `manifests/…`). Errors are
+/// `WarehouseError` (`notFound`, `storageUnavailable`).
+public protocol ObjectStore: Sendable {
+    /// Stores the file at `path` under `key`. The store may move the file instead of copying it;
+    /// the caller must not rely on `path` existing afterwards. `sha256` is the file's digest.
+    func putFile(key: String, path: String, size: UInt64, sha256: String) throws
+
+    /// Stores a small object from memory (manifests).
+    func putData(key: String, data: [UInt8]) throws
+
+    /// Reads a small object whole (manifests).
+    func getData(key: String) throws -> [UInt8]
+
+    /// Opens `key` for streaming, optionally only the byte range `range`.
+    func open(key: String, range: Range<UInt64>?) throws -> any ObjectReader
+
+    /// A local file holding exactly the object's bytes, when the store has one (lets the HTTP
+    /// layer use sendfile).
+    func localPath(key: String) -> String?
+
+    /// Size of `key`, or nil when absent.
+    func head(key: String) throws -> ObjectInfo?
+
+    /// Removes `key`; absent keys are not an error.
+    func delete(key: String) throws
+
+    /// Every object whose key starts with `prefix`.
+    func list(prefix: String) throws -> [ObjectInfo]
+
+    /// Throws `storageUnavailable` when the store cannot be used.
+    func checkHealth() throws
+}
+
+/// Object keys of the layout in DESIGN.md, built in one place.
+public enum ObjectKeys {
+    public static func versionPrefix(user: String, model: String, version: String) -> String {
+        "models/\(user)/\(model)/\(version)/"
+    }
+
+    public static func modelPrefix(user: String, model: String) -> String {
+        "models/\(user)/\(model)/"
+    }
+
+    public static func file(user: String, model: String, version: String, path: String) -> String {
+        versionPrefix(user: user, model: model, version: version) + path
+    }
+
+    public static func manifest(user: String, model: String, version: String) -> String {
+        "manifests/models/\(user)/\(model)/\(version).json"
+    }
+}

@@ -1,0 +1,32 @@
+/// Every failure the domain can name. The API maps each case to an HTTP status in one table;
+/// anything else is an internal error.
+public enum WarehouseError: Error, Equatable, CustomStringConvertible {
+    /// Bad input: a field, a value, a path. 400.
+    case invalid(String)
+    /// No such user, model, version or file. 404.
+    case notFound(String)
+    /// A version, file or key that already exists. 409.
+    case alreadyExists(String)
+    /// The request conflicts with the current state (other than existence). 409.
+    case conflict(String)
+    /// Over a configured limit. 413.
+    case tooLarge(String)
+    /// No or bad credentials. 401.
+    case unauthorized(String)
+    /// Credentials that do not reach this namespace. 403.
+    case forbidden(String)
+    /// The object store cannot be reached or refuses us. 503.
+    case storageUnavailable(String)
+    /// A range that lies outside the object. 416.
+    case rangeNotSatisfiable(size: UInt64)
+
+    public var description: String {
+        switch self {
+        case .invalid(let text), .notFound(let text), .alreadyExists(let text), .conflict(let text),
+             .tooLarge(let text), .unauthorized(let text), .forbidden(let text), .storageUnavailable(let text):
+            return text
+        case .rangeNotSatisfiable(let size):
+            return "requested range is not satisfiable (object size \(size) bytes)"
+        }
+    }
+}

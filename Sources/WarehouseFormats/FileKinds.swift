@@ -1,0 +1,40 @@
+import WarehouseCore
+
+/// What a file name says about a file: its framework (the seed's extension table) and the
+/// content type to serve it with. Content sniffing comes on top of this.
+public enum FileKinds {
+    /// The seed's mapping: .pkl/.joblib → sklearn, .onnx → onnx, .h5/.hdf5 → keras,
+    /// .pb → tensorflow, .pth/.pt → pytorch, .bin/.safetensors → huggingface.
+    public static func framework(forPath path: String) -> Framework? {
+        switch FilePaths.fileExtension(path) {
+        case "pkl", "pickle", "joblib": return .sklearn
+        case "onnx": return .onnx
+        case "h5", "hdf5", "keras": return .keras
+        case "pb", "tflite": return .tensorflow
+        case "pth", "pt": return .pytorch
+        case "bin", "safetensors": return .huggingface
+        default: return nil
+        }
+    }
+
+    /// The framework of a whole version: the primary file's, else the first file that says one.
+    public static func framework(forPaths paths: [String], primary: String?) -> Framework {
+        if let primary, let framework = framework(forPath: primary) { return framework }
+        return paths.lazy.compactMap(framework(forPath:)).first ?? .other
+    }
+
+    /// A content type for serving the file.
+    public static func contentType(forPath path: String) -> String {
+        switch FilePaths.fileExtension(path) {
+        case "json": return "application/json"
+        case "txt", "md", "csv", "yaml", "yml", "cfg", "ini", "toml":
+            return FilePaths.fileExtension(path) == "csv" ? "text/csv" : "text/plain; charset=utf-8"
+        case "zip", "keras": return "application/zip"
+        case "gz", "tgz": return "application/gzip"
+        case "tar": return "application/x-tar"
+        case "onnx": return "application/x-onnx"
+        case "h5", "hdf5": return "application/x-hdf5"
+        default: return "application/octet-stream"
+        }
+    }
+}

@@ -1,0 +1,16 @@
+/// What the server asks of the application: a plan for each request once its headers are in.
+public protocol HTTPHandler: Sendable {
+    func plan(for head: HTTPRequestHead) -> HTTPRequestPlan
+}
+
+/// How to receive this request's body and what to answer once it is received.
+/// `respond` gets the body, or the error that stopped its reception (malformed, too large).
+public struct HTTPRequestPlan {
+    public let body: HTTPBodyKind
+    public let respond: (Result<HTTPRequestBody, any Error>) -> HTTPResponse
+
+    public init(body: HTTPBodyKind, respond: @escaping (Result<HTTPRequestBody, any Error>) -> HTTPResponse) {
+        self.body = body
+        self.respond = respond
+    }
+}

@@ -1,0 +1,105 @@
+/// Header names are case-insensitive: looked up lowercased, sent as written.
+public struct HTTPHeaders: Sendable, Sequence {
+    private var fields: [(name: String, value: String)] = []
+    private var lowercasedNames: [String] = []
+
+    public init(_ fields: [(String, String)] = []) {
+        for (name, value) in fields { add(name, value) }
+    }
+
+    public mutating func add(_ name: String, _ value: String) {
+        fields.append((name, value))
+        lowercasedNames.append(name.lowercased())
+    }
+
+    public subscript(_ name: String) -> String? {
+        let key = name.lowercased()
+        return lowercasedNames.firstIndex(of: key).map { fields[$0].value }
+    }
+
+    public func makeIterator() -> IndexingIterator<[(name: String, value: String)]> {
+        fields.makeIterator()
+    }
+}
+
+/// What is known of a request once its headers have arrived, before its body.
+public struct HTTPRequestHead: Sendable {
+    public let method: String
+    /// The decoded path without the query string.
+    public let path: String
+    public let headers: HTTPHeaders
+    /// Decoded query arguments in order; repeated names keep every value.
+    public let queryItems: [(name: String, value: String)]
+
+    public init(method: String, path: String, headers: HTTPHeaders, queryItems: [(name: String, value: String)]) {
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.queryItems = queryItems
+    }
+
+    /// First value of a query argument.
+    public func query(_ name: String) -> String? {
+        queryItems.first { $0.name == name }?.value
+    }
+
+    /// The declared body length, when the client sent Content-Length.
+    public var contentLength: UInt64? {
+        headers["content-length"].flatMap { UInt64($0.trimmingSpaces) }
+    }
+}
+
+/// A complete request: the head, the route's path parameters and the received body.
+public struct HTTPRequest {
+    public let head: HTTPRequestHead
+    public let pathParameters: [String: String]
+    public let body: HTTPRequestBody
+
+    public init(head: HTTPRequestHead, pathParameters: [String: String], body: HTTPRequestBody) {
+        self.head = head
+        self.pathParameters = pathParameters
+        self.body = body
+    }
+
+    public var method: String { head.method }
+    public var path: String { head.path }
+    public var headers: HTTPHeaders { head.headers }
+    public func query(_ name: String) -> String? { head.query(name) }
+
+    /// A path parameter the route pattern guarantees.
+    public func parameter(_ name: String) -> String {
+        guard let value = pathParameters[name] else { preconditionFailure("route has no parameter \(name)") }
+        return value
+    }
+}
+
+/// How a route wants its body delivered.
+public enum HTTPBodyKind: Sendable {
+    /// No body expected; any body sent is read and dropped.
+    case none
+    /// Kept in memory up to a limit (JSON and other small bodies).
+    case buffered(maxBytes: Int)
+    /// `multipart/form-data`: fields in memory, file parts streamed to spool files.
+    case multipart(MultipartConfiguration)
+}
+
+/// The body as the route handler receives it.
+public enum HTTPRequestBody {
+    case none
+    case bytes([UInt8])
+    case multipart(MultipartForm)
+
+    public var bytes: [UInt8] {
+        if case .bytes(let bytes) = self { return bytes }
+        return []
+    }
+}
+
+extension String {
+    var trimmingSpaces: Substring {
+        var slice = Substring(self)
+        while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
+        while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }
+        return slice
+    }
+}

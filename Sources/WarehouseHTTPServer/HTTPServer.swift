@@ -1,0 +1,149 @@
+internal import CMicroHTTPD
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Settings of the listening daemon.
+public struct HTTPServerConfiguration: Sendable {
+    public var host: String
+    /// 0 asks the kernel for a free port (tests); `HTTPServer.port` tells which.
+    public var port: UInt16
+    public var connectionLimit: UInt32 = 512
+    /// Idle seconds before a connection is dropped.
+    public var connectionTimeoutSeconds: UInt32 = 300
+    /// Per-connection buffer: bounds header size and the size of body chunks handed to us.
+    public var connectionMemoryLimit: Int = 1 << 20
+    /// Largest request body accepted at all (413 beyond).
+    public var maxBodyBytes: UInt64 = 1 << 40
+
+    public init(host: String = "127.0.0.1", port: UInt16 = 8000) {
+        self.host = host
+        self.port = port
+    }
+}
+
+public struct HTTPServerError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// The libmicrohttpd daemon in thread-per-connection mode: handlers are plain blocking code
+/// running on the connection's thread; there is no event loop.
+///
+/// `@unchecked Sendable`: the daemon pointer is written once in `start` and read-only after,
+/// and libmicrohttpd itself is thread-safe for `MHD_stop_daemon`.
+public final class HTTPServer: @unchecked Sendable {
+    public let configuration: HTTPServerConfiguration
+    let handler: any HTTPHandler
+    private var daemon: OpaquePointer?
+    public private(set) var port: UInt16 = 0
+
+    public init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) {
+        self.configuration = configuration
+        self.handler = handler
+    }
+
+    deinit {
+        stop()
+    }
+
+    public func start() throws {
+        let flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_THREAD_PER_CONNECTION.rawValue
+            | MHD_USE_ERROR_LOG.rawValue
+        // The daemon holds an unretained pointer: the server outlives it (stop() runs in deinit).
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        guard let daemon = mw_mhd_start_daemon(
+            UInt32(flags), configuration.host, configuration.port,
+            Callbacks.access, context, Callbacks.completed, nil,
+            configuration.connectionMemoryLimit, configuration.connectionTimeoutSeconds,
+            configuration.connectionLimit
+        ) else {
+            throw HTTPServerError(description: "cannot listen on \(configuration.host):\(configuration.port) (address in use, or not an IPv4 address?)")
+        }
+        self.daemon = daemon
+        self.port = mw_mhd_bound_port(daemon)
+    }
+
+    /// Stops listening and waits for connection threads to finish.
+    public func stop() {
+        if let daemon {
+            MHD_stop_daemon(daemon)
+            self.daemon = nil
+        }
+    }
+}
+
+/// libmicrohttpd's C callbacks. Nonisolated `static let`s: they run on MHD's threads and must
+/// not inherit an actor.
+enum Callbacks {
+    static let access: MHD_AccessHandlerCallback = { cls, connection, url, method, _, uploadData, uploadDataSize, requestContext in
+        guard let cls, let connection, let uploadDataSize, let requestContext else { return MHD_Result.NO }
+        let server = Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue()
+
+        guard let existing = requestContext.pointee else {
+            // First call: headers only.
+            let head = HTTPRequestHead(
+                method: method.map { String(cString: $0) } ?? "GET",
+                path: url.map { String(cString: $0) } ?? "/",
+                headers: ConnectionValues.headers(connection),
+                queryItems: ConnectionValues.query(connection))
+            let plan = server.handler.plan(for: head)
+            let context = RequestContext(head: head, plan: plan, maxBodyBytes: server.configuration.maxBodyBytes)
+            if let declared = head.contentLength, declared > server.configuration.maxBodyBytes {
+                // Refuse before reading: curl's "Expect: 100-continue" then never sends the body.
+                let response = plan.respond(.failure(HTTPBodyError.tooLarge(
+                    "request body of \(declared) bytes is larger than the limit of \(server.configuration.maxBodyBytes) bytes")))
+                return ResponseSender.queue(response, on: connection)
+            }
+            requestContext.pointee = Unmanaged.passRetained(context).toOpaque()
+            return MHD_Result.YES
+        }
+
+        let context = Unmanaged<RequestContext>.fromOpaque(existing).takeUnretainedValue()
+        if uploadDataSize.pointee > 0 {
+            if let uploadData {
+                context.consume(UnsafeRawBufferPointer(start: uploadData, count: uploadDataSize.pointee))
+            }
+            uploadDataSize.pointee = 0
+            return MHD_Result.YES
+        }
+        return ResponseSender.queue(context.respond(), on: connection)
+    }
+
+    static let completed: MHD_RequestCompletedCallback = { _, _, requestContext, _ in
+        // Runs for finished and aborted requests alike: dropping the context removes any
+        // spool files an aborted upload left.
+        guard let requestContext, let pointer = requestContext.pointee else { return }
+        Unmanaged<RequestContext>.fromOpaque(pointer).release()
+        requestContext.pointee = nil
+    }
+}
+
+/// Reads request headers and query arguments through MHD's iterator.
+enum ConnectionValues {
+    final class Collector {
+        var items: [(String, String)] = []
+    }
+
+    static let iterator: MHD_KeyValueIterator = { cls, _, key, value in
+        guard let cls, let key else { return MHD_Result.YES }
+        let collector = Unmanaged<Collector>.fromOpaque(cls).takeUnretainedValue()
+        collector.items.append((String(cString: key), value.map { String(cString: $0) } ?? ""))
+        return MHD_Result.YES
+    }
+
+    static func collect(_ connection: OpaquePointer, kind: MHD_ValueKind) -> [(String, String)] {
+        let collector = Collector()
+        withExtendedLifetime(collector) {
+            _ = MHD_get_connection_values(connection, kind, iterator, Unmanaged.passUnretained(collector).toOpaque())
+        }
+        return collector.items
+    }
+
+    static func headers(_ connection: OpaquePointer) -> HTTPHeaders {
+        HTTPHeaders(collect(connection, kind: MHD_ValueKind.HEADER_KIND))
+    }
+
+    static func query(_ connection: OpaquePointer) -> [(name: String, value: String)] {
+        collect(connection, kind: MHD_ValueKind.GET_ARGUMENT_KIND).map { (name: $0.0, value: $0.1) }
+    }
+}

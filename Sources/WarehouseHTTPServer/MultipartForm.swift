@@ -1,0 +1,128 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// A digest computed while a file part streams to disk (the API plugs in SHA-256).
+public protocol UploadDigest: AnyObject {
+    func update(_ buffer: UnsafeRawBufferPointer)
+    func finalizeHex() -> String
+}
+
+/// Limits and the spool location for multipart bodies.
+public struct MultipartConfiguration: Sendable {
+    public var spoolDirectory: String
+    public var maxFieldBytes: Int
+    public var maxFields: Int
+    public var maxFileParts: Int
+    /// Makes one digest per file part; nil computes none.
+    public var makeDigest: (@Sendable () -> any UploadDigest)?
+
+    public init(spoolDirectory: String, maxFieldBytes: Int = 1 << 20, maxFields: Int = 200, maxFileParts: Int = 16,
+                makeDigest: (@Sendable () -> any UploadDigest)? = nil) {
+        self.spoolDirectory = spoolDirectory
+        self.maxFieldBytes = maxFieldBytes
+        self.maxFields = maxFields
+        self.maxFileParts = maxFileParts
+        self.makeDigest = makeDigest
+    }
+}
+
+/// A file part spooled to disk. The spool file is removed when this object goes away,
+/// unless a store took it over with `claim()` (for instance by renaming it into place).
+public final class UploadedFile {
+    public let fieldName: String
+    /// The client's file name, as sent (not yet validated).
+    public let filename: String
+    public let contentType: String?
+    public let spoolPath: String
+    public fileprivate(set) var size: UInt64 = 0
+    /// Hex digest from the configured `UploadDigest`, when there was one.
+    public fileprivate(set) var digest: String?
+    private var claimed = false
+
+    init(fieldName: String, filename: String, contentType: String?, spoolPath: String) {
+        self.fieldName = fieldName
+        self.filename = filename
+        self.contentType = contentType
+        self.spoolPath = spoolPath
+    }
+
+    /// The caller now owns the spool file and its removal.
+    public func claim() { claimed = true }
+
+    deinit {
+        if !claimed { unlink(spoolPath) }
+    }
+}
+
+/// The parsed form: text fields in memory, file parts on disk.
+public final class MultipartForm {
+    public private(set) var fields: [(name: String, value: String)] = []
+    public private(set) var files: [UploadedFile] = []
+
+    public init() {}
+
+    public func field(_ name: String) -> String? {
+        fields.first { $0.name == name }?.value
+    }
+
+    public func file(_ name: String) -> UploadedFile? {
+        files.first { $0.fieldName == name }
+    }
+
+    func append(field name: String, value: String) { fields.append((name, value)) }
+    func append(file: UploadedFile) { files.append(file) }
+}
+
+/// Writes one file part to its spool file, hashing as it goes.
+final class SpoolWriter {
+    let file: UploadedFile
+    private let descriptor: Int32
+    private let digest: (any UploadDigest)?
+
+    init(file: UploadedFile, digest: (any UploadDigest)?) throws {
+        let descriptor = open(file.spoolPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw HTTPBodyError.spool("cannot create spool file \(file.spoolPath): \(String(cString: strerror(errno)))")
+        }
+        self.file = file
+        self.descriptor = descriptor
+        self.digest = digest
+    }
+
+    deinit { close(descriptor) }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard var base = bytes.baseAddress, bytes.count > 0 else { return }
+        digest?.update(bytes)
+        var remaining = bytes.count
+        while remaining > 0 {
+            let written = Glibc.write(descriptor, base, remaining)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw HTTPBodyError.spool("writing spool file failed: \(String(cString: strerror(errno)))")
+            }
+            remaining -= written
+            base += written
+        }
+        file.size += UInt64(bytes.count)
+    }
+
+    func finish() throws {
+        file.digest = digest?.finalizeHex()
+    }
+}
+
+/// Why a request body could not be received.
+public enum HTTPBodyError: Error, CustomStringConvertible {
+    case malformed(String)
+    case tooLarge(String)
+    case spool(String)
+
+    public var description: String {
+        switch self {
+        case .malformed(let text), .tooLarge(let text), .spool(let text): return text
+        }
+    }
+}

@@ -1,0 +1,76 @@
+/// Per-request state kept in libmicrohttpd's `*req_cls` from the first call of the access
+/// handler until the completion callback (which also runs for aborted requests).
+///
+/// Touched only from the connection's own thread (thread-per-connection mode).
+final class RequestContext {
+    let head: HTTPRequestHead
+    let plan: HTTPRequestPlan
+    private var buffered: [UInt8] = []
+    private var multipart: MultipartParser?
+    private var failure: (any Error)?
+    private var received: UInt64 = 0
+    private let maxBodyBytes: UInt64
+
+    init(head: HTTPRequestHead, plan: HTTPRequestPlan, maxBodyBytes: UInt64) {
+        self.head = head
+        self.plan = plan
+        self.maxBodyBytes = maxBodyBytes
+        if case .multipart(let configuration) = plan.body {
+            if let boundary = MultipartParser.boundary(fromContentType: head.headers["content-type"]) {
+                multipart = MultipartParser(boundary: boundary, configuration: configuration)
+            } else {
+                failure = HTTPBodyError.malformed(
+                    "expected a multipart/form-data body with a boundary, got Content-Type: \(head.headers["content-type"] ?? "none")")
+            }
+        }
+    }
+
+    /// Consumes one chunk of the body. After a failure the rest is read and dropped, so the
+    /// client still gets the error response instead of a reset connection.
+    func consume(_ chunk: UnsafeRawBufferPointer) {
+        received += UInt64(chunk.count)
+        guard failure == nil else { return }
+        if received > maxBodyBytes {
+            failure = HTTPBodyError.tooLarge("request body is larger than the limit of \(maxBodyBytes) bytes")
+            multipart = nil
+            return
+        }
+        do {
+            switch plan.body {
+            case .none:
+                break
+            case .buffered(let maxBytes):
+                guard buffered.count + chunk.count <= maxBytes else {
+                    throw HTTPBodyError.tooLarge("request body is larger than the limit of \(maxBytes) bytes")
+                }
+                buffered.append(contentsOf: chunk)
+            case .multipart:
+                try multipart?.feed(chunk)
+            }
+        } catch {
+            failure = error
+            multipart = nil
+            buffered = []
+        }
+    }
+
+    /// The whole body has arrived: answer.
+    func respond() -> HTTPResponse {
+        if let failure { return plan.respond(.failure(failure)) }
+        switch plan.body {
+        case .none:
+            return plan.respond(.success(.none))
+        case .buffered:
+            return plan.respond(.success(.bytes(buffered)))
+        case .multipart:
+            guard let multipart else { return plan.respond(.failure(HTTPBodyError.malformed("no multipart body"))) }
+            do {
+                let form = try multipart.finish()
+                self.multipart = nil
+                return plan.respond(.success(.multipart(form)))
+            } catch {
+                return plan.respond(.failure(error))
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import WarehouseCatalog
+import WarehouseCore
+
+extension ModelService {
+    /// Startup recovery: finishes what an interrupted process left. Uncommitted versions and
+    /// files lose their objects (and any manifest written just before the crash); versions
+    /// caught mid-delete are deleted; spool files are removed. Returns what it did, for the log.
+    @discardableResult
+    public func recover(spoolDirectory: String?) throws -> [String] {
+        var actions: [String] = []
+        for leftover in try catalog.leftovers() {
+            switch leftover.kind {
+            case .pendingVersion, .deletingVersion:
+                try removeObjects(user: leftover.user, model: leftover.model, version: leftover.version)
+                try catalog.forget(leftover)
+                actions.append("\(leftover.kind == .pendingVersion ? "removed uncommitted" : "finished deleting") version \(leftover.version) of \(leftover.user)/\(leftover.model)")
+            case .pendingFile:
+                let path = leftover.filePath ?? ""
+                try store.delete(key: ObjectKeys.file(user: leftover.user, model: leftover.model, version: leftover.version, path: path))
+                try catalog.forget(leftover)
+                // The manifest may have been rewritten to list the file just before the crash.
+                if let record = try catalog.record(user: leftover.user, model: leftover.model, version: leftover.version) {
+                    try store.putData(key: ObjectKeys.manifest(user: leftover.user, model: leftover.model, version: leftover.version),
+                                      data: try Manifest.encode(record))
+                }
+                actions.append("removed uncommitted file \(path) of \(leftover.user)/\(leftover.model) \(leftover.version)")
+            }
+        }
+        if let spoolDirectory, let names = try? FileManager.default.contentsOfDirectory(atPath: spoolDirectory) {
+            for name in names {
+                try? FileManager.default.removeItem(atPath: spoolDirectory + "/" + name)
+            }
+            if !names.isEmpty { actions.append("removed \(names.count) spool file(s) from \(spoolDirectory)") }
+        }
+        return actions
+    }
+}

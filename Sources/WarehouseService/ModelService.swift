@@ -1,0 +1,206 @@
+import Foundation
+import WarehouseCatalog
+import WarehouseCore
+import WarehouseFormats
+
+/// The model use cases: upload, read, list, search, download, update, delete.
+///
+/// Every write follows the commit protocol: a `pending` catalog row first (its unique key makes
+/// a concurrent duplicate fail with 409), then objects at their final keys, then the manifest
+/// and the flip to `ready` in one catalog transaction. A failure at any step removes what the
+/// earlier steps made, so nothing partial is ever visible or left behind.
+public final class ModelService: Sendable {
+    public let catalog: Catalog
+    public let store: any ObjectStore
+
+    public init(catalog: Catalog, store: any ObjectStore) {
+        self.catalog = catalog
+        self.store = store
+    }
+
+    // MARK: - Upload
+
+    /// Stores one uploaded file: a new version (numbered `v{n+1}` when no version is given), or
+    /// one more file in an existing version (409 if that path exists there).
+    public func uploadSingle(fields: UploadFields, file: IncomingFile) throws -> ModelVersionRecord {
+        guard !file.filename.isEmpty else {
+            throw WarehouseError.invalid("the 'file' part has no filename; send it as a file (curl -F file=@path)")
+        }
+        let path = try FilePaths.validate(file.filename, field: "filename")
+        let now = Timestamps.now()
+        let modelFile = ModelFile(
+            filename: FilePaths.baseName(path), filePath: path, fileSize: file.size,
+            fileType: FilePaths.fileExtension(path), fileHash: file.sha256,
+            contentType: Self.contentType(path: path, declared: file.contentType), isPrimary: true)
+
+        if let version = fields.version,
+           try catalog.record(user: fields.userID, model: fields.modelID, version: version) != nil {
+            return try addFile(modelFile, from: file, to: version, fields: fields, now: now)
+        }
+        let record = fields.makeRecord(version: fields.version ?? "v0",
+                                       framework: FileKinds.framework(forPath: path) ?? .other, createdAt: now)
+        return try createVersion(record, requestedVersion: fields.version, files: [(modelFile, file)])
+    }
+
+    /// Creates a version holding `files` (each with its spooled bytes), following the commit protocol.
+    func createVersion(_ draft: ModelVersionRecord, requestedVersion: String?,
+                       files: [(ModelFile, IncomingFile)]) throws -> ModelVersionRecord {
+        let pending = try catalog.insertPendingVersion(draft, requestedVersion: requestedVersion)
+        var record = draft
+        record.version = pending.version
+        let manifestKey = ObjectKeys.manifest(user: record.userID, model: record.modelID, version: pending.version)
+        var storedKeys: [String] = []
+        do {
+            for (modelFile, incoming) in files {
+                let key = ObjectKeys.file(user: record.userID, model: record.modelID, version: pending.version,
+                                          path: modelFile.filePath)
+                storedKeys.append(key)
+                try store.putFile(key: key, path: incoming.spoolPath, size: incoming.size, sha256: incoming.sha256)
+                record.files.append(modelFile)
+            }
+            record.choosePrimary(record.files.first(where: \.isPrimary)?.filePath)
+            return try catalog.commitVersion(pending, record: record) { committed in
+                try store.putData(key: manifestKey, data: try Manifest.encode(committed))
+            }
+        } catch {
+            for key in storedKeys + [manifestKey] { try? store.delete(key: key) }
+            try? catalog.abandonVersion(pending)
+            throw error
+        }
+    }
+
+    private func addFile(_ modelFile: ModelFile, from incoming: IncomingFile, to version: String,
+                         fields: UploadFields, now: String) throws -> ModelVersionRecord {
+        var file = modelFile
+        file.isPrimary = false
+        let versionID = try catalog.insertPendingFile(user: fields.userID, model: fields.modelID, version: version, file: file)
+        let key = ObjectKeys.file(user: fields.userID, model: fields.modelID, version: version, path: file.filePath)
+        do {
+            try store.putFile(key: key, path: incoming.spoolPath, size: incoming.size, sha256: incoming.sha256)
+            return try catalog.commitFile(versionID: versionID, filePath: file.filePath, makePrimary: fields.isPrimary == true,
+                                          updatedAt: now) { record in
+                try store.putData(key: ObjectKeys.manifest(user: record.userID, model: record.modelID, version: version),
+                                  data: try Manifest.encode(record))
+            }
+        } catch {
+            try? store.delete(key: key)
+            try? catalog.abandonFile(versionID: versionID, filePath: file.filePath)
+            throw error
+        }
+    }
+
+    static func contentType(path: String, declared: String?) -> String {
+        let known = FileKinds.contentType(forPath: path)
+        if known == "application/octet-stream", let declared, !declared.isEmpty, declared.count < 128,
+           declared.contains("/"), !declared.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+            return declared
+        }
+        return known
+    }
+
+    // MARK: - Read
+
+    public func record(user: String, model: String, version: String?) throws -> ModelVersionRecord {
+        guard let record = try catalog.record(user: user, model: model, version: version) else {
+            throw WarehouseError.notFound(Catalog.describe(model: model, version: version) + " not found for user '\(user)'")
+        }
+        return record
+    }
+
+    public func versions(user: String, model: String) throws -> [ModelVersionRecord] {
+        let versions = try catalog.versions(user: user, model: model)
+        guard !versions.isEmpty else {
+            throw WarehouseError.notFound("model '\(model)' not found for user '\(user)'")
+        }
+        return versions
+    }
+
+    /// Listing and search share one query: filters, then the latest matching version per model.
+    public func search(_ query: ModelQuery) throws -> (records: [ModelVersionRecord], total: Int) {
+        try catalog.search(query)
+    }
+
+    // MARK: - Download
+
+    /// The file to send: by path (or unique base name) when `filename` is given, else the only
+    /// file of the version.
+    public func downloadTarget(user: String, model: String, version: String?, filename: String?) throws -> Download {
+        let record = try record(user: user, model: model, version: version)
+        let file: ModelFile
+        if let filename, !filename.isEmpty {
+            let wanted = filename.replacingOccurrences(of: "\\", with: "/")
+            if let exact = record.files.first(where: { $0.filePath == wanted }) {
+                file = exact
+            } else {
+                let byName = record.files.filter { $0.filename == wanted }
+                guard byName.count == 1 else {
+                    throw byName.isEmpty
+                        ? WarehouseError.notFound("file \(Identifiers.quoted(filename)) not found in version \(record.version) of model '\(model)'")
+                        : WarehouseError.invalid("\(byName.count) files are named \(Identifiers.quoted(filename)) in version \(record.version); give the full path: \(byName.map(\.filePath).joined(separator: ", "))")
+                }
+                file = byName[0]
+            }
+        } else if record.files.count == 1 {
+            file = record.files[0]
+        } else {
+            throw WarehouseError.invalid(
+                "version \(record.version) has \(record.files.count) files; choose one with ?filename= (one of: \(record.files.prefix(20).map(\.filePath).joined(separator: ", ")))")
+        }
+        let key = ObjectKeys.file(user: user, model: model, version: record.version, path: file.filePath)
+        return Download(record: record, file: file, key: key)
+    }
+
+    // MARK: - Delete
+
+    /// Deletes one version, or with nil the whole model: hidden from readers first, then the
+    /// manifest (so a reindex cannot bring it back), then every object under its prefix, then
+    /// the rows. If storage fails midway, startup recovery finishes the job.
+    public func delete(user: String, model: String, version: String?) throws -> [String] {
+        let doomed = try catalog.beginDelete(user: user, model: model, version: version)
+        var failure: (any Error)?
+        for (id, record) in doomed {
+            do {
+                try removeObjects(user: user, model: model, version: record.version)
+                try catalog.finishDelete(id: id)
+            } catch {
+                failure = failure ?? error
+            }
+        }
+        if let failure { throw failure }
+        return doomed.map(\.record.version)
+    }
+
+    func removeObjects(user: String, model: String, version: String) throws {
+        try store.delete(key: ObjectKeys.manifest(user: user, model: model, version: version))
+        for object in try store.list(prefix: ObjectKeys.versionPrefix(user: user, model: model, version: version)) {
+            try store.delete(key: object.key)
+        }
+    }
+
+    // MARK: - Health
+
+    public func checkHealth() throws {
+        try store.checkHealth()
+        _ = try catalog.integrityCheckQuick()
+    }
+}
+
+/// What to send for a download: the record, the file and its object key.
+public struct Download: Sendable {
+    public let record: ModelVersionRecord
+    public let file: ModelFile
+    public let key: String
+}
+
+/// The manifest: the full version record as stored next to the objects.
+public enum Manifest {
+    public static func encode(_ record: ModelVersionRecord) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(record))
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws -> ModelVersionRecord {
+        try JSONDecoder().decode(ModelVersionRecord.self, from: Data(bytes))
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import WarehouseAPI
+import WarehouseCore
+
+/// `warehouse serve`: runs the HTTP service until SIGINT or SIGTERM.
+struct ServeCommand: WarehouseCommand {
+    static let name = "serve"
+    static let abstract = "Start the HTTP service."
+    static let usage = """
+        warehouse serve [--host 127.0.0.1] [--port 8000] [--data-dir storage] [--config FILE]
+
+        Settings come from config/warehouse.json (or --config FILE), then WAREHOUSE_* environment
+        variables, then these options.
+        """
+
+    var configFile: String?
+    var overrides: [(String, String)] = []
+
+    init(arguments: [String]) throws {
+        let options = try OptionParser(arguments, options: ["host", "port", "data-dir", "config"])
+        guard options.positional.isEmpty else {
+            throw UsageError(description: "unexpected argument '\(options.positional[0])'")
+        }
+        configFile = options.values["config"]
+        for name in ["host", "port", "data-dir"] {
+            if let value = options.values[name] { overrides.append((name.replacingOccurrences(of: "-", with: "_"), value)) }
+        }
+    }
+
+    func configuration() throws -> WarehouseConfiguration {
+        var configuration = try WarehouseConfiguration.load(file: configFile, environment: ProcessInfo.processInfo.environment)
+        for (name, value) in overrides {
+            try configuration.set(name, value, source: "option --\(name.replacingOccurrences(of: "_", with: "-"))")
+        }
+        return configuration
+    }
+
+    func run() throws -> Int32 {
+        let configuration = try configuration()
+        // Block the stop signals before any thread starts, so every thread inherits the mask
+        // and only sigwait below receives them.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        signal(SIGPIPE, SIG_IGN)
+
+        let application = try WarehouseApplication(configuration: configuration)
+        try application.start()
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        Logger(label: "warehouse").info("signal \(received) received; stopping")
+        application.stop()
+        return 0
+    }
+}
