@@ -33,6 +33,7 @@ let package = Package(
         .testTarget(name: "WarehouseCryptoTests", dependencies: ["WarehouseCrypto"]),
         .testTarget(name: "WarehouseHTTPServerTests", dependencies: ["WarehouseHTTPServer"]),
         .testTarget(name: "WarehouseCatalogTests", dependencies: ["WarehouseCatalog"]),
+        .testTarget(name: "WarehouseCLITests", dependencies: ["WarehouseTesting"]),
         .testTarget(name: "WarehouseAPITests", dependencies: ["WarehouseAPI", "WarehouseTesting", "WarehouseCrypto", "WarehouseCatalog", "WarehouseCore"]),
     ]
 )

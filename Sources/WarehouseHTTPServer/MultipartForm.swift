@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+internal import CMicroHTTPD
 
 /// A digest computed while a file part streams to disk (the API plugs in SHA-256).
 public protocol UploadDigest: AnyObject {
@@ -80,6 +81,10 @@ final class SpoolWriter {
     let file: UploadedFile
     private let descriptor: Int32
     private let digest: (any UploadDigest)?
+    private var writebackStart: UInt64 = 0
+    /// Start writeback every this many bytes: the store fsyncs the file when it commits, and
+    /// by then most of it is already on disk.
+    private static let writebackInterval: UInt64 = 8 << 20
 
     init(file: UploadedFile, digest: (any UploadDigest)?) throws {
         let descriptor = open(file.spoolPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -107,6 +112,10 @@ final class SpoolWriter {
             base += written
         }
         file.size += UInt64(bytes.count)
+        if file.size - writebackStart >= Self.writebackInterval {
+            _ = mw_start_writeback(descriptor, off_t(writebackStart), off_t(file.size - writebackStart))
+            writebackStart = file.size
+        }
     }
 
     func finish() throws {

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+import WarehouseTesting
+
+/// Runs the built `warehouse` binary, as a user would.
+@Suite struct ServeCommandTests {
+    static var binary: String {
+        // The test runner sits in the same build folder as the executable.
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var directory = runner.deletingLastPathComponent()
+        while directory.path != "/", !FileManager.default.fileExists(atPath: directory.path + "/warehouse") {
+            directory = directory.deletingLastPathComponent()
+        }
+        return directory.path + "/warehouse"
+    }
+
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func usageErrorsExitWith64() throws {
+        let none = try run([])
+        #expect(none.status == 64)
+        #expect(none.stderr.contains("serve"))
+        #expect(try run(["bogus"]).status == 64)
+        let badOption = try run(["serve", "--bogus"])
+        #expect(badOption.status == 64)
+        #expect(badOption.stderr.contains("--bogus"))
+        let help = try run(["serve", "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("--data-dir"))
+    }
+
+    @Test func badSettingsNameTheSetting() throws {
+        let badPort = try run(["serve", "--port", "eighty"])
+        #expect(badPort.status == 1)
+        #expect(badPort.stderr.contains("port"))
+        let badEnvironment = try run(["serve"], environment: ["WAREHOUSE_STORAGE": "floppy"])
+        #expect(badEnvironment.status == 1)
+        #expect(badEnvironment.stderr.contains("WAREHOUSE_STORAGE"))
+    }
+
+    @Test func serveStartsAnswersAndStopsOnSIGTERM() throws {
+        let directory = try TemporaryDirectory()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve", "--port", "0", "--data-dir", directory.path + "/data"]
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        // Read stderr until the listening line tells the port.
+        var log = ""
+        var port: UInt16?
+        let deadline = Date().addingTimeInterval(20)
+        while port == nil, Date() < deadline {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            log += String(decoding: chunk, as: UTF8.self)
+            if let range = log.range(of: "http://127.0.0.1:") {
+                port = UInt16(log[range.upperBound...].prefix { $0.isNumber })
+            }
+        }
+        let boundPort = try #require(port, "no listening line in: \(log)")
+        let health = try TestClient(port: boundPort).get("/health")
+        #expect(health.status == 200)
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(FileManager.default.fileExists(atPath: directory.path + "/data/catalog.sqlite3"))
+    }
+}
