@@ -13,10 +13,12 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD"),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
+        .systemLibrary(name: "CArchive", path: "Sources/CArchive"),
 
         .target(name: "WarehouseCrypto", dependencies: ["CCrypto"]),
         .target(name: "WarehouseSQLite", dependencies: ["CSQLite"]),
         .target(name: "WarehouseHTTPServer", dependencies: ["CMicroHTTPD"]),
+        .target(name: "WarehouseZip", dependencies: ["CArchive"]),
 
         .target(name: "WarehouseCore"),
         .target(name: "WarehouseFormats", dependencies: ["WarehouseCore"]),
@@ -24,15 +26,16 @@ let package = Package(
         .target(name: "WarehouseStorage", dependencies: ["WarehouseCore", "WarehouseCrypto"]),
         .target(
             name: "WarehouseService",
-            dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto"]
+            dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip"]
         ),
-        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseCrypto"]),
+        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseCrypto", "WarehouseZip"]),
         .executableTarget(name: "warehouse", dependencies: ["WarehouseAPI"]),
         .target(name: "WarehouseTesting", dependencies: ["WarehouseAPI"]),
 
         .testTarget(name: "WarehouseCryptoTests", dependencies: ["WarehouseCrypto"]),
         .testTarget(name: "WarehouseHTTPServerTests", dependencies: ["WarehouseHTTPServer"]),
         .testTarget(name: "WarehouseCatalogTests", dependencies: ["WarehouseCatalog"]),
+        .testTarget(name: "WarehouseZipTests", dependencies: ["WarehouseZip"]),
         .testTarget(name: "WarehouseCLITests", dependencies: ["WarehouseTesting"]),
         .testTarget(name: "WarehouseAPITests", dependencies: ["WarehouseAPI", "WarehouseTesting", "WarehouseCrypto", "WarehouseCatalog", "WarehouseCore"]),
     ]

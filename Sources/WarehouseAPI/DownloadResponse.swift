@@ -1,4 +1,5 @@
 import WarehouseCore
+import WarehouseCrypto
 import WarehouseHTTPServer
 import WarehouseService
 
@@ -44,7 +45,7 @@ enum DownloadResponse {
     static func matches(_ condition: String, etag: String) -> Bool {
         condition.split(separator: ",").contains { candidate in
             let tag = candidate.trimmingCharacters(in: .whitespaces)
-            return tag == "*" || tag == etag || tag == "W/" + etag
+            return tag == "*" || tag == etag || tag == "W/" + etag || "W/" + tag == etag
         }
     }
 
@@ -58,6 +59,35 @@ enum DownloadResponse {
         let ascii = String(filename.unicodeScalars.map { $0.isASCII && $0.value >= 0x20 && $0 != "\"" && $0 != "\\" ? Character($0) : "_" })
         let encoded = filename.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(.init(charactersIn: "-._~"))) ?? ascii
         return "attachment; filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
+    }
+}
+
+/// A whole version as a ZIP streamed while it is written (chunked: its length is not known
+/// in advance). Stored entries by default; `?compress=deflate` compresses them. The ETag is
+/// derived from the compression and every file's path and SHA-256, so an unchanged version
+/// answers If-None-Match with 304.
+enum ArchiveResponse {
+    static func make(_ record: ModelVersionRecord, request: HTTPRequest, service: ModelService) throws -> HTTPResponse {
+        let deflate: Bool
+        switch request.nonEmptyQuery("compress")?.lowercased() {
+        case nil, "store", "none", "stored": deflate = false
+        case "deflate": deflate = true
+        case let other?:
+            throw WarehouseError.invalid("query parameter 'compress' must be 'store' or 'deflate' (got \(Identifiers.quoted(other)))")
+        }
+        guard !record.files.isEmpty else { throw WarehouseError.notFound("version \(record.version) has no files") }
+        let listing = record.files.map { "\($0.filePath)\u{0}\($0.fileHash)" }.joined(separator: "\n")
+        let etag = "W/\"" + SHA256.hex(of: Array(((deflate ? "deflate\n" : "store\n") + listing).utf8)) + "\""
+        var headers = HTTPHeaders()
+        headers.add("ETag", etag)
+        headers.add("X-Model-Version", record.version)
+        if let condition = request.headers["if-none-match"], DownloadResponse.matches(condition, etag: etag) {
+            return HTTPResponse(status: 304, headers: headers)
+        }
+        headers.add("Content-Type", "application/zip")
+        headers.add("Content-Disposition", DownloadResponse.contentDisposition(filename: "\(record.modelID)-\(record.version).zip"))
+        let stream = try service.archiveStream(for: record, deflate: deflate)
+        return HTTPResponse(status: 200, headers: headers, body: .stream(length: nil, reader: ObjectReaderAdapter(stream)))
     }
 }
 

@@ -17,6 +17,16 @@ struct ModelRoutes {
                 let incoming = try Self.incomingFile(named: "file", in: form)
                 return JSON.response(try service.uploadSingle(fields: fields, file: incoming))
             },
+            RouteDefinition("POST", "/ai-models/upload/folder", body: uploadBody) { request in
+                let form = try Self.form(of: request)
+                let fields = try UploadFields(form.fields)
+                let archive = try Self.incomingFile(named: "zip_file", in: form)
+                let preserve = try form.field("preserve_structure").flatMap { $0.isEmpty ? nil : $0 }
+                    .map { try FieldValues.bool($0, field: "preserve_structure") } ?? true
+                let primary = form.field("primary_file").flatMap { $0.isEmpty ? nil : $0 }
+                return JSON.response(try service.uploadFolder(fields: fields, archive: archive, preserveStructure: preserve,
+                                                              primaryFile: primary))
+            },
             RouteDefinition("GET", "/ai-models/search/{user_id}") { request in
                 let user = try request.userParameter()
                 let query = try request.modelQuery(user: user, text: request.nonEmptyQuery("query") ?? request.nonEmptyQuery("q"))
@@ -48,9 +58,14 @@ struct ModelRoutes {
                 return JSON.response(DeletionDTO(userID: user, modelID: model, deletedVersions: deleted))
             },
             RouteDefinition("GET", "/ai-models/{user_id}/{model_id}/download") { request in
-                let download = try service.downloadTarget(
-                    user: try request.userParameter(), model: try request.modelParameter(),
-                    version: try request.versionQuery(), filename: request.nonEmptyQuery("filename"))
+                let user = try request.userParameter()
+                let model = try request.modelParameter()
+                let version = try request.versionQuery()
+                guard let filename = request.nonEmptyQuery("filename") else {
+                    let record = try service.record(user: user, model: model, version: version)
+                    return try ArchiveResponse.make(record, request: request, service: service)
+                }
+                let download = try service.downloadTarget(user: user, model: model, version: version, filename: filename)
                 return try DownloadResponse.make(download, request: request, store: service.store)
             },
             RouteDefinition("GET", "/ai-models/{user_id}/{model_id}/files") { request in

@@ -38,7 +38,8 @@ public final class WarehouseApplication: Sendable {
             throw WarehouseError.invalid("WAREHOUSE_STORAGE=s3 is not supported by this build yet; use filesystem")
         }
         let catalog = try Catalog(path: dataDirectory + "/catalog.sqlite3")
-        service = ModelService(catalog: catalog, store: store)
+        service = ModelService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp",
+                               zipLimits: configuration.zipLimits)
         for action in try service.recover(spoolDirectory: dataDirectory + "/tmp") {
             logger.info("recovery: \(action)")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import WarehouseCore
+import WarehouseZip
 
 /// Service settings: defaults, then `config/warehouse.json` (or `--config FILE`), then
 /// WAREHOUSE_* environment variables, then command-line flags, each overriding the last.
@@ -13,6 +14,8 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     public var adminToken: String?
     /// Largest request body accepted (413 beyond).
     public var maxUploadBytes: UInt64 = 1 << 40
+    /// Limits on uploaded ZIP archives.
+    public var zipLimits = ZipLimits()
     public var s3Endpoint: String?
     public var s3Bucket: String?
     public var s3Region = "us-east-1"
@@ -68,6 +71,7 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     static let settingNames: Set<String> = [
         "host", "port", "data_dir", "storage", "admin_token", "max_upload_bytes", "s3_endpoint", "s3_bucket",
         "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "s3_prefix",
+        "zip_max_entries", "zip_max_total_bytes", "zip_max_compression_ratio", "zip_ratio_threshold_bytes",
     ]
 
     /// Sets one setting by its config-file name, validating the value.
@@ -90,6 +94,18 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         case "max_upload_bytes":
             guard let bytes = UInt64(value), bytes > 0 else { throw invalid("a positive byte count") }
             maxUploadBytes = bytes
+        case "zip_max_entries":
+            guard let count = Int(value), count > 0 else { throw invalid("a positive entry count") }
+            zipLimits.maxEntries = count
+        case "zip_max_total_bytes":
+            guard let bytes = UInt64(value), bytes > 0 else { throw invalid("a positive byte count") }
+            zipLimits.maxTotalUncompressedBytes = bytes
+        case "zip_max_compression_ratio":
+            guard let ratio = UInt64(value), ratio > 0 else { throw invalid("a positive ratio") }
+            zipLimits.maxCompressionRatio = ratio
+        case "zip_ratio_threshold_bytes":
+            guard let bytes = UInt64(value) else { throw invalid("a byte count") }
+            zipLimits.compressionRatioThresholdBytes = bytes
         case "s3_endpoint": s3Endpoint = value
         case "s3_bucket": s3Bucket = value
         case "s3_region": s3Region = value

@@ -23,6 +23,29 @@ public enum FileKinds {
         return paths.lazy.compactMap(framework(forPath:)).first ?? .other
     }
 
+    /// Extensions of files that hold weights (candidates for a folder's primary file).
+    static let weightsExtensions: Set<String> = [
+        "safetensors", "bin", "pt", "pth", "ckpt", "onnx", "h5", "hdf5", "keras", "pb", "tflite", "pkl", "pickle",
+        "joblib", "gguf", "ggml", "msgpack", "mlmodel", "npz", "pdparams", "params", "caffemodel", "pte", "model",
+    ]
+
+    public static func isWeightsFile(_ path: String) -> Bool {
+        weightsExtensions.contains(FilePaths.fileExtension(path))
+    }
+
+    /// The framework of a folder: a SavedModel is tensorflow; config.json beside weights or
+    /// tokenizer files is a Hugging Face checkout; else what the primary file says.
+    public static func framework(forFolder paths: [String], primary: String?) -> Framework {
+        let names = Set(paths.map(FilePaths.baseName))
+        if names.contains("saved_model.pb") || names.contains("saved_model.pbtxt") { return .tensorflow }
+        if names.contains("config.json"),
+           paths.contains(where: { ["safetensors", "bin"].contains(FilePaths.fileExtension($0)) })
+            || names.contains("tokenizer.json") || names.contains("model.safetensors.index.json") {
+            return .huggingface
+        }
+        return framework(forPaths: paths.sorted(), primary: primary)
+    }
+
     /// A content type for serving the file.
     public static func contentType(forPath path: String) -> String {
         switch FilePaths.fileExtension(path) {

@@ -2,6 +2,7 @@ import Foundation
 import WarehouseCatalog
 import WarehouseCore
 import WarehouseFormats
+import WarehouseZip
 
 /// The model use cases: upload, read, list, search, download, update, delete.
 ///
@@ -12,10 +13,15 @@ import WarehouseFormats
 public final class ModelService: Sendable {
     public let catalog: Catalog
     public let store: any ObjectStore
+    /// Where files being received or extracted wait (same filesystem as a local store).
+    public let spoolDirectory: String
+    public let zipLimits: ZipLimits
 
-    public init(catalog: Catalog, store: any ObjectStore) {
+    public init(catalog: Catalog, store: any ObjectStore, spoolDirectory: String, zipLimits: ZipLimits = ZipLimits()) {
         self.catalog = catalog
         self.store = store
+        self.spoolDirectory = spoolDirectory
+        self.zipLimits = zipLimits
     }
 
     // MARK: - Upload
@@ -39,31 +45,31 @@ public final class ModelService: Sendable {
         }
         let record = fields.makeRecord(version: fields.version ?? "v0",
                                        framework: FileKinds.framework(forPath: path) ?? .other, createdAt: now)
-        return try createVersion(record, requestedVersion: fields.version, files: [(modelFile, file)])
+        return try createVersion(record, requestedVersion: fields.version, primary: path) { sink in
+            try sink.add(modelFile, spoolPath: file.spoolPath, size: file.size, sha256: file.sha256)
+        }
     }
 
-    /// Creates a version holding `files` (each with its spooled bytes), following the commit protocol.
-    func createVersion(_ draft: ModelVersionRecord, requestedVersion: String?,
-                       files: [(ModelFile, IncomingFile)]) throws -> ModelVersionRecord {
+    /// Creates a version following the commit protocol: `fill` stores the files one by one
+    /// through the sink (each streams from its spool file to its final key); then the primary
+    /// file is chosen, the manifest written and the version flipped to ready. Any failure
+    /// removes every stored object and the pending row.
+    func createVersion(_ draft: ModelVersionRecord, requestedVersion: String?, primary: String? = nil,
+                       fill: (VersionFileSink) throws -> Void) throws -> ModelVersionRecord {
         let pending = try catalog.insertPendingVersion(draft, requestedVersion: requestedVersion)
-        var record = draft
-        record.version = pending.version
-        let manifestKey = ObjectKeys.manifest(user: record.userID, model: record.modelID, version: pending.version)
-        var storedKeys: [String] = []
+        let sink = VersionFileSink(store: store, user: draft.userID, model: draft.modelID, version: pending.version)
+        let manifestKey = ObjectKeys.manifest(user: draft.userID, model: draft.modelID, version: pending.version)
         do {
-            for (modelFile, incoming) in files {
-                let key = ObjectKeys.file(user: record.userID, model: record.modelID, version: pending.version,
-                                          path: modelFile.filePath)
-                storedKeys.append(key)
-                try store.putFile(key: key, path: incoming.spoolPath, size: incoming.size, sha256: incoming.sha256)
-                record.files.append(modelFile)
-            }
-            record.choosePrimary(record.files.first(where: \.isPrimary)?.filePath)
+            try fill(sink)
+            var record = draft
+            record.version = pending.version
+            record.files = sink.files.sorted { $0.filePath < $1.filePath }
+            record.choosePrimary(primary ?? record.files.first(where: \.isPrimary)?.filePath)
             return try catalog.commitVersion(pending, record: record) { committed in
                 try store.putData(key: manifestKey, data: try Manifest.encode(committed))
             }
         } catch {
-            for key in storedKeys + [manifestKey] { try? store.delete(key: key) }
+            for key in sink.storedKeys + [manifestKey] { try? store.delete(key: key) }
             try? catalog.abandonVersion(pending)
             throw error
         }
@@ -122,29 +128,21 @@ public final class ModelService: Sendable {
 
     // MARK: - Download
 
-    /// The file to send: by path (or unique base name) when `filename` is given, else the only
-    /// file of the version.
-    public func downloadTarget(user: String, model: String, version: String?, filename: String?) throws -> Download {
+    /// The file to send, found by path or by unique base name.
+    public func downloadTarget(user: String, model: String, version: String?, filename: String) throws -> Download {
         let record = try record(user: user, model: model, version: version)
+        let wanted = filename.replacingOccurrences(of: "\\", with: "/")
         let file: ModelFile
-        if let filename, !filename.isEmpty {
-            let wanted = filename.replacingOccurrences(of: "\\", with: "/")
-            if let exact = record.files.first(where: { $0.filePath == wanted }) {
-                file = exact
-            } else {
-                let byName = record.files.filter { $0.filename == wanted }
-                guard byName.count == 1 else {
-                    throw byName.isEmpty
-                        ? WarehouseError.notFound("file \(Identifiers.quoted(filename)) not found in version \(record.version) of model '\(model)'")
-                        : WarehouseError.invalid("\(byName.count) files are named \(Identifiers.quoted(filename)) in version \(record.version); give the full path: \(byName.map(\.filePath).joined(separator: ", "))")
-                }
-                file = byName[0]
-            }
-        } else if record.files.count == 1 {
-            file = record.files[0]
+        if let exact = record.files.first(where: { $0.filePath == wanted }) {
+            file = exact
         } else {
-            throw WarehouseError.invalid(
-                "version \(record.version) has \(record.files.count) files; choose one with ?filename= (one of: \(record.files.prefix(20).map(\.filePath).joined(separator: ", ")))")
+            let byName = record.files.filter { $0.filename == wanted }
+            guard byName.count == 1 else {
+                throw byName.isEmpty
+                    ? WarehouseError.notFound("file \(Identifiers.quoted(filename)) not found in version \(record.version) of model '\(model)'")
+                    : WarehouseError.invalid("\(byName.count) files are named \(Identifiers.quoted(filename)) in version \(record.version); give the full path: \(byName.map(\.filePath).joined(separator: ", "))")
+            }
+            file = byName[0]
         }
         let key = ObjectKeys.file(user: user, model: model, version: record.version, path: file.filePath)
         return Download(record: record, file: file, key: key)
@@ -182,6 +180,30 @@ public final class ModelService: Sendable {
     public func checkHealth() throws {
         try store.checkHealth()
         _ = try catalog.integrityCheckQuick()
+    }
+}
+
+/// Receives the files of a version being created and stores each at its final key.
+final class VersionFileSink {
+    let store: any ObjectStore
+    let user: String
+    let model: String
+    let version: String
+    private(set) var files: [ModelFile] = []
+    private(set) var storedKeys: [String] = []
+
+    init(store: any ObjectStore, user: String, model: String, version: String) {
+        self.store = store
+        self.user = user
+        self.model = model
+        self.version = version
+    }
+
+    func add(_ file: ModelFile, spoolPath: String, size: UInt64, sha256: String) throws {
+        let key = ObjectKeys.file(user: user, model: model, version: version, path: file.filePath)
+        storedKeys.append(key)
+        try store.putFile(key: key, path: spoolPath, size: size, sha256: sha256)
+        files.append(file)
     }
 }
 
