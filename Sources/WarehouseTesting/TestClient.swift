@@ -255,5 +255,5 @@ final class TestConnection {
 
 public struct TestClientError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }

@@ -76,7 +76,8 @@ public final class ZipExtractor {
             guard let header = try reader.next() else {
                 throw ZipError.malformed("truncated ZIP archive: entry \(index + 1) of \(order.count) is missing")
             }
-            if let raw = header.rawName, raw != expected.entry.rawName {
+            // libarchive turns the backslashes of MS-DOS-made archives into slashes.
+            if let raw = header.rawName, Self.slashed(raw) != Self.slashed(expected.entry.rawName) {
                 throw ZipError.malformed("corrupt ZIP archive: entry \(index + 1) does not match the central directory")
             }
             if header.isEncrypted { throw ZipError.unsafe("entry '\(ZipPaths.shown(expected.entry.name))' is encrypted") }
@@ -87,6 +88,12 @@ public final class ZipExtractor {
             let stream = ZipEntryStream(reader: reader, entry: file)
             try body(file, stream)
         }
+    }
+}
+
+extension ZipExtractor {
+    static func slashed(_ name: [UInt8]) -> [UInt8] {
+        name.map { $0 == UInt8(ascii: "\\") ? UInt8(ascii: "/") : $0 }
     }
 }
 
