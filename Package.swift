@@ -14,21 +14,24 @@ let package = Package(
         .systemLibrary(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD"),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
         .systemLibrary(name: "CArchive", path: "Sources/CArchive"),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl"),
 
         .target(name: "WarehouseCrypto", dependencies: ["CCrypto"]),
         .target(name: "WarehouseSQLite", dependencies: ["CSQLite"]),
         .target(name: "WarehouseHTTPServer", dependencies: ["CMicroHTTPD"]),
         .target(name: "WarehouseZip", dependencies: ["CArchive"]),
+        .target(name: "WarehouseCurl", dependencies: ["CCurl"]),
+        .target(name: "WarehouseS3", dependencies: ["WarehouseCurl", "WarehouseCrypto"]),
 
         .target(name: "WarehouseCore"),
         .target(name: "WarehouseFormats", dependencies: ["WarehouseCore"]),
         .target(name: "WarehouseCatalog", dependencies: ["WarehouseCore", "WarehouseSQLite"]),
-        .target(name: "WarehouseStorage", dependencies: ["WarehouseCore", "WarehouseCrypto"]),
+        .target(name: "WarehouseStorage", dependencies: ["WarehouseCore", "WarehouseCrypto", "WarehouseS3"]),
         .target(
             name: "WarehouseService",
             dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip"]
         ),
-        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseCrypto", "WarehouseZip"]),
+        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseCrypto", "WarehouseZip", "WarehouseStorage", "WarehouseS3"]),
         .executableTarget(name: "warehouse", dependencies: ["WarehouseAPI"]),
         .target(name: "WarehouseTesting", dependencies: ["WarehouseAPI"]),
 
@@ -36,6 +39,8 @@ let package = Package(
         .testTarget(name: "WarehouseHTTPServerTests", dependencies: ["WarehouseHTTPServer"]),
         .testTarget(name: "WarehouseCatalogTests", dependencies: ["WarehouseCatalog"]),
         .testTarget(name: "WarehouseZipTests", dependencies: ["WarehouseZip"]),
+        .testTarget(name: "WarehouseS3Tests", dependencies: ["WarehouseS3"]),
+        .testTarget(name: "WarehouseStorageTests", dependencies: ["WarehouseStorage", "WarehouseTesting"]),
         .testTarget(name: "WarehouseCLITests", dependencies: ["WarehouseTesting"]),
         .testTarget(name: "WarehouseAPITests", dependencies: ["WarehouseAPI", "WarehouseTesting", "WarehouseCrypto", "WarehouseCatalog", "WarehouseCore"]),
     ]

@@ -4,6 +4,7 @@ import WarehouseCore
 import WarehouseCrypto
 import WarehouseHTTPServer
 import WarehouseService
+import WarehouseS3
 import WarehouseStorage
 
 /// The assembled service: catalog, store, use cases, routes and the HTTP daemon.
@@ -35,13 +36,18 @@ public final class WarehouseApplication: Sendable {
         case .filesystem:
             store = try FileSystemStore(root: dataDirectory + "/objects", temporaryDirectory: dataDirectory + "/tmp")
         case .s3:
-            throw WarehouseError.invalid("WAREHOUSE_STORAGE=s3 is not supported by this build yet; use filesystem")
+            store = try Self.makeS3Store(configuration, logger: logger)
         }
         let catalog = try Catalog(path: dataDirectory + "/catalog.sqlite3")
         service = ModelService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp",
                                zipLimits: configuration.zipLimits)
-        for action in try service.recover(spoolDirectory: dataDirectory + "/tmp") {
-            logger.info("recovery: \(action)")
+        do {
+            for action in try service.recover(spoolDirectory: dataDirectory + "/tmp") {
+                logger.info("recovery: \(action)")
+            }
+        } catch {
+            // Storage may be down at start; the service still starts and /health says why.
+            logger.warning("startup recovery incomplete (retried at next start): \(error)")
         }
 
         let multipart = MultipartConfiguration(spoolDirectory: dataDirectory + "/tmp", makeDigest: { SHA256Digest() })
@@ -53,6 +59,29 @@ public final class WarehouseApplication: Sendable {
         var serverConfiguration = HTTPServerConfiguration(host: configuration.host, port: configuration.port)
         serverConfiguration.maxBodyBytes = configuration.maxUploadBytes
         server = HTTPServer(configuration: serverConfiguration, handler: router)
+    }
+
+    static func makeS3Store(_ configuration: WarehouseConfiguration, logger: Logger) throws -> S3Store {
+        func required(_ value: String?, _ name: String) throws -> String {
+            guard let value, !value.isEmpty else {
+                throw WarehouseError.invalid("WAREHOUSE_STORAGE=s3 needs \(name)")
+            }
+            return value
+        }
+        var s3 = S3Configuration(
+            endpoint: try required(configuration.s3Endpoint, "WAREHOUSE_S3_ENDPOINT"),
+            bucket: try required(configuration.s3Bucket, "WAREHOUSE_S3_BUCKET"),
+            region: configuration.s3Region,
+            accessKey: try required(configuration.s3AccessKey, "WAREHOUSE_S3_ACCESS_KEY"),
+            secretKey: try required(configuration.s3SecretKey, "WAREHOUSE_S3_SECRET_KEY"),
+            pathStyle: configuration.s3PathStyle)
+        s3.partSize = configuration.s3PartSize
+        do {
+            return try S3Store(configuration: s3, prefix: configuration.s3Prefix, createBucket: true)
+        } catch WarehouseError.storageUnavailable(let detail) {
+            logger.warning("S3 is not usable yet (\(detail)); serving anyway, /health reports it")
+            return try S3Store(configuration: s3, prefix: configuration.s3Prefix, createBucket: false)
+        }
     }
 
     public func start() throws {

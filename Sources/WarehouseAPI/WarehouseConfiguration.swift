@@ -23,6 +23,8 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     public var s3SecretKey: String?
     public var s3PathStyle = true
     public var s3Prefix = ""
+    /// Multipart part size for S3 uploads.
+    public var s3PartSize: UInt64 = 16 << 20
 
     public init() {}
 
@@ -70,7 +72,7 @@ public struct WarehouseConfiguration: Sendable, Equatable {
 
     static let settingNames: Set<String> = [
         "host", "port", "data_dir", "storage", "admin_token", "max_upload_bytes", "s3_endpoint", "s3_bucket",
-        "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "s3_prefix",
+        "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "s3_prefix", "s3_part_size",
         "zip_max_entries", "zip_max_total_bytes", "zip_max_compression_ratio", "zip_ratio_threshold_bytes",
     ]
 
@@ -115,6 +117,9 @@ public struct WarehouseConfiguration: Sendable, Equatable {
             guard let flag = try? FieldValues.bool(value, field: name) else { throw invalid("true or false") }
             s3PathStyle = flag
         case "s3_prefix": s3Prefix = value
+        case "s3_part_size":
+            guard let bytes = UInt64(value), bytes >= 5 << 20 else { throw invalid("a byte count of at least 5 MiB (S3's minimum part size)") }
+            s3PartSize = bytes
         default:
             throw WarehouseError.invalid("\(source): unknown setting '\(name)'")
         }

@@ -43,11 +43,20 @@ public protocol ObjectStore: Sendable {
     /// Removes `key`; absent keys are not an error.
     func delete(key: String) throws
 
+    /// Removes many keys (a store may batch them).
+    func delete(keys: [String]) throws
+
     /// Every object whose key starts with `prefix`.
     func list(prefix: String) throws -> [ObjectInfo]
 
     /// Throws `storageUnavailable` when the store cannot be used.
     func checkHealth() throws
+}
+
+extension ObjectStore {
+    public func delete(keys: [String]) throws {
+        for key in keys { try delete(key: key) }
+    }
 }
 
 /// Object keys of the layout in DESIGN.md, built in one place.

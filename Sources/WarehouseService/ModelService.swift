@@ -170,9 +170,8 @@ public final class ModelService: Sendable {
 
     func removeObjects(user: String, model: String, version: String) throws {
         try store.delete(key: ObjectKeys.manifest(user: user, model: model, version: version))
-        for object in try store.list(prefix: ObjectKeys.versionPrefix(user: user, model: model, version: version)) {
-            try store.delete(key: object.key)
-        }
+        let objects = try store.list(prefix: ObjectKeys.versionPrefix(user: user, model: model, version: version))
+        try store.delete(keys: objects.map(\.key))
     }
 
     // MARK: - Health

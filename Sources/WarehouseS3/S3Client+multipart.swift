@@ -1,0 +1,97 @@
+import Foundation
+import Synchronization
+import WarehouseCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension S3Client {
+    /// A multipart upload of the file at `path`: parts of `partSize` bytes, `concurrentParts`
+    /// in flight, each signed with its own SHA-256 (read from the file just before sending).
+    /// Any failure aborts the upload so no parts are left behind.
+    func multipartUpload(key: String, path: String, size: UInt64) throws {
+        let created = try send(method: "POST", key: key, query: [("uploads", "")], body: .bytes([]), idempotent: false)
+        guard let uploadID = S3XML.value(of: "UploadId", in: String(decoding: created.body, as: UTF8.self)) else {
+            throw S3Error.service(status: created.status, code: "MalformedResponse", message: "no UploadId in CreateMultipartUpload",
+                                  requestID: nil)
+        }
+        do {
+            let partSize = configuration.partSize
+            let partCount = Int((size + partSize - 1) / partSize)
+            let results = PartResults(count: partCount)
+            let next = Atomic<Int>(0)
+            let workers = max(1, min(configuration.concurrentParts, partCount))
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while !results.failed {
+                    let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    guard index < partCount else { return }
+                    let offset = UInt64(index) * partSize
+                    let length = min(partSize, size - offset)
+                    do {
+                        let hash = try Self.sha256(ofFile: path, offset: offset, length: length)
+                        let response = try send(method: "PUT", key: key,
+                                                query: [("partNumber", String(index + 1)), ("uploadId", uploadID)],
+                                                body: .file(path: path, offset: offset, length: length), payloadHash: hash)
+                        guard let etag = response.headers["etag"] else {
+                            throw S3Error.service(status: response.status, code: "MalformedResponse",
+                                                  message: "no ETag for part \(index + 1)", requestID: nil)
+                        }
+                        results.set(index, etag: etag)
+                    } catch {
+                        results.fail(error)
+                    }
+                }
+            }
+            if let error = results.firstError { throw error }
+            let xml = "<CompleteMultipartUpload>" + results.etags.enumerated().map { index, etag in
+                "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\(S3XML.escape(etag))</ETag></Part>"
+            }.joined() + "</CompleteMultipartUpload>"
+            let body = Array(xml.utf8)
+            let completed = try send(method: "POST", key: key, query: [("uploadId", uploadID)],
+                                     headers: [("Content-Type", "application/xml")], body: .bytes(body),
+                                     payloadHash: SHA256.hex(of: body))
+            // CompleteMultipartUpload may answer 200 with an <Error> body.
+            if String(decoding: completed.body, as: UTF8.self).contains("<Error>") {
+                throw Self.serviceError(.init(status: 500, headers: completed.headers, body: completed.body))
+            }
+        } catch {
+            try? send(method: "DELETE", key: key, query: [("uploadId", uploadID)],
+                      acceptStatus: { (200..<300).contains($0) || $0 == 404 })
+            throw error
+        }
+    }
+
+    static func sha256(ofFile path: String, offset: UInt64, length: UInt64) throws -> String {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw S3Error.invalidConfiguration("cannot open \(path)") }
+        defer { close(descriptor) }
+        let hasher = SHA256()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var done: UInt64 = 0
+        while done < length {
+            let wanted = Int(min(UInt64(buffer.count), length - done))
+            let count = pread(descriptor, buffer.baseAddress, wanted, off_t(offset + done))
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { throw S3Error.invalidConfiguration("cannot read \(path)") }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            done += UInt64(count)
+        }
+        return Hex.encode(hasher.finalize())
+    }
+}
+
+/// ETags of the parts as they complete, and the first failure.
+final class PartResults: Sendable {
+    private let state: Mutex<(etags: [String?], error: (any Error)?)>
+
+    init(count: Int) {
+        state = Mutex((Array(repeating: nil, count: count), nil))
+    }
+
+    func set(_ index: Int, etag: String) { state.withLock { $0.etags[index] = etag } }
+    func fail(_ error: any Error) { state.withLock { if $0.error == nil { $0.error = error } } }
+    var failed: Bool { state.withLock { $0.error != nil } }
+    var firstError: (any Error)? { state.withLock { $0.error } }
+    var etags: [String] { state.withLock { $0.etags.map { $0 ?? "" } } }
+}

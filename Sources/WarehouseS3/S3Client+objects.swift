@@ -1,0 +1,140 @@
+import Foundation
+import WarehouseCrypto
+import WarehouseCurl
+
+/// One object of a listing.
+public struct S3Object: Sendable, Equatable {
+    public let key: String
+    public let size: UInt64
+}
+
+extension S3Client {
+    /// Creates the bucket unless it exists (and the credentials may create it).
+    public func createBucketIfMissing() throws {
+        let head = try send(method: "HEAD", key: nil, acceptStatus: { $0 == 200 || $0 == 404 || $0 == 301 })
+        guard head.status == 404 else { return }
+        var body: [UInt8] = []
+        if configuration.region != "us-east-1" {
+            body = Array(("<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                + "<LocationConstraint>\(configuration.region)</LocationConstraint></CreateBucketConfiguration>").utf8)
+        }
+        _ = try send(method: "PUT", key: nil, body: .bytes(body), payloadHash: SHA256.hex(of: body),
+                     acceptStatus: { (200..<300).contains($0) || $0 == 409 })
+    }
+
+    /// HEAD of the bucket: throws when it cannot be reached or used.
+    public func checkBucket() throws {
+        _ = try send(method: "HEAD", key: nil)
+    }
+
+    /// PutObject from memory.
+    public func putObject(key: String, data: [UInt8], contentType: String? = nil) throws {
+        var headers: [(String, String)] = []
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        _ = try send(method: "PUT", key: key, headers: headers, body: .bytes(data), payloadHash: SHA256.hex(of: data))
+    }
+
+    /// Uploads `size` bytes of the file at `path`: one PutObject signed with `sha256`, or a
+    /// multipart upload with several parts in flight when it is larger than the part size.
+    public func upload(key: String, path: String, size: UInt64, sha256: String) throws {
+        if size <= configuration.partSize {
+            _ = try send(method: "PUT", key: key, body: .file(path: path, offset: 0, length: size), payloadHash: sha256)
+        } else {
+            try multipartUpload(key: key, path: path, size: size)
+        }
+    }
+
+    /// GetObject streamed to `onData` (return false to stop). `range` is a half-open byte range.
+    public func getObject(key: String, range: Range<UInt64>? = nil, onData: @escaping (UnsafeRawBufferPointer) -> Bool) throws {
+        var headers: [(String, String)] = []
+        if let range {
+            guard !range.isEmpty else { return }
+            headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)"))
+        }
+        let response = try send(method: "GET", key: key, headers: headers, onData: onData)
+        // A server that ignores Range answers 200 with the whole object; callers asked for a
+        // range, so that would be wrong data.
+        if range != nil, response.status == 200, let length = response.headers["content-length"].flatMap(UInt64.init),
+           let range, length != UInt64(range.count) {
+            throw S3Error.service(status: 200, code: "RangeIgnored", message: "the server ignored the Range header", requestID: nil)
+        }
+    }
+
+    /// A whole (small) object in memory.
+    public func getData(key: String) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        try getObject(key: key) { chunk in
+            bytes.append(contentsOf: chunk)
+            return true
+        }
+        return bytes
+    }
+
+    /// Size of an object, or nil when it does not exist.
+    public func headObject(key: String) throws -> UInt64? {
+        let response = try send(method: "HEAD", key: key, acceptStatus: { $0 == 200 || $0 == 404 })
+        guard response.status == 200 else { return nil }
+        return response.headers["content-length"].flatMap(UInt64.init) ?? 0
+    }
+
+    /// DeleteObject; a missing key is not an error.
+    public func deleteObject(key: String) throws {
+        _ = try send(method: "DELETE", key: key, acceptStatus: { (200..<300).contains($0) || $0 == 404 })
+    }
+
+    /// DeleteObjects in batches of 1,000 (the API's limit).
+    public func deleteObjects(keys: [String]) throws {
+        var start = 0
+        while start < keys.count {
+            let batch = keys[start..<min(start + 1000, keys.count)]
+            start += batch.count
+            let xml = "<Delete><Quiet>true</Quiet>" + batch.map { "<Object><Key>\(S3XML.escape($0))</Key></Object>" }.joined()
+                + "</Delete>"
+            let body = Array(xml.utf8)
+            let response = try send(method: "POST", key: nil, query: [("delete", "")],
+                                    headers: [("Content-MD5", MD5.base64(of: body)), ("Content-Type", "application/xml")],
+                                    body: .bytes(body), payloadHash: SHA256.hex(of: body))
+            let answer = String(decoding: response.body, as: UTF8.self)
+            if let failed = S3XML.blocks("Error", in: answer).first {
+                throw S3Error.service(status: response.status, code: S3XML.value(of: "Code", in: failed) ?? "DeleteFailed",
+                                      message: "cannot delete \(S3XML.value(of: "Key", in: failed) ?? "?"): "
+                                          + (S3XML.value(of: "Message", in: failed) ?? ""), requestID: nil)
+            }
+        }
+    }
+
+    /// ListObjectsV2 of every key under `prefix`, following continuation tokens.
+    public func listObjects(prefix: String) throws -> [S3Object] {
+        var objects: [S3Object] = []
+        var token: String?
+        repeat {
+            var query = [("list-type", "2"), ("prefix", prefix), ("max-keys", "1000")]
+            if let token { query.append(("continuation-token", token)) }
+            let response = try send(method: "GET", key: nil, query: query)
+            let xml = String(decoding: response.body, as: UTF8.self)
+            for block in S3XML.blocks("Contents", in: xml) {
+                guard let key = S3XML.value(of: "Key", in: block) else { continue }
+                objects.append(S3Object(key: key, size: S3XML.value(of: "Size", in: block).flatMap(UInt64.init) ?? 0))
+            }
+            token = S3XML.value(of: "IsTruncated", in: xml) == "true" ? S3XML.value(of: "NextContinuationToken", in: xml) : nil
+        } while token != nil
+        return objects
+    }
+
+    /// CopyObject within the bucket.
+    public func copyObject(from source: String, to destination: String) throws {
+        let sourcePath = "/" + S3URI.encode(configuration.bucket, keepSlash: false) + "/" + S3URI.encodePath(source)
+        let response = try send(method: "PUT", key: destination, headers: [("x-amz-copy-source", sourcePath)],
+                                body: .bytes([]))
+        // CopyObject can fail after a 200 with an <Error> body.
+        let xml = String(decoding: response.body, as: UTF8.self)
+        if xml.contains("<Error>") { throw Self.serviceError(CurlResponse(status: 500, headers: [:], body: response.body)) }
+    }
+
+    /// A presigned GET URL for `key`, valid for `expires` seconds.
+    public func presignedGetURL(key: String, expires: Int = 900, date: Date = Date()) -> String {
+        let (host, path) = location(key: key)
+        let query = signer.presignedQuery(method: "GET", path: path, host: host, expires: expires, date: date)
+        return "\(scheme)://\(host)\(path)?\(query)"
+    }
+}
