@@ -33,14 +33,14 @@ let package = Package(
         ),
         .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseCrypto", "WarehouseZip", "WarehouseStorage", "WarehouseS3"]),
         .executableTarget(name: "warehouse", dependencies: ["WarehouseAPI"]),
-        .target(name: "WarehouseTesting", dependencies: ["WarehouseAPI"]),
+        .target(name: "WarehouseTesting", dependencies: ["WarehouseAPI", "WarehouseStorage"]),
 
         .testTarget(name: "WarehouseCryptoTests", dependencies: ["WarehouseCrypto"]),
         .testTarget(name: "WarehouseHTTPServerTests", dependencies: ["WarehouseHTTPServer"]),
         .testTarget(name: "WarehouseCatalogTests", dependencies: ["WarehouseCatalog"]),
         .testTarget(name: "WarehouseZipTests", dependencies: ["WarehouseZip"]),
         .testTarget(name: "WarehouseS3Tests", dependencies: ["WarehouseS3"]),
-        .testTarget(name: "WarehouseStorageTests", dependencies: ["WarehouseStorage", "WarehouseTesting"]),
+        .testTarget(name: "WarehouseStorageTests", dependencies: ["WarehouseStorage", "WarehouseTesting", "WarehouseS3", "WarehouseCurl", "WarehouseCrypto", "WarehouseCore"]),
         .testTarget(name: "WarehouseCLITests", dependencies: ["WarehouseTesting"]),
         .testTarget(name: "WarehouseAPITests", dependencies: ["WarehouseAPI", "WarehouseTesting", "WarehouseCrypto", "WarehouseCatalog", "WarehouseCore"]),
     ]

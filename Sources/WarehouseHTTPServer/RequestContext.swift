@@ -63,14 +63,15 @@ final class RequestContext {
         case .buffered:
             return plan.respond(.success(.bytes(buffered)))
         case .multipart:
-            guard let multipart else { return plan.respond(.failure(HTTPBodyError.malformed("no multipart body"))) }
-            do {
-                let form = try multipart.finish()
-                self.multipart = nil
-                return plan.respond(.success(.multipart(form)))
-            } catch {
-                return plan.respond(.failure(error))
-            }
+            return plan.respond(finishMultipart())
         }
+    }
+
+    /// Ends the multipart parse. The parser is released before this returns, so on failure
+    /// its spool files are gone before the client reads the error.
+    private func finishMultipart() -> Result<HTTPRequestBody, any Error> {
+        guard let parser = multipart else { return .failure(HTTPBodyError.malformed("no multipart body")) }
+        multipart = nil
+        return Result { .multipart(try parser.finish()) }
     }
 }

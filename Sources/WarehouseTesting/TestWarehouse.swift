@@ -1,6 +1,7 @@
 import Foundation
 import WarehouseAPI
 import WarehouseCore
+import WarehouseStorage
 
 /// A fresh temporary directory, removed on deinit.
 public final class TemporaryDirectory: Sendable {
@@ -19,12 +20,33 @@ public final class TemporaryDirectory: Sendable {
 }
 
 /// A running warehouse on 127.0.0.1 with an ephemeral port and its own data directory.
+///
+/// Storage is the local folder, or, when WAREHOUSE_TEST_STORAGE is `rclone` or `moto`, a
+/// fresh bucket on a shared S3 test server: `scripts/test` runs the API tests once per backend.
 public final class TestWarehouse: Sendable {
     public let directory: TemporaryDirectory
     public let application: WarehouseApplication
     public let client: TestClient
 
     public var dataDirectory: String { application.dataDirectory }
+    public var store: any ObjectStore { application.service.store }
+
+    /// The S3 server chosen by WAREHOUSE_TEST_STORAGE, if any.
+    public static var s3Backend: S3TestServer.Kind? {
+        ProcessInfo.processInfo.environment["WAREHOUSE_TEST_STORAGE"].flatMap(S3TestServer.Kind.init(rawValue:))
+    }
+
+    /// Points a configuration at a new bucket of a shared S3 test server.
+    public static func useS3(_ kind: S3TestServer.Kind, in configuration: inout WarehouseConfiguration,
+                             bucket: String = S3TestServer.uniqueBucket()) throws {
+        let server = try S3TestServer.shared(kind)
+        configuration.storage = .s3
+        configuration.s3Endpoint = server.endpoint
+        configuration.s3Bucket = bucket
+        configuration.s3AccessKey = server.accessKey
+        configuration.s3SecretKey = server.secretKey
+        configuration.s3PartSize = 5 << 20
+    }
 
     /// Starts a warehouse; `dataDirectory` reuses an existing one (restart tests).
     public init(directory: TemporaryDirectory? = nil, configure: (inout WarehouseConfiguration) -> Void = { _ in }) throws {
@@ -33,6 +55,13 @@ public final class TestWarehouse: Sendable {
         configuration.host = "127.0.0.1"
         configuration.port = 0
         configuration.dataDirectory = directory.path + "/data"
+        if let kind = Self.s3Backend {
+            // A restarted warehouse keeps its bucket, remembered beside its data.
+            let bucketFile = directory.path + "/bucket"
+            let bucket = (try? String(contentsOfFile: bucketFile, encoding: .utf8)) ?? S3TestServer.uniqueBucket()
+            try bucket.write(toFile: bucketFile, atomically: true, encoding: .utf8)
+            try Self.useS3(kind, in: &configuration, bucket: bucket)
+        }
         configure(&configuration)
         self.directory = directory
         application = try WarehouseApplication(configuration: configuration,
@@ -55,18 +84,14 @@ public final class TestWarehouse: Sendable {
         try client.upload("/ai-models/upload/single", fields: fields, files: [("file", filename, content)])
     }
 
-    /// Every regular file under the data directory's objects folder, as keys.
+    /// Every stored object's key, from the store itself (folder or bucket).
     public func storedObjectKeys() -> [String] {
-        let root = dataDirectory + "/objects"
-        guard let enumerator = FileManager.default.enumerator(atPath: root) else { return [] }
-        var keys: [String] = []
-        while let relative = enumerator.nextObject() as? String {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: root + "/" + relative, isDirectory: &isDirectory), !isDirectory.boolValue {
-                keys.append(relative)
-            }
-        }
-        return keys.sorted()
+        ((try? store.list(prefix: "")) ?? []).map(\.key).sorted()
+    }
+
+    /// A stored object's bytes as text ("" when missing).
+    public func storedText(_ key: String) -> String {
+        String(decoding: (try? store.getData(key: key)) ?? [], as: UTF8.self)
     }
 
     /// Files left in the spool directory.

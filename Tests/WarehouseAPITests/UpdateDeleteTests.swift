@@ -23,7 +23,7 @@ import WarehouseTesting
         #expect(response.object["created_at"] as? String == created.object["created_at"] as? String)
         #expect(response.object["updated_at"] as? String != created.object["updated_at"] as? String)
 
-        let manifest = try String(contentsOfFile: warehouse.dataDirectory + "/objects/manifests/models/u/m/v1.json", encoding: .utf8)
+        let manifest = warehouse.storedText("manifests/models/u/m/v1.json")
         #expect(manifest.contains("Now described"))
         // Search sees the new text and tags.
         #expect(try warehouse.client.get("/ai-models/search/u?query=described").array.count == 1)
@@ -76,16 +76,20 @@ import WarehouseTesting
         #expect(try warehouse.client.delete("/ai-models/u/m").status == 404)
         #expect(warehouse.storedObjectKeys() == ["manifests/models/u/keep/v1.json", "models/u/keep/v1/model.pkl"])
         #expect(try warehouse.client.get("/ai-models/search/u?query=m").array.map { $0["model_id"] as? String } == [])
-        // Empty directories are not left behind either.
-        #expect(!FileManager.default.fileExists(atPath: warehouse.dataDirectory + "/objects/models/u/m"))
+        // Empty directories are not left behind either (local storage).
+        if TestWarehouse.s3Backend == nil {
+            #expect(!FileManager.default.fileExists(atPath: warehouse.dataDirectory + "/objects/models/u/m"))
+        }
     }
 
     @Test func restartRecoversInterruptedWork() throws {
         let directory = try TemporaryDirectory()
+        let store: any ObjectStore
         do {
             let first = try TestWarehouse(directory: directory)
             _ = try first.uploadSingle([("user_id", "u"), ("model_id", "done")])
             first.stop()
+            store = first.store
         }
         // Simulate a crash mid-upload: a pending row, its object and a spool file, and a
         // version caught mid-delete.
@@ -95,8 +99,7 @@ import WarehouseTesting
                                        framework: .other, modelType: .other, createdAt: Timestamps.now())
         draft.files = []
         _ = try catalog.insertPendingVersion(draft, requestedVersion: nil)
-        try FileManager.default.createDirectory(atPath: data + "/objects/models/u/crashed/v1", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: data + "/objects/models/u/crashed/v1/half.bin", contents: Data([1, 2, 3]))
+        try store.putData(key: "models/u/crashed/v1/half.bin", data: [1, 2, 3])
         FileManager.default.createFile(atPath: data + "/tmp/upload-stale.part", contents: Data([1]))
         _ = try catalog.beginDelete(user: "u", model: "done", version: "v1")
 

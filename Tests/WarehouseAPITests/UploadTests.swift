@@ -79,7 +79,7 @@ import WarehouseTesting
         #expect(duplicate.status == 409)
         #expect(duplicate.detail?.contains("weights.bin") == true)
         // The manifest lists both files.
-        let manifest = try String(contentsOfFile: warehouse.dataDirectory + "/objects/manifests/models/carol/bert/v1.json", encoding: .utf8)
+        let manifest = warehouse.storedText("manifests/models/carol/bert/v1.json")
         #expect(manifest.contains("weights.bin") && manifest.contains("config.json"))
         #expect(warehouse.storedObjectKeys().count == 3)
     }
