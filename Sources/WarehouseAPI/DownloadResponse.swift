@@ -19,6 +19,14 @@ enum DownloadResponse {
         if let condition = request.headers["if-none-match"], matches(condition, etag: etag) {
             return HTTPResponse(status: 304, headers: headers)
         }
+        // ?redirect=true: send the client straight to the bucket with a presigned URL (S3 only;
+        // a local store has none and serves the bytes itself).
+        if let redirect = request.nonEmptyQuery("redirect"), try FieldValues.bool(redirect, field: "redirect"),
+           let url = store.presignedURL(key: download.key, expires: 900) {
+            headers.add("Location", url)
+            headers.add("Cache-Control", "no-store")
+            return HTTPResponse(status: 307, headers: headers)
+        }
         headers.add("Content-Type", file.contentType)
         headers.add("Content-Disposition", contentDisposition(filename: file.filename))
 

@@ -76,6 +76,7 @@ public final class WarehouseApplication: Sendable {
             secretKey: try required(configuration.s3SecretKey, "WAREHOUSE_S3_SECRET_KEY"),
             pathStyle: configuration.s3PathStyle)
         s3.partSize = configuration.s3PartSize
+        s3.concurrentParts = configuration.s3ConcurrentParts
         do {
             return try S3Store(configuration: s3, prefix: configuration.s3Prefix, createBucket: true)
         } catch WarehouseError.storageUnavailable(let detail) {

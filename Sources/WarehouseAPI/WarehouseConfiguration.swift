@@ -25,6 +25,8 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     public var s3Prefix = ""
     /// Multipart part size for S3 uploads.
     public var s3PartSize: UInt64 = 16 << 20
+    /// Multipart parts in flight at once.
+    public var s3ConcurrentParts = 4
 
     public init() {}
 
@@ -72,7 +74,7 @@ public struct WarehouseConfiguration: Sendable, Equatable {
 
     static let settingNames: Set<String> = [
         "host", "port", "data_dir", "storage", "admin_token", "max_upload_bytes", "s3_endpoint", "s3_bucket",
-        "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "s3_prefix", "s3_part_size",
+        "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "s3_prefix", "s3_part_size", "s3_concurrent_parts",
         "zip_max_entries", "zip_max_total_bytes", "zip_max_compression_ratio", "zip_ratio_threshold_bytes",
     ]
 
@@ -117,6 +119,9 @@ public struct WarehouseConfiguration: Sendable, Equatable {
             guard let flag = try? FieldValues.bool(value, field: name) else { throw invalid("true or false") }
             s3PathStyle = flag
         case "s3_prefix": s3Prefix = value
+        case "s3_concurrent_parts":
+            guard let count = Int(value), (1...64).contains(count) else { throw invalid("a number from 1 to 64") }
+            s3ConcurrentParts = count
         case "s3_part_size":
             guard let bytes = UInt64(value), bytes >= 5 << 20 else { throw invalid("a byte count of at least 5 MiB (S3's minimum part size)") }
             s3PartSize = bytes

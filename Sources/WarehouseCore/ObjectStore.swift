@@ -43,6 +43,10 @@ public protocol ObjectStore: Sendable {
     /// Removes `key`; absent keys are not an error.
     func delete(key: String) throws
 
+    /// A URL a client can GET the object from directly for `expires` seconds (presigned), when
+    /// the store has such URLs.
+    func presignedURL(key: String, expires: Int) -> String?
+
     /// Removes many keys (a store may batch them).
     func delete(keys: [String]) throws
 
@@ -54,6 +58,8 @@ public protocol ObjectStore: Sendable {
 }
 
 extension ObjectStore {
+    public func presignedURL(key: String, expires: Int) -> String? { nil }
+
     public func delete(keys: [String]) throws {
         for key in keys { try delete(key: key) }
     }

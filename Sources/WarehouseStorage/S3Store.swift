@@ -70,7 +70,7 @@ public final class S3Store: ObjectStore {
     }
 
     /// A presigned GET URL for `key`.
-    public func presignedURL(key: String, expires: Int) -> String {
+    public func presignedURL(key: String, expires: Int) -> String? {
         client.presignedGetURL(key: fullKey(key), expires: expires)
     }
 

@@ -56,6 +56,26 @@ import WarehouseTesting
         #expect(head.headers["content-length"] == "20")
     }
 
+    @Test func redirectSendsS3ClientsToAPresignedURL() throws {
+        let warehouse = try warehouseWithFile()
+        let response = try warehouse.client.get("/ai-models/u/m/download?filename=w.bin&redirect=true")
+        if TestWarehouse.s3Backend == nil {
+            // The local store has no presigned URLs: the bytes come from the service itself.
+            #expect(response.status == 200)
+            #expect(response.body == payload)
+        } else {
+            #expect(response.status == 307)
+            let location = try #require(response.headers["location"])
+            #expect(location.contains("X-Amz-Signature="))
+            let components = try #require(URLComponents(string: location))
+            let direct = try TestClient(port: UInt16(components.port ?? 80))
+                .get(components.percentEncodedPath + "?" + (components.percentEncodedQuery ?? ""))
+            #expect(direct.status == 200)
+            #expect(direct.body == payload)
+        }
+        #expect(try warehouse.client.get("/ai-models/u/m/download?filename=w.bin&redirect=perhaps").status == 400)
+    }
+
     @Test func filesAreFoundByPathOrUniqueBaseName() throws {
         let warehouse = try warehouseWithFile()
         _ = try warehouse.uploadSingle([("user_id", "u"), ("model_id", "m"), ("version", "v1")], filename: "b.bin")
