@@ -61,7 +61,7 @@ public final class CurlEasy {
     /// Seconds to wait for a connection.
     public var connectTimeoutMilliseconds = 5_000
     /// A transfer slower than 1 byte/s for this long is aborted (a dead server never hangs us).
-    public var stallTimeoutSeconds = 60
+    public var stallTimeoutSeconds = 20
 
     public init() {
         CurlGlobal.initialize()

@@ -39,7 +39,12 @@ public final class TestWarehouse: Sendable {
     /// Points a configuration at a new bucket of a shared S3 test server.
     public static func useS3(_ kind: S3TestServer.Kind, in configuration: inout WarehouseConfiguration,
                              bucket: String = S3TestServer.uniqueBucket()) throws {
-        let server = try S3TestServer.shared(kind)
+        useS3(try S3TestServer.shared(kind), in: &configuration, bucket: bucket)
+    }
+
+    /// Points a configuration at a new bucket of `server`.
+    public static func useS3(_ server: S3TestServer, in configuration: inout WarehouseConfiguration,
+                             bucket: String = S3TestServer.uniqueBucket()) {
         configuration.storage = .s3
         configuration.s3Endpoint = server.endpoint
         configuration.s3Bucket = bucket

@@ -9,15 +9,7 @@ import WarehouseTesting
 @Suite(.enabled(if: TestWarehouse.s3Backend == nil)) struct S3FaultTests {
     @Test func s3StoppedMidUploadFailsCleanlyAndRecovers() throws {
         let server = try S3TestServer(.rclone)
-        let bucket = S3TestServer.uniqueBucket()
-        let warehouse = try TestWarehouse { configuration in
-            configuration.storage = .s3
-            configuration.s3Endpoint = server.endpoint
-            configuration.s3Bucket = bucket
-            configuration.s3AccessKey = server.accessKey
-            configuration.s3SecretKey = server.secretKey
-            configuration.s3PartSize = 5 << 20
-        }
+        let warehouse = try TestWarehouse { TestWarehouse.useS3(server, in: &$0) }
         let path = warehouse.directory.path + "/weights.bin"
         let size = 200 << 20
         let block = Data(SecureRandom.bytes(1 << 20))
