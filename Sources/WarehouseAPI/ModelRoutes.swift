@@ -7,15 +7,25 @@ import WarehouseService
 struct ModelRoutes {
     let service: ModelService
     let uploadBody: HTTPBodyKind
+    /// Like `uploadBody`, and stages the file in the store while it arrives (`StagedUpload`).
+    let stagedUploadBody: HTTPBodyKind
 
     var definitions: [RouteDefinition] {
         let service = self.service
         return [
-            RouteDefinition("POST", "/ai-models/upload/single", body: uploadBody) { request in
+            RouteDefinition("POST", "/ai-models/upload/single", body: stagedUploadBody) { request in
                 let form = try Self.form(of: request)
-                let fields = try UploadFields(form.fields)
-                let incoming = try Self.incomingFile(named: "file", in: form)
-                return JSON.response(try service.uploadSingle(fields: fields, file: incoming))
+                let staged = form.files.lazy.compactMap { ($0.observer as? StagedUploadObserver)?.staged }.first
+                let fields: UploadFields
+                let incoming: IncomingFile
+                do {
+                    fields = try UploadFields(form.fields)
+                    incoming = try Self.incomingFile(named: "file", in: form)
+                } catch {
+                    staged?.discard()
+                    throw error
+                }
+                return JSON.response(try service.uploadSingle(fields: fields, file: incoming, staged: staged))
             },
             RouteDefinition("POST", "/ai-models/upload/folder", body: uploadBody) { request in
                 let form = try Self.form(of: request)
@@ -211,4 +221,11 @@ struct VersionListDTO: Encodable {
     enum CodingKeys: String, CodingKey {
         case userID = "user_id", modelID = "model_id", versions, latest
     }
+}
+
+/// Connects a spooling file part to its `StagedUpload`.
+final class StagedUploadObserver: SpoolObserver {
+    let staged: StagedUpload
+    init(_ staged: StagedUpload) { self.staged = staged }
+    func spooled(path: String, size: UInt64) { staged.available(path: path, size: size) }
 }

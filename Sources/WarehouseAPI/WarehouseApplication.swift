@@ -51,7 +51,14 @@ public final class WarehouseApplication: Sendable {
         }
 
         let multipart = MultipartConfiguration(spoolDirectory: dataDirectory + "/tmp", makeDigest: { SHA256Digest() })
-        let routes = ModelRoutes(service: service, uploadBody: .multipart(multipart)).definitions
+        var staging = multipart
+        staging.observeFile = { [service] fieldsSoFar, file in
+            guard file.fieldName == "file",
+                  let staged = StagedUpload(service: service, fieldsSoFar: fieldsSoFar, filename: file.filename) else { return nil }
+            return StagedUploadObserver(staged)
+        }
+        let routes = ModelRoutes(service: service, uploadBody: .multipart(multipart),
+                                 stagedUploadBody: .multipart(staging)).definitions
             + SystemRoutes(service: service, storage: configuration.storage.rawValue).definitions
         router = Router(routes: routes) { [logger] error, head in
             ErrorResponses.response(for: error, head: head, logger: logger)

@@ -47,6 +47,13 @@ public protocol ObjectStore: Sendable {
     /// the store has such URLs.
     func presignedURL(key: String, expires: Int) -> String?
 
+    /// An upload of `key` that can start while its bytes are still arriving in a local file,
+    /// for stores where sending takes real time (S3). Nil: use `putFile` once the file is whole.
+    func beginStreamingUpload(key: String) -> (any StreamingObjectUpload)?
+
+    /// Whether `beginStreamingUpload` can return anything (checked before reserving work).
+    var streamsUploads: Bool { get }
+
     /// Removes many keys (a store may batch them).
     func delete(keys: [String]) throws
 
@@ -60,9 +67,23 @@ public protocol ObjectStore: Sendable {
 extension ObjectStore {
     public func presignedURL(key: String, expires: Int) -> String? { nil }
 
+    public func beginStreamingUpload(key: String) -> (any StreamingObjectUpload)? { nil }
+
+    public var streamsUploads: Bool { false }
+
     public func delete(keys: [String]) throws {
         for key in keys { try delete(key: key) }
     }
+}
+
+/// An object being sent while its local file still grows. Called from one thread at a time.
+public protocol StreamingObjectUpload: AnyObject {
+    /// The first `size` bytes of the file at `path` are written; complete parts may go now.
+    func available(path: String, size: UInt64)
+    /// The file is whole: send the rest and make the object visible. Throws what failed.
+    func finish(path: String, size: UInt64, sha256: String) throws
+    /// Give up; nothing of the upload may remain.
+    func abort()
 }
 
 /// Object keys of the layout in DESIGN.md, built in one place.

@@ -10,6 +10,13 @@ public protocol UploadDigest: AnyObject {
     func finalizeHex() -> String
 }
 
+/// Watches a file part while it is spooled, e.g. to start storing it before the body ends.
+/// Called on the connection's thread.
+public protocol SpoolObserver: AnyObject {
+    /// The first `size` bytes of the part are in the spool file at `path`.
+    func spooled(path: String, size: UInt64)
+}
+
 /// Limits and the spool location for multipart bodies.
 public struct MultipartConfiguration: Sendable {
     public var spoolDirectory: String
@@ -18,6 +25,9 @@ public struct MultipartConfiguration: Sendable {
     public var maxFileParts: Int
     /// Makes one digest per file part; nil computes none.
     public var makeDigest: (@Sendable () -> any UploadDigest)?
+    /// Called as each file part starts, with the fields received before it; may return an
+    /// observer, which the part keeps (`UploadedFile.observer`).
+    public var observeFile: (@Sendable (_ fieldsSoFar: [(name: String, value: String)], _ file: UploadedFile) -> (any SpoolObserver)?)?
 
     public init(spoolDirectory: String, maxFieldBytes: Int = 1 << 20, maxFields: Int = 200, maxFileParts: Int = 16,
                 makeDigest: (@Sendable () -> any UploadDigest)? = nil) {
@@ -40,6 +50,8 @@ public final class UploadedFile {
     public fileprivate(set) var size: UInt64 = 0
     /// Hex digest from the configured `UploadDigest`, when there was one.
     public fileprivate(set) var digest: String?
+    /// What `MultipartConfiguration.observeFile` attached, if anything.
+    public fileprivate(set) var observer: (any SpoolObserver)?
     private var claimed = false
 
     init(fieldName: String, filename: String, contentType: String?, spoolPath: String) {
@@ -86,7 +98,7 @@ final class SpoolWriter {
     /// by then most of it is already on disk.
     private static let writebackInterval: UInt64 = 8 << 20
 
-    init(file: UploadedFile, digest: (any UploadDigest)?) throws {
+    init(file: UploadedFile, digest: (any UploadDigest)?, observer: (any SpoolObserver)? = nil) throws {
         let descriptor = open(file.spoolPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw HTTPBodyError.spool("cannot create spool file \(file.spoolPath): \(String(cString: strerror(errno)))")
@@ -94,6 +106,7 @@ final class SpoolWriter {
         self.file = file
         self.descriptor = descriptor
         self.digest = digest
+        file.observer = observer
     }
 
     deinit { close(descriptor) }
@@ -112,6 +125,7 @@ final class SpoolWriter {
             base += written
         }
         file.size += UInt64(bytes.count)
+        file.observer?.spooled(path: file.spoolPath, size: file.size)
         if file.size - writebackStart >= Self.writebackInterval {
             _ = mw_start_writeback(descriptor, off_t(writebackStart), off_t(file.size - writebackStart))
             writebackStart = file.size

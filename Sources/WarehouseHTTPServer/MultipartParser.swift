@@ -144,7 +144,8 @@ final class MultipartParser {
             }
             let spoolPath = configuration.spoolDirectory + "/upload-" + UUID().uuidString + ".part"
             let file = UploadedFile(fieldName: name, filename: filename, contentType: contentType, spoolPath: spoolPath)
-            writer = try SpoolWriter(file: file, digest: configuration.makeDigest?())
+            writer = try SpoolWriter(file: file, digest: configuration.makeDigest?(),
+                                     observer: configuration.observeFile?(form.fields, file))
             form.append(file: file)
         } else {
             guard form.fields.count < configuration.maxFields else {

@@ -10,11 +10,7 @@ extension S3Client {
     /// in flight, each signed with its own SHA-256 (read from the file just before sending).
     /// Any failure aborts the upload so no parts are left behind.
     func multipartUpload(key: String, path: String, size: UInt64) throws {
-        let created = try send(method: "POST", key: key, query: [("uploads", "")], body: .bytes([]), idempotent: false)
-        guard let uploadID = S3XML.value(of: "UploadId", in: String(decoding: created.body, as: UTF8.self)) else {
-            throw S3Error.service(status: created.status, code: "MalformedResponse", message: "no UploadId in CreateMultipartUpload",
-                                  requestID: nil)
-        }
+        let uploadID = try createMultipartUpload(key: key)
         do {
             let partSize = configuration.partSize
             let partCount = Int((size + partSize - 1) / partSize)
@@ -26,39 +22,63 @@ extension S3Client {
                     let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
                     guard index < partCount else { return }
                     let offset = UInt64(index) * partSize
-                    let length = min(partSize, size - offset)
                     do {
-                        let hash = try Self.sha256(ofFile: path, offset: offset, length: length)
-                        let response = try send(method: "PUT", key: key,
-                                                query: [("partNumber", String(index + 1)), ("uploadId", uploadID)],
-                                                body: .file(path: path, offset: offset, length: length), payloadHash: hash)
-                        guard let etag = response.headers["etag"] else {
-                            throw S3Error.service(status: response.status, code: "MalformedResponse",
-                                                  message: "no ETag for part \(index + 1)", requestID: nil)
-                        }
-                        results.set(index, etag: etag)
+                        results.set(index, etag: try uploadPart(key: key, uploadID: uploadID, number: index + 1, path: path,
+                                                                offset: offset, length: min(partSize, size - offset)))
                     } catch {
                         results.fail(error)
                     }
                 }
             }
             if let error = results.firstError { throw error }
-            let xml = "<CompleteMultipartUpload>" + results.etags.enumerated().map { index, etag in
-                "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\(S3XML.escape(etag))</ETag></Part>"
-            }.joined() + "</CompleteMultipartUpload>"
-            let body = Array(xml.utf8)
-            let completed = try send(method: "POST", key: key, query: [("uploadId", uploadID)],
-                                     headers: [("Content-Type", "application/xml")], body: .bytes(body),
-                                     payloadHash: SHA256.hex(of: body))
-            // CompleteMultipartUpload may answer 200 with an <Error> body.
-            if String(decoding: completed.body, as: UTF8.self).contains("<Error>") {
-                throw Self.serviceError(.init(status: 500, headers: completed.headers, body: completed.body))
-            }
+            try completeMultipartUpload(key: key, uploadID: uploadID, etags: results.etags)
         } catch {
-            try? send(method: "DELETE", key: key, query: [("uploadId", uploadID)],
-                      acceptStatus: { (200..<300).contains($0) || $0 == 404 })
+            abortMultipartUpload(key: key, uploadID: uploadID)
             throw error
         }
+    }
+
+    /// CreateMultipartUpload; answers the upload id.
+    func createMultipartUpload(key: String) throws -> String {
+        let created = try send(method: "POST", key: key, query: [("uploads", "")], body: .bytes([]), idempotent: false)
+        guard let uploadID = S3XML.value(of: "UploadId", in: String(decoding: created.body, as: UTF8.self)) else {
+            throw S3Error.service(status: created.status, code: "MalformedResponse", message: "no UploadId in CreateMultipartUpload",
+                                  requestID: nil)
+        }
+        return uploadID
+    }
+
+    /// UploadPart from a file range, signed with the range's SHA-256; answers the part's ETag.
+    func uploadPart(key: String, uploadID: String, number: Int, path: String, offset: UInt64, length: UInt64) throws -> String {
+        let hash = try Self.sha256(ofFile: path, offset: offset, length: length)
+        let response = try send(method: "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
+                                body: .file(path: path, offset: offset, length: length), payloadHash: hash)
+        guard let etag = response.headers["etag"] else {
+            throw S3Error.service(status: response.status, code: "MalformedResponse", message: "no ETag for part \(number)",
+                                  requestID: nil)
+        }
+        return etag
+    }
+
+    /// CompleteMultipartUpload with the parts' ETags in order.
+    func completeMultipartUpload(key: String, uploadID: String, etags: [String]) throws {
+        let xml = "<CompleteMultipartUpload>" + etags.enumerated().map { index, etag in
+            "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\(S3XML.escape(etag))</ETag></Part>"
+        }.joined() + "</CompleteMultipartUpload>"
+        let body = Array(xml.utf8)
+        let completed = try send(method: "POST", key: key, query: [("uploadId", uploadID)],
+                                 headers: [("Content-Type", "application/xml")], body: .bytes(body),
+                                 payloadHash: SHA256.hex(of: body))
+        // CompleteMultipartUpload may answer 200 with an <Error> body.
+        if String(decoding: completed.body, as: UTF8.self).contains("<Error>") {
+            throw Self.serviceError(.init(status: 500, headers: completed.headers, body: completed.body))
+        }
+    }
+
+    /// AbortMultipartUpload, best effort (the server may be the reason we abort).
+    func abortMultipartUpload(key: String, uploadID: String) {
+        _ = try? send(method: "DELETE", key: key, query: [("uploadId", uploadID)],
+                      acceptStatus: { (200..<300).contains($0) || $0 == 404 })
     }
 
     static func sha256(ofFile path: String, offset: UInt64, length: UInt64) throws -> String {

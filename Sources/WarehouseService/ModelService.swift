@@ -28,7 +28,9 @@ public final class ModelService: Sendable {
 
     /// Stores one uploaded file: a new version (numbered `v{n+1}` when no version is given), or
     /// one more file in an existing version (409 if that path exists there).
-    public func uploadSingle(fields: UploadFields, file: IncomingFile) throws -> ModelVersionRecord {
+    /// `staged` is the same upload already streaming to the store (see `StagedUpload`); it is
+    /// used when the final fields agree with it, and discarded otherwise.
+    public func uploadSingle(fields: UploadFields, file: IncomingFile, staged: StagedUpload? = nil) throws -> ModelVersionRecord {
         guard !file.filename.isEmpty else {
             throw WarehouseError.invalid("the 'file' part has no filename; send it as a file (curl -F file=@path)")
         }
@@ -39,12 +41,21 @@ public final class ModelService: Sendable {
             fileType: FilePaths.fileExtension(path), fileHash: file.sha256,
             contentType: Self.contentType(path: path, declared: file.contentType), isPrimary: true)
 
+        let record = fields.makeRecord(version: fields.version ?? "v0",
+                                       framework: FileKinds.framework(forPath: path) ?? .other, createdAt: now)
+        if let staged {
+            if staged.matches(fields, path: path) {
+                var draft = record
+                draft.files = [modelFile]
+                draft.choosePrimary(path)
+                return try staged.commit(draft, file: file)
+            }
+            staged.discard()
+        }
         if let version = fields.version,
            try catalog.record(user: fields.userID, model: fields.modelID, version: version) != nil {
             return try addFile(modelFile, from: file, to: version, fields: fields, now: now)
         }
-        let record = fields.makeRecord(version: fields.version ?? "v0",
-                                       framework: FileKinds.framework(forPath: path) ?? .other, createdAt: now)
         return try createVersion(record, requestedVersion: fields.version, primary: path) { sink in
             try sink.add(modelFile, spoolPath: file.spoolPath, size: file.size, sha256: file.sha256)
         }

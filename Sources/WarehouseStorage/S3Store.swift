@@ -69,6 +69,30 @@ public final class S3Store: ObjectStore {
         try mapping { try client.checkBucket() }
     }
 
+    public var streamsUploads: Bool { true }
+
+    public func beginStreamingUpload(key: String) -> (any StreamingObjectUpload)? {
+        StreamingUpload(S3StreamingUpload(client: client, key: fullKey(key)))
+    }
+
+    /// Adapts the S3 streaming upload to the store protocol, mapping its errors.
+    final class StreamingUpload: StreamingObjectUpload {
+        let upload: S3StreamingUpload
+        init(_ upload: S3StreamingUpload) { self.upload = upload }
+
+        func available(path: String, size: UInt64) { upload.available(path: path, size: size) }
+
+        func finish(path: String, size: UInt64, sha256: String) throws {
+            do {
+                try upload.finish(path: path, size: size, sha256: sha256)
+            } catch let error as S3Error {
+                throw S3Store.warehouseError(error)
+            }
+        }
+
+        func abort() { upload.abort() }
+    }
+
     /// A presigned GET URL for `key`.
     public func presignedURL(key: String, expires: Int) -> String? {
         client.presignedGetURL(key: fullKey(key), expires: expires)
