@@ -227,5 +227,7 @@ struct VersionListDTO: Encodable {
 final class StagedUploadObserver: SpoolObserver {
     let staged: StagedUpload
     init(_ staged: StagedUpload) { self.staged = staged }
-    func spooled(path: String, size: UInt64) { staged.available(path: path, size: size) }
+    func spooled(_ bytes: UnsafeRawBufferPointer, path: String, size: UInt64) {
+        staged.available(bytes, path: path, size: size)
+    }
 }

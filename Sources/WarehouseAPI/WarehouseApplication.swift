@@ -50,7 +50,9 @@ public final class WarehouseApplication: Sendable {
             logger.warning("startup recovery incomplete (retried at next start): \(error)")
         }
 
-        let multipart = MultipartConfiguration(spoolDirectory: dataDirectory + "/tmp", makeDigest: { SHA256Digest() })
+        var multipart = MultipartConfiguration(spoolDirectory: dataDirectory + "/tmp", makeDigest: { SHA256Digest() })
+        // A local store keeps the spool file itself (renamed into place): write it back early.
+        multipart.startsWriteback = !service.store.streamsUploads
         var staging = multipart
         staging.observeFile = { [service] fieldsSoFar, file in
             guard file.fieldName == "file",

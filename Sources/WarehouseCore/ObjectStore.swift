@@ -78,8 +78,9 @@ extension ObjectStore {
 
 /// An object being sent while its local file still grows. Called from one thread at a time.
 public protocol StreamingObjectUpload: AnyObject {
-    /// The first `size` bytes of the file at `path` are written; complete parts may go now.
-    func available(path: String, size: UInt64)
+    /// `bytes` were just appended, so the first `size` bytes of the file at `path` are
+    /// written; complete parts may go now.
+    func available(_ bytes: UnsafeRawBufferPointer, path: String, size: UInt64)
     /// The file is whole: send the rest and make the object visible. Throws what failed.
     func finish(path: String, size: UInt64, sha256: String) throws
     /// Give up; nothing of the upload may remain.

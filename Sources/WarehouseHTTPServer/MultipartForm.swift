@@ -13,8 +13,9 @@ public protocol UploadDigest: AnyObject {
 /// Watches a file part while it is spooled, e.g. to start storing it before the body ends.
 /// Called on the connection's thread.
 public protocol SpoolObserver: AnyObject {
-    /// The first `size` bytes of the part are in the spool file at `path`.
-    func spooled(path: String, size: UInt64)
+    /// `bytes` were just appended; the first `size` bytes of the part are in the spool file
+    /// at `path`.
+    func spooled(_ bytes: UnsafeRawBufferPointer, path: String, size: UInt64)
 }
 
 /// Limits and the spool location for multipart bodies.
@@ -28,6 +29,9 @@ public struct MultipartConfiguration: Sendable {
     /// Called as each file part starts, with the fields received before it; may return an
     /// observer, which the part keeps (`UploadedFile.observer`).
     public var observeFile: (@Sendable (_ fieldsSoFar: [(name: String, value: String)], _ file: UploadedFile) -> (any SpoolObserver)?)?
+    /// Start disk writeback while spooling (when the spool file itself will be kept, as a
+    /// local store does by renaming it; pointless I/O when it is only a staging copy).
+    public var startsWriteback = true
 
     public init(spoolDirectory: String, maxFieldBytes: Int = 1 << 20, maxFields: Int = 200, maxFileParts: Int = 16,
                 makeDigest: (@Sendable () -> any UploadDigest)? = nil) {
@@ -98,7 +102,9 @@ final class SpoolWriter {
     /// by then most of it is already on disk.
     private static let writebackInterval: UInt64 = 8 << 20
 
-    init(file: UploadedFile, digest: (any UploadDigest)?, observer: (any SpoolObserver)? = nil) throws {
+    private let startsWriteback: Bool
+
+    init(file: UploadedFile, digest: (any UploadDigest)?, observer: (any SpoolObserver)? = nil, startsWriteback: Bool = true) throws {
         let descriptor = open(file.spoolPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw HTTPBodyError.spool("cannot create spool file \(file.spoolPath): \(String(cString: strerror(errno)))")
@@ -106,6 +112,7 @@ final class SpoolWriter {
         self.file = file
         self.descriptor = descriptor
         self.digest = digest
+        self.startsWriteback = startsWriteback
         file.observer = observer
     }
 
@@ -125,8 +132,8 @@ final class SpoolWriter {
             base += written
         }
         file.size += UInt64(bytes.count)
-        file.observer?.spooled(path: file.spoolPath, size: file.size)
-        if file.size - writebackStart >= Self.writebackInterval {
+        file.observer?.spooled(bytes, path: file.spoolPath, size: file.size)
+        if startsWriteback, file.size - writebackStart >= Self.writebackInterval {
             _ = mw_start_writeback(descriptor, off_t(writebackStart), off_t(file.size - writebackStart))
             writebackStart = file.size
         }

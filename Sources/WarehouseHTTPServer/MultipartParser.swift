@@ -145,7 +145,8 @@ final class MultipartParser {
             let spoolPath = configuration.spoolDirectory + "/upload-" + UUID().uuidString + ".part"
             let file = UploadedFile(fieldName: name, filename: filename, contentType: contentType, spoolPath: spoolPath)
             writer = try SpoolWriter(file: file, digest: configuration.makeDigest?(),
-                                     observer: configuration.observeFile?(form.fields, file))
+                                     observer: configuration.observeFile?(form.fields, file),
+                                     startsWriteback: configuration.startsWriteback)
             form.append(file: file)
         } else {
             guard form.fields.count < configuration.maxFields else {

@@ -49,8 +49,10 @@ extension S3Client {
     }
 
     /// UploadPart from a file range, signed with the range's SHA-256; answers the part's ETag.
-    func uploadPart(key: String, uploadID: String, number: Int, path: String, offset: UInt64, length: UInt64) throws -> String {
-        let hash = try Self.sha256(ofFile: path, offset: offset, length: length)
+    /// `sha256` is the range's digest when the caller already has it.
+    func uploadPart(key: String, uploadID: String, number: Int, path: String, offset: UInt64, length: UInt64,
+                    sha256: String? = nil) throws -> String {
+        let hash = try sha256 ?? Self.sha256(ofFile: path, offset: offset, length: length)
         let response = try send(method: "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
                                 body: .file(path: path, offset: offset, length: length), payloadHash: hash)
         guard let etag = response.headers["etag"] else {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import WarehouseCrypto
 
 /// A multipart upload fed from a file that is still being written: each complete part is
 /// sent (several at once) as soon as its bytes are on disk, so sending overlaps receiving.
@@ -10,6 +11,16 @@ public final class S3StreamingUpload: Sendable {
     private let state = Mutex(State())
     private let group = DispatchGroup()
     private let slots: DispatchSemaphore
+    /// Each part's SHA-256, computed from the bytes as they arrive (so parts are read once).
+    private let hashes = Mutex<[Int: String]>([:])
+    private let producer = ProducerHashing()
+
+    /// The running hash of the part being received.
+    /// `@unchecked Sendable`: only the thread feeding the upload (`available`, `finish`) uses it.
+    final class ProducerHashing: @unchecked Sendable {
+        var current = SHA256()
+        var written: UInt64 = 0
+    }
 
     struct State {
         var uploadID: String?
@@ -27,8 +38,24 @@ public final class S3StreamingUpload: Sendable {
 
     var partSize: UInt64 { client.configuration.partSize }
 
-    /// Starts the parts that `size` bytes complete. Never blocks the caller.
-    public func available(path: String, size: UInt64) {
+    /// Hashes `bytes` (just appended; the file now holds `size` bytes) and starts the parts
+    /// they complete. Never blocks the caller.
+    public func available(_ bytes: UnsafeRawBufferPointer, path: String, size: UInt64) {
+        let partSize = self.partSize
+        var offset = 0
+        while offset < bytes.count {
+            let part = Int(producer.written / partSize)
+            let partEnd = UInt64(part + 1) * partSize
+            let take = Int(min(UInt64(bytes.count - offset), partEnd - producer.written))
+            producer.current.update(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + take)]))
+            producer.written += UInt64(take)
+            offset += take
+            if producer.written == partEnd {
+                let hash = Hex.encode(producer.current.finalize())
+                hashes.withLock { $0[part] = hash }
+                producer.current = SHA256()
+            }
+        }
         // A part goes once bytes exist past it, so it is never the last one: the last part is
         // sent by finish, and a file of one part or less is a single PutObject.
         while let part = claimPart(upTo: size, final: false) {
@@ -42,6 +69,12 @@ public final class S3StreamingUpload: Sendable {
         if !started {
             try client.upload(key: key, path: path, size: size, sha256: sha256)
             return
+        }
+        // The last, partial part: its hash is complete now (only if every byte was seen).
+        if producer.written == size, size % partSize != 0 {
+            let hash = Hex.encode(producer.current.finalize())
+            hashes.withLock { $0[Int(size / partSize)] = hash }
+            producer.current = SHA256()
         }
         while let part = claimPart(upTo: size, final: true) {
             send(part: part, path: path)
@@ -106,8 +139,9 @@ public final class S3StreamingUpload: Sendable {
             guard state.withLock({ $0.error == nil }) else { return }
             do {
                 let length = try Self.partLength(path: path, offset: offset, partSize: partSize)
+                let hash = hashes.withLock { $0[index] }
                 let etag = try client.uploadPart(key: key, uploadID: uploadID, number: index + 1, path: path,
-                                                 offset: offset, length: length)
+                                                 offset: offset, length: length, sha256: hash)
                 state.withLock { $0.etags[index] = etag }
             } catch {
                 state.withLock { if $0.error == nil { $0.error = error } }

@@ -61,9 +61,9 @@ public final class StagedUpload {
     }
 
     /// More of the file is in the spool.
-    public func available(path: String, size: UInt64) {
+    public func available(_ bytes: UnsafeRawBufferPointer, path: String, size: UInt64) {
         guard !done else { return }
-        upload.available(path: path, size: size)
+        upload.available(bytes, path: path, size: size)
     }
 
     /// Whether the final, complete fields describe what was staged.

@@ -80,7 +80,9 @@ public final class S3Store: ObjectStore {
         let upload: S3StreamingUpload
         init(_ upload: S3StreamingUpload) { self.upload = upload }
 
-        func available(path: String, size: UInt64) { upload.available(path: path, size: size) }
+        func available(_ bytes: UnsafeRawBufferPointer, path: String, size: UInt64) {
+            upload.available(bytes, path: path, size: size)
+        }
 
         func finish(path: String, size: UInt64, sha256: String) throws {
             do {

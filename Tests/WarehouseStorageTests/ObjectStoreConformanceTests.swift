@@ -96,6 +96,38 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
         #expect(SHA256.hex(of: read) == file.sha256, "\(backend)")
     }
 
+    /// An upload fed while its file grows (S3 stores send complete parts at once), then
+    /// finished; and one that is aborted leaves nothing.
+    @Test(arguments: [Backend.rclone, .moto])
+    func streamingUploads(_ backend: Backend) throws {
+        let (store, directory) = try backend.makeStore(partSize: 5 << 20)
+        #expect(store.streamsUploads)
+        for size in [(12 << 20) + 777, 5 << 20, 1000] {
+            let file = try Self.writeFile(directory, size: size)
+            let growing = directory.path + "/growing-\(size)"
+            FileManager.default.createFile(atPath: growing, contents: nil)
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: growing))
+            let upload = try #require(store.beginStreamingUpload(key: "stream/\(size).bin"))
+            var written = 0
+            while written < size {
+                let end = min(written + 300_000, size)
+                let chunk = Data(file.bytes[written..<end])
+                try handle.write(contentsOf: chunk)
+                written = end
+                chunk.withUnsafeBytes { upload.available($0, path: growing, size: UInt64(written)) }
+            }
+            try handle.close()
+            try upload.finish(path: growing, size: UInt64(size), sha256: file.sha256)
+            let read = try Self.readAll(store.open(key: "stream/\(size).bin", range: nil))
+            #expect(SHA256.hex(of: read) == file.sha256, "\(backend) \(size)")
+        }
+        let file = try Self.writeFile(directory, size: 11 << 20)
+        let upload = try #require(store.beginStreamingUpload(key: "stream/aborted.bin"))
+        file.bytes.withUnsafeBytes { upload.available($0, path: file.path, size: UInt64(file.bytes.count)) }
+        upload.abort()
+        #expect(try store.head(key: "stream/aborted.bin") == nil, "\(backend)")
+    }
+
     /// ListObjectsV2 continuation tokens and DeleteObjects batches (more than 1,000 keys).
     @Test(arguments: [Backend.rclone, .moto])
     func listingAndDeletingPastOneThousand(_ backend: Backend) throws {
