@@ -24,9 +24,9 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     public var s3PathStyle = true
     public var s3Prefix = ""
     /// Multipart part size for S3 uploads.
-    public var s3PartSize: UInt64 = 16 << 20
+    public var s3PartSize: UInt64 = 8 << 20
     /// Multipart parts in flight at once.
-    public var s3ConcurrentParts = 4
+    public var s3ConcurrentParts = 8
 
     public init() {}
 

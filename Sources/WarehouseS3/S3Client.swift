@@ -13,9 +13,9 @@ public struct S3Configuration: Sendable {
     /// `endpoint/bucket/key` (MinIO, rclone, moto) instead of `bucket.endpoint/key`.
     public var pathStyle: Bool
     /// Objects larger than this go up as multipart uploads of parts this size.
-    public var partSize: UInt64 = 16 << 20
+    public var partSize: UInt64 = 8 << 20
     /// Parts in flight at once.
-    public var concurrentParts = 4
+    public var concurrentParts = 8
     /// Attempts for idempotent requests (connection errors, 500, 503, SlowDown).
     public var maxAttempts = 4
     public var connectTimeoutMilliseconds = 3_000
