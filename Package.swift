@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "WarehouseS3", dependencies: ["WarehouseCurl", "WarehouseCrypto"]),
 
         .target(name: "WarehouseCore"),
-        .target(name: "WarehouseFormats", dependencies: ["WarehouseCore"]),
+        .target(name: "WarehouseFormats", dependencies: ["WarehouseCore", "WarehouseZip"]),
         .target(name: "WarehouseCatalog", dependencies: ["WarehouseCore", "WarehouseSQLite"]),
         .target(name: "WarehouseStorage", dependencies: ["WarehouseCore", "WarehouseCrypto", "WarehouseS3"]),
         .target(

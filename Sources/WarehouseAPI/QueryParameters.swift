@@ -17,6 +17,15 @@ extension HTTPRequest {
         return value
     }
 
+    /// An optional non-negative integer parameter.
+    func integerQuery(_ name: String) throws -> Int64? {
+        guard let text = nonEmptyQuery(name) else { return nil }
+        guard let value = Int64(text), value >= 0 else {
+            throw WarehouseError.invalid("query parameter '\(name)' must be a non-negative integer (got \(Identifiers.quoted(text)))")
+        }
+        return value
+    }
+
     /// `?version=` validated, or nil for "latest".
     func versionQuery() throws -> String? {
         try nonEmptyQuery("version").map { try ModelVersionNumber.parse($0).text }
@@ -37,6 +46,9 @@ extension HTTPRequest {
             framework: try nonEmptyQuery("framework").map { try Framework.parse($0) },
             modelType: try nonEmptyQuery("model_type").map { try ModelType.parse($0) },
             tags: try nonEmptyQuery("tags").map { try FieldValues.tags($0) } ?? [],
+            format: nonEmptyQuery("format")?.lowercased(),
+            minParameters: try integerQuery("min_parameters"),
+            maxParameters: try integerQuery("max_parameters"),
             skip: try integerQuery("skip", default: 0, range: 0...Int(Int32.max)),
             limit: try integerQuery("limit", default: 100, range: 1...1000))
     }

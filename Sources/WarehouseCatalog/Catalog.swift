@@ -92,6 +92,7 @@ public final class Catalog: Sendable {
     /// Makes a pending file visible, updating the version's record (primary file, time) and
     /// publishing it (manifest) inside the same transaction.
     public func commitFile(versionID: Int64, filePath: String, makePrimary: Bool, updatedAt: String,
+                           change: (inout ModelVersionRecord) -> Void = { _ in },
                            publish: (ModelVersionRecord) throws -> Void) throws -> ModelVersionRecord {
         try database.write { db in
             try db.run("UPDATE files SET state = 'ready' WHERE version_id = ? AND file_path = ?",
@@ -103,6 +104,7 @@ public final class Catalog: Sendable {
                 record.choosePrimary(filePath)
             }
             record.updatedAt = updatedAt
+            change(&record)
             try writeFiles(db, versionID: versionID, record: record)
             try writeRecord(db, id: versionID, record: record, state: "ready")
             try publish(record)
@@ -147,10 +149,10 @@ public final class Catalog: Sendable {
         var rank = "0"
         if let text = query.text, let match = FullTextQuery.make(from: text) {
             // bm25() only works in a plain FTS query, so rank in a materialized CTE first.
-            // Column weights: name, description, tags, algorithm, model_id.
+            // Column weights: name, description, tags, algorithm, model_id, details.
             hits = """
                 hits AS MATERIALIZED (
-                    SELECT rowid AS id, bm25(versions_fts, 10.0, 2.0, 5.0, 3.0, 8.0) AS rank
+                    SELECT rowid AS id, bm25(versions_fts, 10.0, 2.0, 5.0, 3.0, 8.0, 2.0) AS rank
                     FROM versions_fts WHERE versions_fts MATCH ?
                 ),
                 """
@@ -166,6 +168,18 @@ public final class Catalog: Sendable {
         if let modelType = query.modelType {
             conditions.append("v.model_type = ?")
             bindings.append(.text(modelType.rawValue))
+        }
+        if let format = query.format {
+            conditions.append("(' ' || v.formats || ' ') LIKE ('% ' || ? || ' %')")
+            bindings.append(.text(format))
+        }
+        if let minimum = query.minParameters {
+            conditions.append("v.num_parameters >= ?")
+            bindings.append(.integer(minimum))
+        }
+        if let maximum = query.maxParameters {
+            conditions.append("v.num_parameters <= ?")
+            bindings.append(.integer(maximum))
         }
         for tag in query.tags {
             conditions.append("EXISTS (SELECT 1 FROM version_tags t WHERE t.version_id = v.id AND t.tag = ?)")
@@ -317,13 +331,13 @@ public final class Catalog: Sendable {
               let json = row.string("record") else { return nil }
         var record = try JSONDecoder().decode(ModelVersionRecord.self, from: Data(json.utf8))
         record.files = try db.query("""
-            SELECT filename, file_path, file_size, file_type, file_hash, content_type, is_primary, description
+            SELECT filename, file_path, file_size, file_type, file_hash, content_type, is_primary, description, format
             FROM files WHERE version_id = ? AND state = 'ready' ORDER BY file_path
             """, [.integer(id)]).map { file in
             ModelFile(filename: file.string("filename")!, filePath: file.string("file_path")!,
                       fileSize: UInt64(file.int("file_size")!), fileType: file.string("file_type")!,
                       fileHash: file.string("file_hash")!, contentType: file.string("content_type")!,
-                      isPrimary: file.bool("is_primary"), description: file.string("description"))
+                      isPrimary: file.bool("is_primary"), description: file.string("description"), format: file.string("format"))
         }
         record.primaryFilePath = record.files.first(where: \.isPrimary)?.filePath
         return record
@@ -332,11 +346,11 @@ public final class Catalog: Sendable {
     private func insertFile(_ db: SQLiteConnection, versionID: Int64, file: ModelFile, state: String, createdAt: String) throws {
         try db.run("""
             INSERT INTO files (version_id, file_path, state, filename, file_size, file_type, file_hash, content_type,
-                               is_primary, description, created_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               is_primary, description, created_at, format)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.integer(versionID), .text(file.filePath), .text(state), .text(file.filename),
                   .integer(Int64(file.fileSize)), .text(file.fileType), .text(file.fileHash), .text(file.contentType),
-                  .init(file.isPrimary), .init(file.description), .text(createdAt)])
+                  .init(file.isPrimary), .init(file.description), .text(createdAt), .init(file.format)])
     }
 
     /// Writes back the per-file fields a record change may touch (primary flag, description).
@@ -350,11 +364,12 @@ public final class Catalog: Sendable {
     private func writeRecord(_ db: SQLiteConnection, id: Int64, record: ModelVersionRecord, state: String) throws {
         try db.run("""
             UPDATE versions SET state = ?, name = ?, description = ?, algorithm = ?, framework = ?, model_type = ?,
-                tags = ?, record = ?, updated_at = ?
+                tags = ?, record = ?, updated_at = ?, formats = ?, num_parameters = ?, details = ?
             WHERE id = ?
             """, [.text(state), .text(record.name), .text(record.description ?? ""), .text(record.algorithm ?? ""),
                   .text(record.framework.rawValue), .text(record.modelType.rawValue),
                   .text(record.tags.joined(separator: " ")), .text(try Self.encode(record)), .text(record.updatedAt),
+                  .text(record.formats.joined(separator: " ")), .init(record.numParameters), .text(record.searchDetails),
                   .integer(id)])
         try db.run("DELETE FROM version_tags WHERE version_id = ?", [.integer(id)])
         for tag in record.tags {

@@ -72,5 +72,38 @@ enum Schema {
                 VALUES (new.id, new.name, new.description, new.tags, new.algorithm, new.model_id);
             END;
             """),
+        .init("002-formats-parameters-details", """
+            ALTER TABLE files ADD COLUMN format TEXT;
+            -- space-separated detected formats of the files, for format= filters
+            ALTER TABLE versions ADD COLUMN formats TEXT NOT NULL DEFAULT '';
+            ALTER TABLE versions ADD COLUMN num_parameters INTEGER;
+            -- what detection found (architecture, classes, producer…), for full-text search
+            ALTER TABLE versions ADD COLUMN details TEXT NOT NULL DEFAULT '';
+            CREATE INDEX versions_by_parameters ON versions (user_id, num_parameters);
+
+            DROP TRIGGER versions_fts_insert;
+            DROP TRIGGER versions_fts_delete;
+            DROP TRIGGER versions_fts_update;
+            DROP TABLE versions_fts;
+            CREATE VIRTUAL TABLE versions_fts USING fts5 (
+                name, description, tags, algorithm, model_id, details,
+                content = 'versions', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+            );
+            CREATE TRIGGER versions_fts_insert AFTER INSERT ON versions BEGIN
+                INSERT INTO versions_fts (rowid, name, description, tags, algorithm, model_id, details)
+                VALUES (new.id, new.name, new.description, new.tags, new.algorithm, new.model_id, new.details);
+            END;
+            CREATE TRIGGER versions_fts_delete AFTER DELETE ON versions BEGIN
+                INSERT INTO versions_fts (versions_fts, rowid, name, description, tags, algorithm, model_id, details)
+                VALUES ('delete', old.id, old.name, old.description, old.tags, old.algorithm, old.model_id, old.details);
+            END;
+            CREATE TRIGGER versions_fts_update AFTER UPDATE OF name, description, tags, algorithm, details ON versions BEGIN
+                INSERT INTO versions_fts (versions_fts, rowid, name, description, tags, algorithm, model_id, details)
+                VALUES ('delete', old.id, old.name, old.description, old.tags, old.algorithm, old.model_id, old.details);
+                INSERT INTO versions_fts (rowid, name, description, tags, algorithm, model_id, details)
+                VALUES (new.id, new.name, new.description, new.tags, new.algorithm, new.model_id, new.details);
+            END;
+            INSERT INTO versions_fts (versions_fts) VALUES ('rebuild');
+            """),
     ])
 }

@@ -7,11 +7,19 @@ public struct ModelQuery: Sendable, Equatable {
     public var modelType: ModelType?
     /// Every one of these tags must be present (case-insensitive).
     public var tags: [String]
+    /// A detected file format the version must hold (safetensors, onnx…).
+    public var format: String?
+    public var minParameters: Int64?
+    public var maxParameters: Int64?
     public var skip: Int
     public var limit: Int
 
     public init(userID: String, text: String? = nil, framework: Framework? = nil, modelType: ModelType? = nil,
-                tags: [String] = [], skip: Int = 0, limit: Int = 100) {
+                tags: [String] = [], format: String? = nil, minParameters: Int64? = nil, maxParameters: Int64? = nil,
+                skip: Int = 0, limit: Int = 100) {
+        self.format = format
+        self.minParameters = minParameters
+        self.maxParameters = maxParameters
         self.userID = userID
         self.text = text
         self.framework = framework

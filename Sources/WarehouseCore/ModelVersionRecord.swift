@@ -11,9 +11,11 @@ public struct ModelFile: Sendable, Equatable, Codable {
     public var contentType: String
     public var isPrimary: Bool
     public var description: String?
+    /// The format detected from the file's bytes (safetensors, onnx, pickle…).
+    public var format: String?
 
     public init(filename: String, filePath: String, fileSize: UInt64, fileType: String, fileHash: String,
-                contentType: String, isPrimary: Bool, description: String? = nil) {
+                contentType: String, isPrimary: Bool, description: String? = nil, format: String? = nil) {
         self.filename = filename
         self.filePath = filePath
         self.fileSize = fileSize
@@ -22,10 +24,11 @@ public struct ModelFile: Sendable, Equatable, Codable {
         self.contentType = contentType
         self.isPrimary = isPrimary
         self.description = description
+        self.format = format
     }
 
     enum CodingKeys: String, CodingKey {
-        case filename, description
+        case filename, description, format
         case filePath = "file_path", fileSize = "file_size", fileType = "file_type", fileHash = "file_hash"
         case contentType = "content_type", isPrimary = "is_primary"
     }
@@ -40,6 +43,7 @@ public struct ModelFile: Sendable, Equatable, Codable {
         try container.encode(contentType, forKey: .contentType)
         try container.encode(isPrimary, forKey: .isPrimary)
         try container.encode(description, forKey: .description)
+        try container.encode(format, forKey: .format)
     }
 }
 
@@ -94,6 +98,24 @@ public struct ModelVersionRecord: Sendable, Equatable, Codable {
         self.updatedAt = createdAt
         self.isActive = true
         self.isProductionReady = false
+    }
+
+    /// Distinct detected formats of the files.
+    public var formats: [String] { Array(Set(files.compactMap(\.format))).sorted() }
+
+    /// Words the catalog indexes besides name, description, tags and algorithm: formats,
+    /// framework, and what detection found (architecture, classes, producers).
+    public var searchDetails: String {
+        var words = formats + [framework.rawValue]
+        for key in ["architecture", "architectures", "hf_model_type", "top_level_class", "producer", "keras_class",
+                    "model_name", "file_type"] {
+            switch customMetadata[key] {
+            case .string(let text)?: words.append(text)
+            case .array(let items)?: words += items.compactMap(\.stringValue)
+            default: break
+            }
+        }
+        return words.joined(separator: " ")
     }
 
     /// Total bytes of all files.

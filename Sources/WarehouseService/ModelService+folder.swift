@@ -33,8 +33,9 @@ extension ModelService {
             let primary = try Self.primaryPath(requested: primaryFile, sizes: sizes)
             let framework = FileKinds.framework(forFolder: Array(sizes.keys), primary: primary)
             let draft = fields.makeRecord(version: fields.version ?? "v0", framework: framework, createdAt: Timestamps.now())
+            var analyses: [(path: String, analysis: FileAnalysis)] = []
 
-            return try createVersion(draft, requestedVersion: fields.version, primary: primary) { sink in
+            return try createVersion(draft, requestedVersion: fields.version, primary: primary, fill: { sink in
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
                 defer { buffer.deallocate() }
                 try extractor.extract { entry, stream in
@@ -46,12 +47,17 @@ extension ModelService {
                         try spool.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
                     }
                     let sha256 = spool.finish()
+                    let analysis = FormatDetector.analyze(path: spool.path, name: target)
+                    analyses.append((target, analysis))
                     let file = ModelFile(filename: FilePaths.baseName(target), filePath: target, fileSize: spool.size,
                                          fileType: FilePaths.fileExtension(target), fileHash: sha256,
-                                         contentType: FileKinds.contentType(forPath: target), isPrimary: target == primary)
+                                         contentType: FileKinds.contentType(forPath: target), isPrimary: target == primary,
+                                         format: analysis.format)
                     try sink.add(file, spoolPath: spool.path, size: spool.size, sha256: sha256)
                 }
-            }
+            }, finalize: { record in
+                Detection.apply(VersionAnalysis(files: analyses, primary: primary), to: &record, given: fields.framework)
+            })
         }
     }
 

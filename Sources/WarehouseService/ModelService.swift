@@ -36,13 +36,16 @@ public final class ModelService: Sendable {
         }
         let path = try FilePaths.validate(file.filename, field: "filename")
         let now = Timestamps.now()
+        // Headers only: a 10 GiB file costs a few reads here.
+        let analysis = FormatDetector.analyze(path: file.spoolPath, name: path)
         let modelFile = ModelFile(
             filename: FilePaths.baseName(path), filePath: path, fileSize: file.size,
             fileType: FilePaths.fileExtension(path), fileHash: file.sha256,
-            contentType: Self.contentType(path: path, declared: file.contentType), isPrimary: true)
+            contentType: Self.contentType(path: path, declared: file.contentType), isPrimary: true, format: analysis.format)
+        let detected = VersionAnalysis(files: [(path, analysis)], primary: path)
 
-        let record = fields.makeRecord(version: fields.version ?? "v0",
-                                       framework: FileKinds.framework(forPath: path) ?? .other, createdAt: now)
+        var record = fields.makeRecord(version: fields.version ?? "v0", framework: detected.framework, createdAt: now)
+        Detection.apply(detected, to: &record, given: fields.framework)
         if let staged {
             if staged.matches(fields, path: path) {
                 var draft = record
@@ -54,7 +57,7 @@ public final class ModelService: Sendable {
         }
         if let version = fields.version,
            try catalog.record(user: fields.userID, model: fields.modelID, version: version) != nil {
-            return try addFile(modelFile, from: file, to: version, fields: fields, now: now)
+            return try addFile(modelFile, from: file, to: version, fields: fields, now: now, detected: detected)
         }
         return try createVersion(record, requestedVersion: fields.version, primary: path) { sink in
             try sink.add(modelFile, spoolPath: file.spoolPath, size: file.size, sha256: file.sha256)
@@ -66,7 +69,8 @@ public final class ModelService: Sendable {
     /// file is chosen, the manifest written and the version flipped to ready. Any failure
     /// removes every stored object and the pending row.
     func createVersion(_ draft: ModelVersionRecord, requestedVersion: String?, primary: String? = nil,
-                       fill: (VersionFileSink) throws -> Void) throws -> ModelVersionRecord {
+                       fill: (VersionFileSink) throws -> Void,
+                       finalize: (inout ModelVersionRecord) -> Void = { _ in }) throws -> ModelVersionRecord {
         let pending = try catalog.insertPendingVersion(draft, requestedVersion: requestedVersion)
         let sink = VersionFileSink(store: store, user: draft.userID, model: draft.modelID, version: pending.version)
         let manifestKey = ObjectKeys.manifest(user: draft.userID, model: draft.modelID, version: pending.version)
@@ -76,6 +80,7 @@ public final class ModelService: Sendable {
             record.version = pending.version
             record.files = sink.files.sorted { $0.filePath < $1.filePath }
             record.choosePrimary(primary ?? record.files.first(where: \.isPrimary)?.filePath)
+            finalize(&record)
             return try catalog.commitVersion(pending, record: record) { committed in
                 try store.putData(key: manifestKey, data: try Manifest.encode(committed))
             }
@@ -87,7 +92,7 @@ public final class ModelService: Sendable {
     }
 
     private func addFile(_ modelFile: ModelFile, from incoming: IncomingFile, to version: String,
-                         fields: UploadFields, now: String) throws -> ModelVersionRecord {
+                         fields: UploadFields, now: String, detected: VersionAnalysis) throws -> ModelVersionRecord {
         var file = modelFile
         file.isPrimary = false
         let versionID = try catalog.insertPendingFile(user: fields.userID, model: fields.modelID, version: version, file: file)
@@ -95,7 +100,7 @@ public final class ModelService: Sendable {
         do {
             try store.putFile(key: key, path: incoming.spoolPath, size: incoming.size, sha256: incoming.sha256)
             return try catalog.commitFile(versionID: versionID, filePath: file.filePath, makePrimary: fields.isPrimary == true,
-                                          updatedAt: now) { record in
+                                          updatedAt: now, change: { Detection.apply(detected, to: &$0, given: nil, fillOnly: true) }) { record in
                 try store.putData(key: ObjectKeys.manifest(user: record.userID, model: record.modelID, version: version),
                                   data: try Manifest.encode(record))
             }
