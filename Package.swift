@@ -39,6 +39,7 @@ let package = Package(
         .testTarget(name: "WarehouseHTTPServerTests", dependencies: ["WarehouseHTTPServer"]),
         .testTarget(name: "WarehouseCatalogTests", dependencies: ["WarehouseCatalog"]),
         .testTarget(name: "WarehouseZipTests", dependencies: ["WarehouseZip"]),
+        .testTarget(name: "WarehouseFormatsTests", dependencies: ["WarehouseFormats", "WarehouseCore", "WarehouseZip"]),
         .testTarget(name: "WarehouseS3Tests", dependencies: ["WarehouseS3", "WarehouseHTTPServer"]),
         .testTarget(name: "WarehouseStorageTests", dependencies: ["WarehouseStorage", "WarehouseTesting", "WarehouseS3", "WarehouseCurl", "WarehouseCrypto", "WarehouseCore"]),
         .testTarget(name: "WarehouseCLITests", dependencies: ["WarehouseTesting"]),

@@ -5,14 +5,24 @@ import WarehouseCore
 /// headers tell. Reads headers only; never fails: unreadable bytes become warnings.
 public enum FormatDetector {
     public static func analyze(path: String, name: String) -> FileAnalysis {
+        inspect(path: path, name: name).analysis
+    }
+
+    /// The analysis and how many bytes of the file it read (headers only, whatever the size).
+    public static func inspect(path: String, name: String) -> (analysis: FileAnalysis, bytesRead: UInt64) {
+        guard let source = try? FileByteSource(path: path) else {
+            var analysis = FileAnalysis(format: "unknown", framework: FileKinds.framework(forPath: name))
+            analysis.warnings.append("\(name): could not be opened for format detection")
+            return (analysis, 0)
+        }
+        let analysis = analyze(source: source, path: path, name: name)
+        return (analysis, source.bytesRead)
+    }
+
+    static func analyze(source: FileByteSource, path: String, name: String) -> FileAnalysis {
         let fileExtension = FilePaths.fileExtension(name)
         let base = FilePaths.baseName(name).lowercased()
         let byName = FileKinds.framework(forPath: name)
-        guard let source = try? FileByteSource(path: path) else {
-            var analysis = FileAnalysis(format: "unknown", framework: byName)
-            analysis.warnings.append("\(name): could not be opened for format detection")
-            return analysis
-        }
         func guarded(_ format: String, _ framework: Framework?, _ body: () throws -> FileAnalysis) -> FileAnalysis {
             do {
                 return try body()

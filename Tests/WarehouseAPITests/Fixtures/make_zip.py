@@ -117,6 +117,28 @@ elif kind == "truncated":
     open(out, "wb").write(data[: len(data) // 2])
 elif kind == "not-zip":
     open(out, "wb").write(b"this is a pickle, not a zip\n" * 100)
+elif kind == "hf-real":
+    # A Hugging Face checkout with real safetensors headers: 2 shards, 3 + 2 tensors.
+    import json, struct
+    def safetensors(tensors):
+        header, offset, data = {}, 0, b""
+        for name, dtype, shape, width in tensors:
+            count = 1
+            for dimension in shape:
+                count *= dimension
+            header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + count * width]}
+            offset += count * width
+        encoded = json.dumps(header).encode()
+        return struct.pack("<Q", len(encoded)) + encoded + b"\0" * offset
+    python_zip([
+        ("config.json", json.dumps({"architectures": ["BertForMaskedLM"], "model_type": "bert",
+                                    "hidden_size": 32, "num_hidden_layers": 2}).encode()),
+        ("model-00001-of-00002.safetensors", safetensors([("a", "F32", [8, 32], 4), ("b", "F32", [32], 4), ("c", "F16", [4, 4], 2)])),
+        ("model-00002-of-00002.safetensors", safetensors([("d", "F32", [32, 8], 4), ("e", "F16", [10], 2)])),
+        ("tokenizer.json", b'{"version": "1.0"}'),
+        ("requirements.txt", b"torch>=2.1\ntransformers==4.41.0  # pinned\n"),
+        ("README.md", b"---\nlicense: apache-2.0\n---\n# tiny-bert\n\nA tiny BERT for the warehouse tests.\n"),
+    ])
 elif kind == "folder-stored":
     # Every file below SOURCE_DIR, stored (the sparse 2 GiB file would otherwise be a "bomb").
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
