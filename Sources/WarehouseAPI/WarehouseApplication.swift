@@ -22,7 +22,9 @@ public final class WarehouseApplication: Sendable {
     /// The port actually bound (useful with port 0).
     public var port: UInt16 { server.port }
 
-    public init(configuration: WarehouseConfiguration, logger: Logger = Logger(label: "warehouse")) throws {
+    /// `recover` runs startup recovery; maintenance commands that may run beside a live
+    /// server pass false (recovery would take that server's in-flight uploads for leftovers).
+    public init(configuration: WarehouseConfiguration, logger: Logger = Logger(label: "warehouse"), recover: Bool = true) throws {
         self.configuration = configuration
         self.logger = logger
         let dataDirectory = configuration.dataDirectory
@@ -42,7 +44,7 @@ public final class WarehouseApplication: Sendable {
         service = ModelService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp",
                                zipLimits: configuration.zipLimits)
         do {
-            for action in try service.recover(spoolDirectory: dataDirectory + "/tmp") {
+            for action in try (recover ? service.recover(spoolDirectory: dataDirectory + "/tmp") : []) {
                 logger.info("recovery: \(action)")
             }
         } catch {

@@ -326,7 +326,7 @@ public final class Catalog: Sendable {
         return id
     }
 
-    private func loadRecord(_ db: SQLiteConnection, id: Int64) throws -> ModelVersionRecord? {
+    func loadRecord(_ db: SQLiteConnection, id: Int64) throws -> ModelVersionRecord? {
         guard let row = try db.queryOne("SELECT record FROM versions WHERE id = ?", [.integer(id)]),
               let json = row.string("record") else { return nil }
         var record = try JSONDecoder().decode(ModelVersionRecord.self, from: Data(json.utf8))
@@ -343,7 +343,7 @@ public final class Catalog: Sendable {
         return record
     }
 
-    private func insertFile(_ db: SQLiteConnection, versionID: Int64, file: ModelFile, state: String, createdAt: String) throws {
+    func insertFile(_ db: SQLiteConnection, versionID: Int64, file: ModelFile, state: String, createdAt: String) throws {
         try db.run("""
             INSERT INTO files (version_id, file_path, state, filename, file_size, file_type, file_hash, content_type,
                                is_primary, description, created_at, format)
@@ -361,7 +361,7 @@ public final class Catalog: Sendable {
         }
     }
 
-    private func writeRecord(_ db: SQLiteConnection, id: Int64, record: ModelVersionRecord, state: String) throws {
+    func writeRecord(_ db: SQLiteConnection, id: Int64, record: ModelVersionRecord, state: String) throws {
         try db.run("""
             UPDATE versions SET state = ?, name = ?, description = ?, algorithm = ?, framework = ?, model_type = ?,
                 tags = ?, record = ?, updated_at = ?, formats = ?, num_parameters = ?, details = ?
@@ -418,5 +418,46 @@ extension Catalog {
     /// A cheap liveness probe of the database (for /health).
     public func integrityCheckQuick() throws -> Bool {
         try database.read { db in try db.queryOne("SELECT 1 AS ok")?.int("ok") == 1 }
+    }
+}
+
+// MARK: - Rebuilding from manifests
+
+extension Catalog {
+    /// Puts a manifest's record into the catalog as a ready version, replacing whatever row
+    /// had that key (the bucket is the source of truth). One transaction per version.
+    public func importVersion(_ record: ModelVersionRecord) throws {
+        let number = try ModelVersionNumber.parse(record.version)
+        try database.write { db in
+            try db.run("DELETE FROM versions WHERE user_id = ? AND model_id = ? AND version = ?",
+                       [.text(record.userID), .text(record.modelID), .text(record.version)])
+            try db.run("""
+                INSERT INTO versions (user_id, model_id, version, major, minor, patch, state, record, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, 'pending', '{}', ?, ?)
+                """, [.text(record.userID), .text(record.modelID), .text(record.version),
+                      .init(number.parts.major), .init(number.parts.minor), .init(number.parts.patch),
+                      .text(record.createdAt), .text(record.updatedAt)])
+            let id = db.lastInsertRowID
+            for file in record.files {
+                try insertFile(db, versionID: id, file: file, state: "ready", createdAt: record.updatedAt)
+            }
+            try writeRecord(db, id: id, record: record, state: "ready")
+        }
+    }
+
+    /// Keys (user, model, version) of every version in the catalog, whatever its state, with it.
+    public func allVersions() throws -> [(user: String, model: String, version: String, state: String)] {
+        try database.read { db in
+            try db.query("SELECT user_id, model_id, version, state FROM versions ORDER BY user_id, model_id, major, minor, patch")
+                .map { ($0.string("user_id")!, $0.string("model_id")!, $0.string("version")!, $0.string("state")!) }
+        }
+    }
+
+    /// Every ready version's record (for fsck).
+    public func allReadyRecords() throws -> [ModelVersionRecord] {
+        try database.read { db in
+            try db.query("SELECT id FROM versions WHERE state = 'ready' ORDER BY user_id, model_id, major, minor, patch")
+                .compactMap { try loadRecord(db, id: Int64($0.int("id")!)) }
+        }
     }
 }

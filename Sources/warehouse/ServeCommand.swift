@@ -13,26 +13,18 @@ struct ServeCommand: WarehouseCommand {
         variables, then these options.
         """
 
-    var configFile: String?
-    var overrides: [(String, String)] = []
+    let settings: SettingOptions
 
     init(arguments: [String]) throws {
         let options = try OptionParser(arguments, options: ["host", "port", "data-dir", "config"])
         guard options.positional.isEmpty else {
             throw UsageError(description: "unexpected argument '\(options.positional[0])'")
         }
-        configFile = options.values["config"]
-        for name in ["host", "port", "data-dir"] {
-            if let value = options.values[name] { overrides.append((name.replacingOccurrences(of: "-", with: "_"), value)) }
-        }
+        settings = SettingOptions(options)
     }
 
     func configuration() throws -> WarehouseConfiguration {
-        var configuration = try WarehouseConfiguration.load(file: configFile, environment: ProcessInfo.processInfo.environment)
-        for (name, value) in overrides {
-            try configuration.set(name, value, source: "option --\(name.replacingOccurrences(of: "_", with: "-"))")
-        }
-        return configuration
+        try settings.configuration()
     }
 
     func run() throws -> Int32 {
@@ -53,5 +45,26 @@ struct ServeCommand: WarehouseCommand {
         Logger(label: "warehouse").info("signal \(received) received; stopping")
         application.stop()
         return 0
+    }
+}
+
+/// `--config FILE` and setting options shared by every command that opens a warehouse.
+struct SettingOptions {
+    var configFile: String?
+    var overrides: [(String, String)] = []
+
+    init(_ options: OptionParser) {
+        configFile = options.values["config"]
+        for name in ["host", "port", "data-dir"] {
+            if let value = options.values[name] { overrides.append((name.replacingOccurrences(of: "-", with: "_"), value)) }
+        }
+    }
+
+    func configuration() throws -> WarehouseConfiguration {
+        var configuration = try WarehouseConfiguration.load(file: configFile, environment: ProcessInfo.processInfo.environment)
+        for (name, value) in overrides {
+            try configuration.set(name, value, source: "option --\(name.replacingOccurrences(of: "_", with: "-"))")
+        }
+        return configuration
     }
 }

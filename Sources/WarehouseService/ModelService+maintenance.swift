@@ -1,0 +1,118 @@
+import Foundation
+import WarehouseCatalog
+import WarehouseCore
+import WarehouseCrypto
+
+/// Maintenance: rebuild the catalog from the bucket, collect garbage, check every stored byte.
+extension ModelService {
+    public struct ReindexReport: Sendable, Equatable {
+        public var imported: [String] = []
+        public var unreadable: [String] = []
+    }
+
+    /// Reads every manifest under `manifests/models/` and puts its version into the catalog.
+    public func reindex() throws -> ReindexReport {
+        var report = ReindexReport()
+        for object in try store.list(prefix: "manifests/models/") where object.key.hasSuffix(".json") {
+            do {
+                let record = try Manifest.decode(try store.getData(key: object.key))
+                guard ObjectKeys.manifest(user: record.userID, model: record.modelID, version: record.version) == object.key else {
+                    report.unreadable.append("\(object.key): its record names \(record.userID)/\(record.modelID) \(record.version)")
+                    continue
+                }
+                try catalog.importVersion(record)
+                report.imported.append("\(record.userID)/\(record.modelID) \(record.version)")
+            } catch let error as WarehouseError {
+                throw error
+            } catch {
+                report.unreadable.append("\(object.key): \(error)")
+            }
+        }
+        return report
+    }
+
+    public struct GarbageReport: Sendable, Equatable {
+        /// Manifests of versions the catalog does not know.
+        public var orphanManifests: [String] = []
+        /// Objects no remaining manifest references.
+        public var orphanObjects: [String] = []
+        public var removed = false
+    }
+
+    /// Finds (and unless `dryRun`, removes) manifests the catalog lacks and objects that no
+    /// remaining manifest references. Objects of versions still being uploaded are left alone.
+    /// After losing the catalog, run `reindex` first: to gc, an unknown manifest is garbage.
+    public func collectGarbage(dryRun: Bool) throws -> GarbageReport {
+        var report = GarbageReport()
+        let known = try catalog.allVersions()
+        let readyManifests = Set(known.filter { $0.state == "ready" }.map {
+            ObjectKeys.manifest(user: $0.user, model: $0.model, version: $0.version)
+        })
+        let unfinished = known.filter { $0.state != "ready" }
+        let inFlight = unfinished.map { ObjectKeys.versionPrefix(user: $0.user, model: $0.model, version: $0.version) }
+        let inFlightManifests = Set(unfinished.map { ObjectKeys.manifest(user: $0.user, model: $0.model, version: $0.version) })
+        var referenced = Set<String>()
+        for object in try store.list(prefix: "manifests/models/") {
+            guard readyManifests.contains(object.key) else {
+                // A version being committed or deleted right now owns its manifest.
+                if !inFlightManifests.contains(object.key) { report.orphanManifests.append(object.key) }
+                continue
+            }
+            let record = try Manifest.decode(try store.getData(key: object.key))
+            for file in record.files {
+                referenced.insert(ObjectKeys.file(user: record.userID, model: record.modelID, version: record.version, path: file.filePath))
+            }
+        }
+        for object in try store.list(prefix: "models/") where !referenced.contains(object.key) {
+            guard !inFlight.contains(where: { object.key.hasPrefix($0) }) else { continue }
+            report.orphanObjects.append(object.key)
+        }
+        if !dryRun {
+            try store.delete(keys: report.orphanManifests + report.orphanObjects)
+            report.removed = true
+        }
+        return report
+    }
+
+    public struct Mismatch: Sendable, Equatable, CustomStringConvertible {
+        public let key: String
+        public let problem: String
+        public var description: String { "\(key): \(problem)" }
+    }
+
+    /// Reads every stored file of every ready version and compares its size and SHA-256 with
+    /// the catalog. Answers each mismatch (missing, wrong size, wrong hash) and the file count.
+    public func fsck() throws -> (mismatches: [Mismatch], checked: Int) {
+        var mismatches: [Mismatch] = []
+        var checked = 0
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        for record in try catalog.allReadyRecords() {
+            for file in record.files {
+                checked += 1
+                let key = ObjectKeys.file(user: record.userID, model: record.modelID, version: record.version, path: file.filePath)
+                guard let info = try store.head(key: key) else {
+                    mismatches.append(Mismatch(key: key, problem: "missing from storage"))
+                    continue
+                }
+                guard info.size == file.fileSize else {
+                    mismatches.append(Mismatch(key: key, problem: "size \(info.size) bytes, catalog says \(file.fileSize)"))
+                    continue
+                }
+                let reader = try store.open(key: key, range: nil)
+                defer { reader.close() }
+                let hasher = SHA256()
+                while true {
+                    let count = try reader.read(into: buffer)
+                    if count == 0 { break }
+                    hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                }
+                let hash = Hex.encode(hasher.finalize())
+                if hash != file.fileHash {
+                    mismatches.append(Mismatch(key: key, problem: "SHA-256 \(hash), catalog says \(file.fileHash)"))
+                }
+            }
+        }
+        return (mismatches, checked)
+    }
+}

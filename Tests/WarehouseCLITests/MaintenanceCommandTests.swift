@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+import WarehouseTesting
+
+/// reindex, gc and fsck, run as the built binary against a warehouse's data folder.
+@Suite struct MaintenanceCommandTests {
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ServeCommandTests.binary)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func seed(_ warehouse: TestWarehouse) throws -> [String: Any] {
+        #expect(try warehouse.uploadSingle([("user_id", "u"), ("model_id", "a"), ("tags", "x,y")], filename: "a.pkl").status == 200)
+        #expect(try warehouse.uploadSingle([("user_id", "u"), ("model_id", "a"), ("version", "v1")], filename: "extra.bin",
+                                           content: .bytes([1, 2, 3])).status == 200)
+        return try warehouse.client.get("/ai-models/u/a?version=v1").object
+    }
+
+    @Test func reindexRebuildsALostCatalog() throws {
+        let directory = try TemporaryDirectory()
+        let before: [String: Any]
+        do {
+            let warehouse = try TestWarehouse(directory: directory)
+            before = try seed(warehouse)
+            warehouse.stop()
+        }
+        let data = directory.path + "/data"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: data + "/catalog.sqlite3" + suffix) }
+        let result = try run(["reindex", "--data-dir", data])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("1 version(s) imported"))
+
+        let after = try TestWarehouse(directory: directory)
+        let record = try after.client.get("/ai-models/u/a?version=v1").object
+        #expect(record["tags"] as? [String] == ["x", "y"])
+        let hashes = { (r: [String: Any]) in (r["files"] as? [[String: Any]] ?? []).compactMap { $0["file_hash"] as? String } }
+        #expect(hashes(record) == hashes(before))
+        #expect(hashes(record).count == 2)
+        #expect(record["created_at"] as? String == before["created_at"] as? String)
+        #expect(try after.client.get("/ai-models/search/u?query=a").array.count == 1)
+    }
+
+    @Test func gcReportsThenRemovesOrphans() throws {
+        let warehouse = try TestWarehouse()
+        _ = try seed(warehouse)
+        try warehouse.store.putData(key: "models/u/ghost/v1/w.bin", data: [1])
+        try warehouse.store.putData(key: "manifests/models/u/ghost/v2.json", data: Array("{}".utf8))
+        try warehouse.store.putData(key: "models/u/a/v1/stray.bin", data: [2])
+        let data = warehouse.dataDirectory
+
+        let dry = try run(["gc", "--dry-run", "--data-dir", data])
+        #expect(dry.status == 0)
+        #expect(dry.output.contains("would remove 1 manifest(s) and 2 object(s)"), "\(dry.output)")
+        #expect(warehouse.storedObjectKeys().count == 6)
+
+        let real = try run(["gc", "--data-dir", data])
+        #expect(real.status == 0, "\(real.output)")
+        #expect(warehouse.storedObjectKeys() == ["manifests/models/u/a/v1.json", "models/u/a/v1/a.pkl", "models/u/a/v1/extra.bin"])
+        #expect(try warehouse.client.get("/ai-models/u/a/download?filename=extra.bin").body == [1, 2, 3])
+    }
+
+    @Test func fsckFindsDamagedAndMissingFiles() throws {
+        let warehouse = try TestWarehouse()
+        _ = try seed(warehouse)
+        let data = warehouse.dataDirectory
+        let clean = try run(["fsck", "--data-dir", data])
+        #expect(clean.status == 0, "\(clean.output)")
+        #expect(clean.output.contains("2 file(s) checked, 0 mismatch(es)"))
+
+        try warehouse.store.putData(key: "models/u/a/v1/extra.bin", data: [9, 9, 9]) // same size, other bytes
+        try warehouse.store.delete(key: "models/u/a/v1/a.pkl")
+        let damaged = try run(["fsck", "--data-dir", data])
+        #expect(damaged.status == 1)
+        #expect(damaged.output.contains("models/u/a/v1/extra.bin: SHA-256"), "\(damaged.output)")
+        #expect(damaged.output.contains("models/u/a/v1/a.pkl: missing"), "\(damaged.output)")
+    }
+}
