@@ -6,12 +6,14 @@ import WarehouseService
 /// The /ai-models surface of DESIGN.md.
 struct ModelRoutes {
     let service: ModelService
+    let access: AccessControl
     let uploadBody: HTTPBodyKind
     /// Like `uploadBody`, and stages the file in the store while it arrives (`StagedUpload`).
     let stagedUploadBody: HTTPBodyKind
 
     var definitions: [RouteDefinition] {
         let service = self.service
+        let access = self.access
         return [
             RouteDefinition("POST", "/ai-models/upload/single", body: stagedUploadBody) { request in
                 let form = try Self.form(of: request)
@@ -20,6 +22,7 @@ struct ModelRoutes {
                 let incoming: IncomingFile
                 do {
                     fields = try UploadFields(form.fields)
+                    try request.principal(access).authorize(user: fields.userID)
                     incoming = try Self.incomingFile(named: "file", in: form)
                 } catch {
                     staged?.discard()
@@ -30,6 +33,7 @@ struct ModelRoutes {
             RouteDefinition("POST", "/ai-models/upload/folder", body: uploadBody) { request in
                 let form = try Self.form(of: request)
                 let fields = try UploadFields(form.fields)
+                try request.principal(access).authorize(user: fields.userID)
                 let archive = try Self.incomingFile(named: "zip_file", in: form)
                 let preserve = try form.field("preserve_structure").flatMap { $0.isEmpty ? nil : $0 }
                     .map { try FieldValues.bool($0, field: "preserve_structure") } ?? true

@@ -14,6 +14,7 @@ public final class WarehouseApplication: Sendable {
     public let configuration: WarehouseConfiguration
     public let service: ModelService
     public let router: Router
+    public let access: AccessControl
     let server: HTTPServer
     let logger: Logger
 
@@ -56,20 +57,33 @@ public final class WarehouseApplication: Sendable {
         // A local store keeps the spool file itself (renamed into place): write it back early.
         multipart.startsWriteback = !service.store.streamsUploads
         var staging = multipart
-        staging.observeFile = { [service] fieldsSoFar, file in
+        let admin = try AccessControl.adminToken(configured: configuration.adminToken, dataDirectory: dataDirectory)
+        if admin.created, let path = admin.path {
+            logger.info("generated the admin token into \(path) (mode 0600); set WAREHOUSE_ADMIN_TOKEN to choose one")
+        } else if let path = admin.path {
+            logger.info("admin token: \(path)")
+        }
+        let access = AccessControl(catalog: catalog, adminToken: admin.token)
+        self.access = access
+        staging.observeFile = { [service] head, fieldsSoFar, file in
+            // Stage only for a caller allowed in the namespace the early fields name.
             guard file.fieldName == "file",
+                  let user = fieldsSoFar.first(where: { $0.name == "user_id" })?.value,
+                  (try? access.authenticate(authorization: head.headers["authorization"]).authorize(user: user)) != nil,
                   let staged = StagedUpload(service: service, fieldsSoFar: fieldsSoFar, filename: file.filename) else { return nil }
             return StagedUploadObserver(staged)
         }
-        let routes = ModelRoutes(service: service, uploadBody: .multipart(multipart),
+        let routes = ModelRoutes(service: service, access: access, uploadBody: .multipart(multipart),
                                  stagedUploadBody: .multipart(staging)).definitions
             + SystemRoutes(service: service, storage: configuration.storage.rawValue).definitions
+            + TokenRoutes(access: access).definitions
         router = Router(routes: routes) { [logger] error, head in
             ErrorResponses.response(for: error, head: head, logger: logger)
         }
         var serverConfiguration = HTTPServerConfiguration(host: configuration.host, port: configuration.port)
         serverConfiguration.maxBodyBytes = configuration.maxUploadBytes
-        server = HTTPServer(configuration: serverConfiguration, handler: router)
+        server = HTTPServer(configuration: serverConfiguration,
+                            handler: AuthenticatingHandler(router: router, access: access, logger: logger))
     }
 
     static func makeS3Store(_ configuration: WarehouseConfiguration, logger: Logger) throws -> S3Store {

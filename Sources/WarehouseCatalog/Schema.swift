@@ -105,5 +105,15 @@ enum Schema {
             END;
             INSERT INTO versions_fts (versions_fts) VALUES ('rebuild');
             """),
+        .init("003-tokens", """
+            -- API tokens: only the SHA-256 of the secret is kept.
+            CREATE TABLE tokens (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE,
+                created_at TEXT NOT NULL
+            );
+            CREATE INDEX tokens_by_user ON tokens (user_id);
+            """),
     ])
 }

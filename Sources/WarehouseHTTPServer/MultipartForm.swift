@@ -26,9 +26,10 @@ public struct MultipartConfiguration: Sendable {
     public var maxFileParts: Int
     /// Makes one digest per file part; nil computes none.
     public var makeDigest: (@Sendable () -> any UploadDigest)?
-    /// Called as each file part starts, with the fields received before it; may return an
-    /// observer, which the part keeps (`UploadedFile.observer`).
-    public var observeFile: (@Sendable (_ fieldsSoFar: [(name: String, value: String)], _ file: UploadedFile) -> (any SpoolObserver)?)?
+    /// Called as each file part starts, with the request head and the fields received before
+    /// it; may return an observer, which the part keeps (`UploadedFile.observer`).
+    public var observeFile: (@Sendable (_ head: HTTPRequestHead, _ fieldsSoFar: [(name: String, value: String)],
+                                        _ file: UploadedFile) -> (any SpoolObserver)?)?
     /// Start disk writeback while spooling (when the spool file itself will be kept, as a
     /// local store does by renaming it; pointless I/O when it is only a staging copy).
     public var startsWriteback = true

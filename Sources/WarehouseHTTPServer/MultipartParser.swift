@@ -22,9 +22,13 @@ final class MultipartParser {
 
     private static let maxHeaderBytes = 16 * 1024
 
-    init(boundary: String, configuration: MultipartConfiguration) {
+    /// The request being parsed (handed to `observeFile`).
+    private let head: HTTPRequestHead?
+
+    init(boundary: String, configuration: MultipartConfiguration, head: HTTPRequestHead? = nil) {
         self.delimiter = Array("\r\n--\(boundary)".utf8)
         self.configuration = configuration
+        self.head = head
     }
 
     /// The boundary parameter of a multipart/form-data content type, or nil if the type is other.
@@ -145,7 +149,7 @@ final class MultipartParser {
             let spoolPath = configuration.spoolDirectory + "/upload-" + UUID().uuidString + ".part"
             let file = UploadedFile(fieldName: name, filename: filename, contentType: contentType, spoolPath: spoolPath)
             writer = try SpoolWriter(file: file, digest: configuration.makeDigest?(),
-                                     observer: configuration.observeFile?(form.fields, file),
+                                     observer: head.flatMap { configuration.observeFile?($0, form.fields, file) },
                                      startsWriteback: configuration.startsWriteback)
             form.append(file: file)
         } else {

@@ -17,7 +17,7 @@ final class RequestContext {
         self.maxBodyBytes = maxBodyBytes
         if case .multipart(let configuration) = plan.body {
             if let boundary = MultipartParser.boundary(fromContentType: head.headers["content-type"]) {
-                multipart = MultipartParser(boundary: boundary, configuration: configuration)
+                multipart = MultipartParser(boundary: boundary, configuration: configuration, head: head)
             } else {
                 failure = HTTPBodyError.malformed(
                     "expected a multipart/form-data body with a boundary, got Content-Type: \(head.headers["content-type"] ?? "none")")

@@ -31,10 +31,23 @@ public enum TestFilePart {
 public struct TestClient: Sendable {
     public let host: String
     public let port: UInt16
+    /// Sent as `Authorization: Bearer …` with every request when set.
+    public var token: String?
 
-    public init(host: String = "127.0.0.1", port: UInt16) {
+    public init(host: String = "127.0.0.1", port: UInt16, token: String? = nil) {
         self.host = host
         self.port = port
+        self.token = token
+    }
+
+    /// The same client with another token (nil: none).
+    public func with(token: String?) -> TestClient {
+        TestClient(host: host, port: port, token: token)
+    }
+
+    /// The Authorization header line, or nothing.
+    public var authorizationLine: String {
+        token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
     }
 
     public func get(_ path: String, headers: [(String, String)] = []) throws -> TestResponse {
@@ -51,7 +64,7 @@ public struct TestClient: Sendable {
 
     public func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) throws -> TestResponse {
         let connection = try TestConnection(host: host, port: port)
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n" + authorizationLine
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if !body.isEmpty || method == "POST" || method == "PUT" { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
@@ -85,7 +98,7 @@ public struct TestClient: Sendable {
         for (index, head) in fileHeads.enumerated() { length += UInt64(head.count) + fileSizes[index] + 2 }
 
         let connection = try TestConnection(host: host, port: port)
-        let head = "POST \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
+        let head = "POST \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n" + authorizationLine
             + "Content-Type: multipart/form-data; boundary=\(boundary)\r\nContent-Length: \(length)\r\n\r\n"
         try connection.send(Array(head.utf8))
         if !fieldsAfterFiles { try connection.send(fieldBytes) }
@@ -120,7 +133,7 @@ public struct TestClient: Sendable {
     public func download(_ path: String, headers: [(String, String)] = [], consume: (UnsafeRawBufferPointer) -> Void) throws
         -> (status: Int, headers: [String: String], size: UInt64) {
         let connection = try TestConnection(host: host, port: port)
-        var head = "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n"
+        var head = "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n" + authorizationLine
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         try connection.send(Array((head + "\r\n").utf8))
         return try connection.streamResponse(consume: consume)

@@ -53,6 +53,9 @@ public final class TestWarehouse: Sendable {
         configuration.s3PartSize = 5 << 20
     }
 
+    /// The admin token test warehouses use (their `client` sends it).
+    public static let adminToken = "test-admin-token"
+
     /// Starts a warehouse; `dataDirectory` reuses an existing one (restart tests).
     public init(directory: TemporaryDirectory? = nil, configure: (inout WarehouseConfiguration) -> Void = { _ in }) throws {
         let directory = try directory ?? TemporaryDirectory()
@@ -67,12 +70,13 @@ public final class TestWarehouse: Sendable {
             try bucket.write(toFile: bucketFile, atomically: true, encoding: .utf8)
             try Self.useS3(kind, in: &configuration, bucket: bucket)
         }
+        configuration.adminToken = Self.adminToken
         configure(&configuration)
         self.directory = directory
         application = try WarehouseApplication(configuration: configuration,
                                                logger: Logger(label: "test", minimumLevel: .warning))
         try application.start()
-        client = TestClient(port: application.port)
+        client = TestClient(port: application.port, token: configuration.adminToken)
     }
 
     public func stop() {

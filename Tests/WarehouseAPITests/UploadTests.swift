@@ -181,7 +181,8 @@ import WarehouseTesting
 
     @Test func abortedUploadLeavesNothing() throws {
         let warehouse = try TestWarehouse()
-        let head = "POST /ai-models/upload/single HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 10000000\r\n\r\n"
+        let head = "POST /ai-models/upload/single HTTP/1.1\r\nHost: x\r\n" + warehouse.client.authorizationLine
+            + "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 10000000\r\n\r\n"
         let start = "--b\r\nContent-Disposition: form-data; name=\"user_id\"\r\n\r\nu\r\n--b\r\nContent-Disposition: form-data; name=\"model_id\"\r\n\r\nm\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n"
         try warehouse.client.abort(after: Array((head + start).utf8) + [UInt8](repeating: 7, count: 200_000))
         // The completion callback runs once the server notices the closed socket.

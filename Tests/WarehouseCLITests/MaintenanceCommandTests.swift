@@ -83,3 +83,24 @@ import WarehouseTesting
         #expect(damaged.output.contains("models/u/a/v1/a.pkl: missing"), "\(damaged.output)")
     }
 }
+
+@Suite struct TokenCommandTests {
+    @Test func createListRevokeFromTheCommandLine() throws {
+        let warehouse = try TestWarehouse()
+        let maintenance = MaintenanceCommandTests()
+        let data = warehouse.dataDirectory
+        let created = try maintenance.run(["token", "create", "carol", "--data-dir", data])
+        #expect(created.status == 0, "\(created.output)")
+        let lines = created.output.split(separator: "\n").map(String.init)
+        let secret = try #require(lines.last)
+        let id = try #require(lines.first?.split(separator: " ").dropFirst().first.map(String.init))
+        let carol = warehouse.client.with(token: secret)
+        #expect(try carol.get("/ai-models/carol").status == 200)
+        #expect(try carol.get("/ai-models/dave").status == 403)
+        let listed = try maintenance.run(["token", "list", "--data-dir", data])
+        #expect(listed.output.contains(id) && listed.output.contains("carol") && !listed.output.contains(secret))
+        #expect(try maintenance.run(["token", "revoke", id, "--data-dir", data]).status == 0)
+        #expect(try carol.get("/ai-models/carol").status == 401)
+        #expect(try maintenance.run(["token", "frobnicate"]).status == 64)
+    }
+}

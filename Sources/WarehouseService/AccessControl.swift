@@ -1,0 +1,107 @@
+import Foundation
+import WarehouseCatalog
+import WarehouseCore
+import WarehouseCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who is calling: the admin (acts everywhere) or a user (acts in its own namespace).
+public enum Principal: Sendable, Equatable {
+    case admin
+    case user(String)
+
+    /// 403 unless this principal may act in `user`'s namespace.
+    public func authorize(user: String) throws {
+        switch self {
+        case .admin: return
+        case .user(let own) where own == user: return
+        case .user(let own):
+            throw WarehouseError.forbidden("this token belongs to '\(own)' and cannot act on '\(user)'")
+        }
+    }
+
+    public func requireAdmin() throws {
+        guard self == .admin else { throw WarehouseError.forbidden("only the admin token may do this") }
+    }
+}
+
+/// Bearer tokens: one admin token (from configuration, or generated once into the data
+/// folder), and user tokens created by the admin, stored only as SHA-256 hashes. Presented
+/// tokens are hashed first and compared in constant time, so timing says nothing about them.
+public final class AccessControl: Sendable {
+    let catalog: Catalog
+    private let adminHash: [UInt8]
+
+    public init(catalog: Catalog, adminToken: String) {
+        self.catalog = catalog
+        self.adminHash = Self.digest(adminToken)
+    }
+
+    /// The admin token from configuration, or the one in `DATA_DIR/admin-token` (created with
+    /// mode 0600 at first start). `created` tells whether it was just generated.
+    public static func adminToken(configured: String?, dataDirectory: String) throws -> (token: String, path: String?, created: Bool) {
+        if let configured, !configured.isEmpty { return (configured, nil, false) }
+        let path = dataDirectory + "/admin-token"
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines), !existing.isEmpty {
+            return (existing, path, false)
+        }
+        let token = "mwa_" + Hex.encode(SecureRandom.bytes(32))
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw WarehouseError.storageUnavailable("cannot write the admin token to \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        let bytes = Array((token + "\n").utf8)
+        guard write(descriptor, bytes, bytes.count) == bytes.count, fsync(descriptor) == 0 else {
+            throw WarehouseError.storageUnavailable("cannot write the admin token to \(path)")
+        }
+        return (token, path, true)
+    }
+
+    /// The principal of an `Authorization: Bearer …` header; 401 when missing or unknown.
+    public func authenticate(authorization: String?) throws -> Principal {
+        guard let authorization, !authorization.isEmpty else {
+            throw WarehouseError.unauthorized("missing Authorization header; send 'Authorization: Bearer <token>'")
+        }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw WarehouseError.unauthorized("the Authorization header must be 'Bearer <token>'")
+        }
+        let presented = Self.digest(parts[1].trimmingCharacters(in: .whitespaces))
+        if Self.constantTimeEqual(presented, adminHash) { return .admin }
+        if let token = try catalog.token(hash: Hex.encode(presented)) { return .user(token.userID) }
+        throw WarehouseError.unauthorized("invalid or revoked token")
+    }
+
+    /// A new token for `user`: its secret is shown once, here, and never stored.
+    public func createToken(for user: String) throws -> (token: StoredToken, secret: String) {
+        let user = try Identifiers.userID(user)
+        let secret = "mwt_" + Hex.encode(SecureRandom.bytes(32))
+        let stored = StoredToken(id: "tok_" + Hex.encode(SecureRandom.bytes(8)), userID: user, createdAt: Timestamps.now())
+        try catalog.insertToken(id: stored.id, userID: user, hash: Hex.encode(Self.digest(secret)), createdAt: stored.createdAt)
+        return (stored, secret)
+    }
+
+    public func tokens(user: String?) throws -> [StoredToken] {
+        try catalog.tokens(userID: user)
+    }
+
+    public func revokeToken(id: String) throws {
+        guard try catalog.deleteToken(id: id) else { throw WarehouseError.notFound("no token with id '\(id)'") }
+    }
+
+    static func digest(_ token: String) -> [UInt8] {
+        let hasher = SHA256()
+        hasher.update(Array(token.utf8))
+        return hasher.finalize()
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}
