@@ -1,4 +1,6 @@
 import Foundation
+import Synchronization
+import WarehouseCrypto
 import Testing
 import WarehouseCatalog
 import WarehouseCore
@@ -127,6 +129,29 @@ import WarehouseTesting
         let files = record.object["files"] as? [[String: Any]] ?? []
         #expect(files.count == results.values.filter { $0 == 200 }.count)
         #expect(warehouse.storedObjectKeys().count == files.count + 1)
+    }
+}
+
+@Suite struct ConcurrencyTests {
+    /// Ten clients upload the same new version and file name with different bytes: exactly
+    /// one wins, nine get 409, and the stored bytes are the winner's.
+    @Test func tenClientsOneWinner() throws {
+        let warehouse = try TestWarehouse()
+        let outcomes = Mutex<[(status: Int, hash: String?)]>([])
+        DispatchQueue.concurrentPerform(iterations: 10) { index in
+            let bytes = [UInt8](repeating: UInt8(index), count: 100_000 + index)
+            let response = try? warehouse.uploadSingle([("user_id", "u"), ("model_id", "race"), ("version", "v1")],
+                                                       filename: "weights.bin", content: .bytes(bytes))
+            let hash = (response?.object["files"] as? [[String: Any]])?.first?["file_hash"] as? String
+            outcomes.withLock { $0.append((response?.status ?? -1, hash)) }
+        }
+        let results = outcomes.withLock { $0 }
+        #expect(results.filter { $0.status == 200 }.count == 1, "\(results.map(\.status))")
+        #expect(results.filter { $0.status == 409 }.count == 9)
+        let winner = try #require(results.first { $0.status == 200 }?.hash)
+        let stored = SHA256.hex(of: try warehouse.store.getData(key: "models/u/race/v1/weights.bin"))
+        #expect(stored == winner)
+        #expect(warehouse.storedObjectKeys() == ["manifests/models/u/race/v1.json", "models/u/race/v1/weights.bin"])
     }
 }
 
