@@ -82,6 +82,8 @@ public final class WarehouseApplication: Sendable {
         }
         var serverConfiguration = HTTPServerConfiguration(host: configuration.host, port: configuration.port)
         serverConfiguration.maxBodyBytes = configuration.maxUploadBytes
+        serverConfiguration.connectionTimeoutSeconds = configuration.connectionTimeoutSeconds
+        serverConfiguration.connectionLimit = configuration.connectionLimit
         server = HTTPServer(configuration: serverConfiguration,
                             handler: AuthenticatingHandler(router: router, access: access, logger: logger))
     }

@@ -14,6 +14,10 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     public var adminToken: String?
     /// Largest request body accepted (413 beyond).
     public var maxUploadBytes: UInt64 = 1 << 40
+    /// Seconds a connection may sit idle (or trickle nothing) before it is closed.
+    public var connectionTimeoutSeconds: UInt32 = 120
+    /// Connections served at once; more are refused.
+    public var connectionLimit: UInt32 = 512
     /// Limits on uploaded ZIP archives.
     public var zipLimits = ZipLimits()
     public var s3Endpoint: String?
@@ -73,7 +77,8 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     }
 
     static let settingNames: Set<String> = [
-        "host", "port", "data_dir", "storage", "admin_token", "max_upload_bytes", "s3_endpoint", "s3_bucket",
+        "host", "port", "data_dir", "storage", "admin_token", "max_upload_bytes", "connection_timeout_seconds",
+        "connection_limit", "s3_endpoint", "s3_bucket",
         "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "s3_prefix", "s3_part_size", "s3_concurrent_parts",
         "zip_max_entries", "zip_max_total_bytes", "zip_max_compression_ratio", "zip_ratio_threshold_bytes",
     ]
@@ -110,6 +115,12 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         case "zip_ratio_threshold_bytes":
             guard let bytes = UInt64(value) else { throw invalid("a byte count") }
             zipLimits.compressionRatioThresholdBytes = bytes
+        case "connection_timeout_seconds":
+            guard let seconds = UInt32(value), seconds > 0 else { throw invalid("a positive number of seconds") }
+            connectionTimeoutSeconds = seconds
+        case "connection_limit":
+            guard let limit = UInt32(value), limit > 0 else { throw invalid("a positive connection count") }
+            connectionLimit = limit
         case "s3_endpoint": s3Endpoint = value
         case "s3_bucket": s3Bucket = value
         case "s3_region": s3Region = value

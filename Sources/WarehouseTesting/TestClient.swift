@@ -143,6 +143,7 @@ public struct TestClient: Sendable {
 /// One TCP connection, closed in deinit.
 final class TestConnection {
     private let socketDescriptor: Int32
+    var socketDescriptorForPoll: Int32 { socketDescriptor }
     private var pending: [UInt8] = []
 
     init(host: String, port: UInt16) throws {
@@ -269,4 +270,43 @@ final class TestConnection {
 public struct TestClientError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// A connection a test keeps open on purpose (idle, slow, or holding a slot).
+public final class HeldConnection {
+    private let connection: TestConnection
+
+    init(_ connection: TestConnection) { self.connection = connection }
+
+    public func send(_ text: String) throws { try connection.send(Array(text.utf8)) }
+
+    /// Waits up to `seconds` for the server to answer or close; returns the response text
+    /// ("" when it closed without a word), or nil when the connection stayed open and silent.
+    public func waitForServer(seconds: Double) -> String? {
+        connection.waitForData(seconds: seconds)
+    }
+}
+
+extension TestClient {
+    /// Opens a connection and sends `prefix` (e.g. half a request), leaving it open.
+    public func hold(sending prefix: String = "") throws -> HeldConnection {
+        let held = HeldConnection(try TestConnection(host: host, port: port))
+        if !prefix.isEmpty { try held.send(prefix) }
+        return held
+    }
+}
+
+extension TestConnection {
+    func waitForData(seconds: Double) -> String? {
+        var descriptor = pollfd(fd: socketDescriptorForPoll, events: Int16(POLLIN), revents: 0)
+        guard poll(&descriptor, 1, Int32(seconds * 1000)) > 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        var text: [UInt8] = []
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(socketDescriptorForPoll, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            text += buffer[0..<count]
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
 }
