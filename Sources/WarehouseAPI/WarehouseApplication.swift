@@ -84,6 +84,8 @@ public final class WarehouseApplication: Sendable {
         serverConfiguration.maxBodyBytes = configuration.maxUploadBytes
         serverConfiguration.connectionTimeoutSeconds = configuration.connectionTimeoutSeconds
         serverConfiguration.connectionLimit = configuration.connectionLimit
+        serverConfiguration.minBodyBytesPerSecond = configuration.minUploadBytesPerSecond
+        serverConfiguration.slowBodyGraceSeconds = configuration.slowBodyGraceSeconds
         server = HTTPServer(configuration: serverConfiguration,
                             handler: AuthenticatingHandler(router: router, access: access, logger: logger))
     }

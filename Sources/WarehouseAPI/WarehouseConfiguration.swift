@@ -16,8 +16,11 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     public var maxUploadBytes: UInt64 = 1 << 40
     /// Seconds a connection may sit idle (or trickle nothing) before it is closed.
     public var connectionTimeoutSeconds: UInt32 = 120
-    /// Connections served at once; more are refused.
+    /// Connections served at once; more wait in the listen queue.
     public var connectionLimit: UInt32 = 512
+    /// Request bodies slower than this on average after `slowBodyGraceSeconds` are cut off.
+    public var minUploadBytesPerSecond: UInt64 = 1024
+    public var slowBodyGraceSeconds: Double = 30
     /// Limits on uploaded ZIP archives.
     public var zipLimits = ZipLimits()
     public var s3Endpoint: String?
@@ -78,7 +81,7 @@ public struct WarehouseConfiguration: Sendable, Equatable {
 
     static let settingNames: Set<String> = [
         "host", "port", "data_dir", "storage", "admin_token", "max_upload_bytes", "connection_timeout_seconds",
-        "connection_limit", "s3_endpoint", "s3_bucket",
+        "connection_limit", "min_upload_bytes_per_second", "slow_body_grace_seconds", "s3_endpoint", "s3_bucket",
         "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "s3_prefix", "s3_part_size", "s3_concurrent_parts",
         "zip_max_entries", "zip_max_total_bytes", "zip_max_compression_ratio", "zip_ratio_threshold_bytes",
     ]
@@ -121,6 +124,12 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         case "connection_limit":
             guard let limit = UInt32(value), limit > 0 else { throw invalid("a positive connection count") }
             connectionLimit = limit
+        case "min_upload_bytes_per_second":
+            guard let rate = UInt64(value) else { throw invalid("a byte rate (0 disables the check)") }
+            minUploadBytesPerSecond = rate
+        case "slow_body_grace_seconds":
+            guard let seconds = Double(value), seconds > 0 else { throw invalid("a positive number of seconds") }
+            slowBodyGraceSeconds = seconds
         case "s3_endpoint": s3Endpoint = value
         case "s3_bucket": s3Bucket = value
         case "s3_region": s3Region = value

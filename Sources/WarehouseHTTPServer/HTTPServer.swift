@@ -15,6 +15,10 @@ public struct HTTPServerConfiguration: Sendable {
     public var connectionMemoryLimit: Int = 1 << 20
     /// Largest request body accepted at all (413 beyond).
     public var maxBodyBytes: UInt64 = 1 << 40
+    /// A body arriving slower than this on average, once `slowBodyGraceSeconds` have passed,
+    /// is cut off (a trickle of bytes keeps an idle timeout from ever firing).
+    public var minBodyBytesPerSecond: UInt64 = 1024
+    public var slowBodyGraceSeconds: Double = 30
 
     public init(host: String = "127.0.0.1", port: UInt16 = 8000) {
         self.host = host
@@ -87,7 +91,9 @@ enum Callbacks {
                 headers: ConnectionValues.headers(connection),
                 queryItems: ConnectionValues.query(connection))
             let plan = server.handler.plan(for: head)
-            let context = RequestContext(head: head, plan: plan, maxBodyBytes: server.configuration.maxBodyBytes)
+            let context = RequestContext(head: head, plan: plan, maxBodyBytes: server.configuration.maxBodyBytes,
+                                         minBytesPerSecond: server.configuration.minBodyBytesPerSecond,
+                                         graceSeconds: server.configuration.slowBodyGraceSeconds)
             if let declared = head.contentLength, declared > server.configuration.maxBodyBytes {
                 // Refuse before reading: curl's "Expect: 100-continue" then never sends the body.
                 let response = plan.respond(.failure(HTTPBodyError.tooLarge(
@@ -104,7 +110,8 @@ enum Callbacks {
                 context.consume(UnsafeRawBufferPointer(start: uploadData, count: uploadDataSize.pointee))
             }
             uploadDataSize.pointee = 0
-            return MHD_Result.YES
+            // Closing the connection ends the request; the completion callback rolls it back.
+            return context.isTooSlow ? MHD_Result.NO : MHD_Result.YES
         }
         return ResponseSender.queue(context.respond(), on: connection)
     }

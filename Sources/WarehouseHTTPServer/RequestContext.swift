@@ -10,11 +10,17 @@ final class RequestContext {
     private var failure: (any Error)?
     private var received: UInt64 = 0
     private let maxBodyBytes: UInt64
+    private let minBytesPerSecond: UInt64
+    private let graceSeconds: Double
+    private let started = ContinuousClock.now
 
-    init(head: HTTPRequestHead, plan: HTTPRequestPlan, maxBodyBytes: UInt64) {
+    init(head: HTTPRequestHead, plan: HTTPRequestPlan, maxBodyBytes: UInt64, minBytesPerSecond: UInt64 = 0,
+         graceSeconds: Double = .infinity) {
         self.head = head
         self.plan = plan
         self.maxBodyBytes = maxBodyBytes
+        self.minBytesPerSecond = minBytesPerSecond
+        self.graceSeconds = graceSeconds
         if case .multipart(let configuration) = plan.body {
             if let boundary = MultipartParser.boundary(fromContentType: head.headers["content-type"]) {
                 multipart = MultipartParser(boundary: boundary, configuration: configuration, head: head)
@@ -52,6 +58,14 @@ final class RequestContext {
             multipart = nil
             buffered = []
         }
+    }
+
+    /// Whether the body, past its grace period, arrives slower than the minimum rate.
+    var isTooSlow: Bool {
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        guard seconds > graceSeconds else { return false }
+        return Double(received) / seconds < Double(minBytesPerSecond)
     }
 
     /// The whole body has arrived: answer.

@@ -25,6 +25,30 @@ import WarehouseTesting
         _ = held.count
     }
 
+    /// A body trickling in (a byte now and then keeps the idle timeout from firing) is cut
+    /// off once its average rate stays under the minimum, and nothing of it remains.
+    @Test func tricklingUploadsAreCutOff() throws {
+        let warehouse = try TestWarehouse {
+            $0.minUploadBytesPerSecond = 1000
+            $0.slowBodyGraceSeconds = 1
+        }
+        let slow = try warehouse.client.hold(sending: "POST /ai-models/upload/single HTTP/1.1\r\nHost: x\r\n"
+            + warehouse.client.authorizationLine + "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n"
+            + "--b\r\nContent-Disposition: form-data; name=\"user_id\"\r\n\r\nu\r\n"
+            + "--b\r\nContent-Disposition: form-data; name=\"model_id\"\r\n\r\nm\r\n"
+            + "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"w.bin\"\r\n\r\n")
+        var cut = false
+        for _ in 0..<40 {
+            do { try slow.send("xxxxxxxxxx") } catch { cut = true; break }
+            if slow.waitForServer(seconds: 0.2) != nil { cut = true; break }
+        }
+        #expect(cut, "a trickling upload was never cut off")
+        var waited = 0
+        while !warehouse.spoolFiles().isEmpty, waited < 50 { usleep(100_000); waited += 1 }
+        #expect(warehouse.spoolFiles().isEmpty)
+        #expect(try warehouse.client.get("/ai-models/u/m").status == 404)
+    }
+
     @Test func oversizedHeadersAreRefused() throws {
         let warehouse = try TestWarehouse()
         let huge = String(repeating: "x", count: 2 << 20)
