@@ -11,6 +11,13 @@ func openWarehouse(_ settings: SettingOptions) throws -> WarehouseApplication {
 
 func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
+/// The options of a maintenance verb that takes no arguments: `--data-dir`, `--config`, and `flags`.
+func maintenanceOptions(_ arguments: [String], flags: Set<String> = []) throws -> (SettingOptions, Set<String>) {
+    let options = try OptionParser(arguments, options: ["data-dir", "config"], flags: flags)
+    guard options.positional.isEmpty else { throw UsageError(description: "unexpected argument '\(options.positional[0])'") }
+    return (SettingOptions(options), options.flags)
+}
+
 /// `warehouse reindex`: rebuilds the catalog from the manifests in storage.
 struct ReindexCommand: WarehouseCommand {
     static let name = "reindex"
@@ -19,9 +26,7 @@ struct ReindexCommand: WarehouseCommand {
     let settings: SettingOptions
 
     init(arguments: [String]) throws {
-        let options = try OptionParser(arguments, options: ["data-dir", "config"])
-        guard options.positional.isEmpty else { throw UsageError(description: "unexpected argument '\(options.positional[0])'") }
-        settings = SettingOptions(options)
+        settings = try maintenanceOptions(arguments).0
     }
 
     func run() throws -> Int32 {
@@ -42,10 +47,9 @@ struct GarbageCollectCommand: WarehouseCommand {
     let dryRun: Bool
 
     init(arguments: [String]) throws {
-        let options = try OptionParser(arguments, options: ["data-dir", "config"], flags: ["dry-run"])
-        guard options.positional.isEmpty else { throw UsageError(description: "unexpected argument '\(options.positional[0])'") }
-        settings = SettingOptions(options)
-        dryRun = options.flags.contains("dry-run")
+        let (settings, flags) = try maintenanceOptions(arguments, flags: ["dry-run"])
+        self.settings = settings
+        dryRun = flags.contains("dry-run")
     }
 
     func run() throws -> Int32 {
@@ -66,9 +70,7 @@ struct FsckCommand: WarehouseCommand {
     let settings: SettingOptions
 
     init(arguments: [String]) throws {
-        let options = try OptionParser(arguments, options: ["data-dir", "config"])
-        guard options.positional.isEmpty else { throw UsageError(description: "unexpected argument '\(options.positional[0])'") }
-        settings = SettingOptions(options)
+        settings = try maintenanceOptions(arguments).0
     }
 
     func run() throws -> Int32 {

@@ -53,32 +53,11 @@ import WarehouseTesting
 
     @Test func serveStartsAnswersAndStopsOnSIGTERM() throws {
         let directory = try TemporaryDirectory()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["serve", "--port", "0", "--data-dir", directory.path + "/data"]
-        let err = Pipe()
-        process.standardError = err
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-
-        // Read stderr until the listening line tells the port.
-        var log = ""
-        var port: UInt16?
-        let deadline = Date().addingTimeInterval(20)
-        while port == nil, Date() < deadline {
-            let chunk = err.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            log += String(decoding: chunk, as: UTF8.self)
-            if let range = log.range(of: "http://127.0.0.1:") {
-                port = UInt16(log[range.upperBound...].prefix { $0.isNumber })
-            }
-        }
-        let boundPort = try #require(port, "no listening line in: \(log)")
-        let health = try TestClient(port: boundPort).get("/health")
-        #expect(health.status == 200)
-        process.terminate()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let server = try ServerProcess(dataDirectory: directory.path + "/data")
+        #expect(try TestClient(port: server.port).get("/health").status == 200)
+        server.process.terminate()
+        server.process.waitUntilExit()
+        #expect(server.process.terminationStatus == 0)
         #expect(FileManager.default.fileExists(atPath: directory.path + "/data/catalog.sqlite3"))
     }
 }
