@@ -75,7 +75,7 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         for (key, value) in environment where key.hasPrefix("WAREHOUSE_") {
             let name = String(key.dropFirst("WAREHOUSE_".count)).lowercased()
             guard Self.settingNames.contains(name) else { continue }
-            try set(name == "data_dir" ? "data_dir" : name, value, source: "environment variable \(key)")
+            try set(name, value, source: "environment variable \(key)")
         }
     }
 

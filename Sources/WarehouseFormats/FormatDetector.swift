@@ -38,12 +38,16 @@ public enum FormatDetector {
             return guarded("safetensors", .huggingface) { try Safetensors.analyze(source) }
         }
         if GGUF.sniff(head) { return guarded("gguf", .other) { try GGUF.analyze(source) } }
+        // Two bytes (0x80, protocol) are a weak signature: an unreadable "pickle" is called one
+        // only when its name says so too; otherwise detection goes on.
+        let pickleNames: Set<String> = ["pkl", "pickle", "joblib", "pt", "pth", "bin", "sav", "p"]
         if Pickle.sniff(head) {
-            return guarded("pickle", byName) {
-                var analysis = try Pickle.analyze(source)
+            let scanned = Result { try Pickle.analyze(source) }
+            if case .success(var analysis) = scanned {
                 if analysis.framework == nil { analysis.framework = byName }
                 return analysis
             }
+            if pickleNames.contains(fileExtension) { return guarded("pickle", byName) { try scanned.get() } }
         }
         if head.starts(with: [0x50, 0x4b, 0x03, 0x04]) || head.starts(with: [0x50, 0x4b, 0x05, 0x06]) {
             return guarded("zip", byName) { try ZipModels.analyze(path: path) }

@@ -190,13 +190,9 @@ public struct FileSystemStore: ObjectStore {
         }
     }
 
+    /// The current errno as a storage failure (disk full, permissions, I/O error: all 503).
     private func posixFailure(_ what: String) -> WarehouseError {
-        let code = errno
-        let reason = String(cString: strerror(code))
-        if code == ENOSPC || code == EDQUOT {
-            return .storageUnavailable("\(what): \(reason)")
-        }
-        return .storageUnavailable("\(what): \(reason)")
+        .storageUnavailable("\(what): \(String(cString: strerror(errno)))")
     }
 }
 
