@@ -24,12 +24,15 @@ let package = Package(
         .target(name: "WarehouseS3", dependencies: ["WarehouseCurl", "WarehouseCrypto"]),
 
         .target(name: "WarehouseCore"),
+        // The training engine is numeric code: optimised even in debug builds, so the test
+        // suite trains at realistic speed.
+        .target(name: "WarehouseAutoML", swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "WarehouseFormats", dependencies: ["WarehouseCore", "WarehouseZip"]),
         .target(name: "WarehouseCatalog", dependencies: ["WarehouseCore", "WarehouseSQLite"]),
         .target(name: "WarehouseStorage", dependencies: ["WarehouseCore", "WarehouseCrypto", "WarehouseS3"]),
         .target(
             name: "WarehouseService",
-            dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip"]
+            dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip", "WarehouseAutoML"]
         ),
         .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseCrypto", "WarehouseZip", "WarehouseStorage", "WarehouseS3"]),
         .executableTarget(name: "warehouse", dependencies: ["WarehouseAPI", "WarehouseFormats"]),
@@ -42,6 +45,7 @@ let package = Package(
         .testTarget(name: "WarehouseFormatsTests", dependencies: ["WarehouseFormats", "WarehouseCore", "WarehouseZip"]),
         .testTarget(name: "WarehouseS3Tests", dependencies: ["WarehouseS3", "WarehouseHTTPServer"]),
         .testTarget(name: "WarehouseStorageTests", dependencies: ["WarehouseStorage", "WarehouseTesting", "WarehouseS3", "WarehouseCurl", "WarehouseCrypto", "WarehouseCore"]),
+        .testTarget(name: "WarehouseAutoMLTests", dependencies: ["WarehouseAutoML"]),
         .testTarget(name: "WarehouseCLITests", dependencies: ["WarehouseTesting"]),
         .testTarget(name: "WarehouseAPITests", dependencies: ["WarehouseAPI", "WarehouseTesting", "WarehouseCrypto", "WarehouseCatalog", "WarehouseCore"]),
     ]

@@ -1,0 +1,238 @@
+import Foundation
+
+/// What the search is asked to do.
+public struct AutoMLSettings: Sendable {
+    /// Wall-clock seconds for the whole job (the budget passed to `run` counts from its start).
+    public var timeLimit: Double = 60
+    public var seed: UInt64 = 0
+    public var metric: Metric?
+    /// Share of rows held out for the reported test metrics (0: none reported).
+    public var testFraction = 0.2
+    public var folds = 5
+    /// Datasets with fewer rows select models by k-fold cross-validation, larger ones by holdout.
+    public var crossValidationBelow = 5000
+    /// Candidate names to try (nil: all), mostly for tests and benchmarks.
+    public var onlyCandidates: [String]?
+
+    public init() {}
+}
+
+public struct LeaderboardEntry: Codable, Sendable {
+    public var model: String
+    public var kind: String
+    /// The selection metric on validation rows (out-of-fold predictions under cross-validation).
+    public var validationScore: Double
+    public var fitTimeSeconds: Double
+    /// Time to predict the validation rows.
+    public var predictTimeSeconds: Double
+    public var details: String
+    /// Weight in the final model (0 when unused).
+    public var weight: Double
+
+    enum CodingKeys: String, CodingKey {
+        case model, kind, details, weight
+        case validationScore = "validation_score", fitTimeSeconds = "fit_time_s", predictTimeSeconds = "predict_time_s"
+    }
+}
+
+/// The outcome of a search, written beside the model as metrics.json and leaderboard.json.
+public struct AutoMLReport: Codable, Sendable {
+    public var metric: String
+    public var bestModel: String
+    public var validationScore: Double
+    public var validationMethod: String
+    public var trainRows: Int
+    public var testRows: Int
+    public var testMetrics: [String: Double]
+    public var validationMetrics: [String: Double]
+    public var trainingMetrics: [String: Double]
+    public var leaderboard: [LeaderboardEntry]
+    public var confusionMatrix: [[Int]]?
+    public var seed: UInt64
+    public var timeLimitSeconds: Double
+    public var elapsedSeconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case metric, leaderboard, seed
+        case bestModel = "best_model", validationScore = "validation_score", validationMethod = "validation_method"
+        case trainRows = "train_rows", testRows = "test_rows", testMetrics = "test_metrics"
+        case validationMetrics = "validation_metrics", trainingMetrics = "training_metrics"
+        case confusionMatrix = "confusion_matrix", timeLimitSeconds = "time_limit_s", elapsedSeconds = "elapsed_s"
+    }
+}
+
+public struct AutoMLResult: Sendable {
+    public var pipeline: TrainedPipeline
+    public var report: AutoMLReport
+}
+
+/// The AutoML search: split, fit every candidate while the budget lasts, select a weighted
+/// ensemble on validation predictions, refit where cross-validation was used, then report
+/// test metrics on rows that took no part in any of it.
+public struct AutoML {
+    public let table: TrainingTable
+    public let problem: ProblemType
+    public let settings: AutoMLSettings
+    public let budget: TrainingBudget
+    /// Called with (fraction done, message).
+    public let progress: @Sendable (Double, String) -> Void
+
+    public init(table: TrainingTable, problem: ProblemType, settings: AutoMLSettings, budget: TrainingBudget,
+                progress: @escaping @Sendable (Double, String) -> Void = { _, _ in }) {
+        self.table = table
+        self.problem = problem
+        self.settings = settings
+        self.budget = budget
+        self.progress = progress
+    }
+
+    var objective: TreeEnsembleModel.Objective {
+        switch problem {
+        case .regression: return .regression
+        case .binary: return .binary
+        case .multiclass: return .multiclass
+        }
+    }
+
+    /// A fitted candidate: its model on the selection rows, validation predictions, costs.
+    struct Fitted {
+        var candidate: Candidate
+        var model: PipelineModel
+        var validation: Prediction
+        var fitTime: Double
+        var predictTime: Double
+        var rounds: Int?
+    }
+
+    public func run() throws -> AutoMLResult {
+        let metric = settings.metric ?? Metric.default(for: table.targetSpec.task)
+        let n = table.rowCount
+        guard n >= 10 else { throw ProfileError.invalid("the dataset has \(n) rows with a target; training needs at least 10") }
+        var generator = SeededGenerator(seed: settings.seed)
+        var order = Array(0..<n)
+        order.shuffle(using: &generator)
+        let testCount = settings.testFraction > 0 ? max(1, Int((Double(n) * settings.testFraction).rounded())) : 0
+        let testRows = Array(order[0..<testCount]).sorted()
+        let poolRows = Array(order[testCount...]).sorted()
+        let pool = table.subset(poolRows)
+        let useCV = n < settings.crossValidationBelow
+        progress(0.02, "split \(n) rows: \(pool.rowCount) for training and selection, \(testCount) held out for test metrics")
+
+        // Search phase: learners must stop early enough to leave time for refits and scoring.
+        budget.setSoftLimit(budget.limitSeconds * (useCV ? 0.7 : 0.88))
+        let candidates = Candidate.searchList(rows: n).filter { settings.onlyCandidates?.contains($0.name) ?? true }
+        let selection: any ModelSelection = useCV
+            ? try CrossValidation(pool: pool, folds: settings.folds, seed: settings.seed, automl: self)
+            : try Holdout(pool: pool, seed: settings.seed, automl: self)
+        var fitted: [Fitted] = []
+        for (index, candidate) in candidates.enumerated() {
+            try budget.checkCancelled()
+            if !fitted.isEmpty && budget.exhausted() { break }
+            // Leave later candidates out when less than a tenth of the budget remains for them.
+            if fitted.count >= 2 && budget.effectiveLimit - budget.elapsed < budget.limitSeconds * 0.08 { break }
+            progress(0.05 + 0.75 * Double(index) / Double(candidates.count), "fitting \(candidate.name)")
+            let result = try selection.fit(candidate)
+            let score = metric.evaluate(result.validation, target: selection.validationTarget)
+            fitted.append(result)
+            progress(0.05 + 0.75 * Double(index + 1) / Double(candidates.count),
+                     "\(candidate.name): validation \(metric.rawValue) \(Self.format(score)) in \(Self.format(result.fitTime)) s")
+        }
+        try budget.checkCancelled()
+
+        // Ensemble selection on validation predictions.
+        let weights = EnsembleSelection.select(fitted.map(\.validation), target: selection.validationTarget, metric: metric)
+        let ensembleValidation = Prediction.weightedSum(zip(weights, fitted.map(\.validation)).map { ($0, $1) })
+        var scores = fitted.map { metric.score(metric.evaluate($0.validation, target: selection.validationTarget)) }
+        let ensembleScore = metric.score(metric.evaluate(ensembleValidation, target: selection.validationTarget))
+        var bestSingle = 0
+        for index in scores.indices where scores[index] > scores[bestSingle] { bestSingle = index }
+        let useEnsemble = ensembleScore > scores[bestSingle] + 1e-12 && weights.filter({ $0 > 0 }).count > 1
+        scores.append(ensembleScore)
+
+        // Final model: refit members on all selection rows under cross-validation.
+        budget.setSoftLimit(budget.limitSeconds * 0.95)
+        progress(0.85, useEnsemble ? "refitting the weighted ensemble" : "refitting \(fitted[bestSingle].candidate.name)")
+        let chosen: [(Int, Double)] = useEnsemble ? weights.enumerated().filter { $0.element > 0 }.map { ($0.offset, $0.element) }
+                                                  : [(bestSingle, 1)]
+        var members: [EnsembleMember] = []
+        for (index, weight) in chosen {
+            let model = try selection.final(fitted[index])
+            members.append(EnsembleMember(weight: weight, model: model))
+        }
+        let finalModel: PipelineModel = members.count == 1 ? members[0].model
+            : PipelineModel(kind: .weightedEnsemble, name: "WeightedEnsemble", linear: nil, trees: nil, members: members)
+        let pipeline = TrainedPipeline(problemType: problem, target: table.targetSpec, features: table.features, model: finalModel)
+
+        // Report.
+        progress(0.95, "scoring")
+        let validationPrediction = useEnsemble ? ensembleValidation : fitted[bestSingle].validation
+        var testMetrics: [String: Double] = [:]
+        var confusion: [[Int]]?
+        if !testRows.isEmpty {
+            let test = table.subset(testRows)
+            let prediction = finalModel.predict(EncodedRows(columns: test.columns, count: test.rowCount))
+            testMetrics = Metrics.compute(prediction, target: test.target)
+            if problem != .regression { confusion = Metrics.confusion(prediction, target: test.target) }
+        }
+        let trainPrediction = finalModel.predict(EncodedRows(columns: pool.columns, count: pool.rowCount))
+        var leaderboard = fitted.enumerated().map { index, result in
+            LeaderboardEntry(model: result.candidate.name, kind: result.candidate.kind.rawValue,
+                             validationScore: metric.evaluate(result.validation, target: selection.validationTarget),
+                             fitTimeSeconds: result.fitTime, predictTimeSeconds: result.predictTime,
+                             details: result.candidate.details + (result.rounds.map { ", \($0) rounds" } ?? ""),
+                             weight: useEnsemble ? weights[index] : (index == bestSingle ? 1 : 0))
+        }
+        leaderboard.append(LeaderboardEntry(
+            model: "WeightedEnsemble", kind: PipelineModel.Kind.weightedEnsemble.rawValue,
+            validationScore: metric.evaluate(ensembleValidation, target: selection.validationTarget),
+            fitTimeSeconds: fitted.reduce(0) { $0 + $1.fitTime }, predictTimeSeconds: fitted.reduce(0) { $0 + $1.predictTime },
+            details: ensembleDescription(fitted.map(\.candidate.name), weights),
+            weight: useEnsemble ? 1 : 0))
+        leaderboard.sort { metric.score($0.validationScore) > metric.score($1.validationScore) }
+        let report = AutoMLReport(
+            metric: metric.rawValue, bestModel: useEnsemble ? "WeightedEnsemble" : fitted[bestSingle].candidate.name,
+            validationScore: metric.evaluate(validationPrediction, target: selection.validationTarget),
+            validationMethod: selection.method, trainRows: pool.rowCount, testRows: testRows.count, testMetrics: testMetrics,
+            validationMetrics: Metrics.compute(validationPrediction, target: selection.validationTarget),
+            trainingMetrics: Metrics.compute(trainPrediction, target: pool.target), leaderboard: leaderboard,
+            confusionMatrix: confusion, seed: settings.seed, timeLimitSeconds: settings.timeLimit, elapsedSeconds: budget.elapsed)
+        return AutoMLResult(pipeline: pipeline, report: report)
+    }
+
+    /// Fits one candidate on given rows; `validation` drives early stopping.
+    func fitModel(_ candidate: Candidate, train: TrainingTable, trainBins: BinnedMatrix,
+                  validation: (table: TrainingTable, bins: BinnedMatrix)?, rounds: Int?, parallel: Bool,
+                  seed: UInt64) throws -> (PipelineModel, Int?) {
+        let classes = table.classCount
+        switch candidate.learner {
+        case .linear(let l2):
+            let model = try LinearTrainer(objective: objective, classCount: classes, l2: l2)
+                .fit(features: train.features, rows: EncodedRows(columns: train.columns, count: train.rowCount),
+                     target: train.target, budget: budget)
+            return (PipelineModel(kind: .linear, name: candidate.name, linear: model, trees: nil, members: nil), nil)
+        case .boosting(let parameters):
+            let trainer = GradientBoostingTrainer(parameters: parameters, objective: objective, classCount: classes,
+                                                  seed: seed, parallel: parallel)
+            let result = try trainer.fit(train: trainBins, target: train.target,
+                                         validation: validation.map { ($0.bins, $0.table.target) }, rounds: rounds, budget: budget)
+            return (PipelineModel(kind: .gradientBoosting, name: candidate.name, linear: nil, trees: result.model, members: nil),
+                    result.bestRounds)
+        case .forest(let parameters):
+            let model = try RandomForestTrainer(parameters: parameters, objective: objective, classCount: classes, seed: seed)
+                .fit(train: trainBins, target: train.target, budget: budget)
+            return (PipelineModel(kind: .randomForest, name: candidate.name, linear: nil, trees: model, members: nil), nil)
+        }
+    }
+
+    private func ensembleDescription(_ names: [String], _ weights: [Double]) -> String {
+        var parts: [String] = []
+        for (name, weight) in zip(names, weights) where weight > 0 { parts.append("\(name) \(Self.format(weight))") }
+        return parts.joined(separator: ", ")
+    }
+
+    static func format(_ value: Double) -> String { String(format: "%.4g", value) }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        TrainingBudget.seconds(ContinuousClock.now - start)
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// One learner configuration the search may try.
+struct Candidate: Sendable {
+    enum Learner: Sendable {
+        case linear(l2: Double)
+        case boosting(BoostingParameters)
+        case forest(ForestParameters)
+    }
+    let name: String
+    let learner: Learner
+
+    var kind: PipelineModel.Kind {
+        switch learner {
+        case .linear: return .linear
+        case .boosting: return .gradientBoosting
+        case .forest: return .randomForest
+        }
+    }
+
+    /// The search order: a fast linear baseline, LightGBM's defaults, a forest, then boosting
+    /// variants with more regularisation or capacity (AutoGluon's medium_quality spirit).
+    static func searchList(rows: Int) -> [Candidate] {
+        func boosting(_ leaves: Int, _ rate: Double, minData: Int, l2: Double, features: Double = 1,
+                      bagging: Double = 1, patience: Int = 50) -> BoostingParameters {
+            var parameters = BoostingParameters()
+            parameters.learningRate = rate
+            parameters.maxRounds = 3000
+            parameters.earlyStoppingRounds = patience
+            parameters.featureFraction = features
+            parameters.baggingFraction = bagging
+            parameters.tree.maxLeaves = leaves
+            parameters.tree.minDataInLeaf = minData
+            parameters.tree.lambdaL2 = l2
+            return parameters
+        }
+        var forest = ForestParameters()
+        forest.trees = rows < 5000 ? 300 : 100
+        return [
+            Candidate(name: "LinearModel", learner: .linear(l2: 1e-3)),
+            Candidate(name: "GradientBoosting", learner: .boosting(boosting(31, 0.1, minData: 20, l2: 0))),
+            Candidate(name: "RandomForest", learner: .forest(forest)),
+            Candidate(name: "GradientBoosting_Regularized", learner: .boosting(boosting(15, 0.05, minData: 10, l2: 1, features: 0.8, bagging: 0.8, patience: 80))),
+            Candidate(name: "GradientBoosting_Large", learner: .boosting(boosting(63, 0.05, minData: 10, l2: 1, features: 0.7, patience: 80))),
+            Candidate(name: "GradientBoosting_Slow", learner: .boosting(boosting(31, 0.02, minData: 20, l2: 5, features: 0.6, bagging: 0.9, patience: 150))),
+            Candidate(name: "LinearModel_Strong", learner: .linear(l2: 0.05)),
+        ]
+    }
+
+    var details: String {
+        switch learner {
+        case .linear(let l2): return "L2 \(l2)"
+        case .boosting(let p):
+            return "\(p.tree.maxLeaves) leaves, learning rate \(p.learningRate), min data in leaf \(p.tree.minDataInLeaf), L2 \(p.tree.lambdaL2), feature fraction \(p.featureFraction), bagging \(p.baggingFraction)"
+        case .forest(let p): return "\(p.trees) trees, up to \(p.maxLeaves) leaves"
+        }
+    }
+}
+
+/// Greedy ensemble selection with replacement (Caruana et al. 2004), as in AutoGluon's
+/// WeightedEnsemble_L2: repeatedly add the model whose inclusion most improves the validation
+/// metric of the averaged predictions; weights are how often each was picked.
+enum EnsembleSelection {
+    static func select(_ predictions: [Prediction], target: [Double], metric: Metric, iterations: Int = 25) -> [Double] {
+        guard !predictions.isEmpty else { return [] }
+        var counts = [Int](repeating: 0, count: predictions.count)
+        var sum = [Double](repeating: 0, count: predictions[0].values.count)
+        let width = predictions[0].width
+        let secondary: Metric = width == 1 ? .rmse : .logLoss
+        for step in 0..<iterations {
+            var best: (index: Int, primary: Double, secondary: Double)?
+            for (index, prediction) in predictions.enumerated() {
+                var trial = sum
+                let scale = 1 / Double(step + 1)
+                for j in trial.indices { trial[j] = (trial[j] + prediction.values[j]) * scale }
+                let values = Metrics.compute(Prediction(values: trial, width: width), target: target)
+                let primary = metric.score(values[metric.rawValue] ?? -.infinity)
+                let tie = secondary.score(values[secondary.rawValue] ?? -.infinity)
+                if best == nil || primary > best!.primary + 1e-12 || (abs(primary - best!.primary) <= 1e-12 && tie > best!.secondary) {
+                    best = (index, primary, tie)
+                }
+            }
+            guard let best else { break }
+            counts[best.index] += 1
+            for j in sum.indices { sum[j] += predictions[best.index].values[j] }
+        }
+        let total = Double(counts.reduce(0, +))
+        return counts.map { Double($0) / total }
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+
+/// How candidates are validated: the rows whose predictions score them, and how a chosen
+/// candidate becomes the final model.
+protocol ModelSelection {
+    var method: String { get }
+    var validationTarget: [Double] { get }
+    func fit(_ candidate: Candidate) throws -> AutoML.Fitted
+    func final(_ fitted: AutoML.Fitted) throws -> PipelineModel
+}
+
+/// k-fold cross-validation (stratified for classification): every selection row gets an
+/// out-of-fold prediction; the chosen models are then refitted on all selection rows, boosting
+/// with the mean early-stopped number of rounds.
+struct CrossValidation: ModelSelection {
+    let pool: TrainingTable
+    let bins: BinnedMatrix
+    let folds: [[Int]]
+    let seed: UInt64
+    let automl: AutoML
+
+    var method: String { "\(folds.count)-fold cross-validation" }
+    var validationTarget: [Double] { pool.target }
+
+    init(pool: TrainingTable, folds count: Int, seed: UInt64, automl: AutoML) throws {
+        self.pool = pool
+        self.seed = seed
+        self.automl = automl
+        bins = BinnedMatrix(table: pool, mappers: BinnedMatrix.mappers(for: pool))
+        var generator = SeededGenerator(seed: seed &+ 1)
+        var order = Array(0..<pool.rowCount)
+        order.shuffle(using: &generator)
+        if pool.targetSpec.task == .classification {
+            // Stable sort by class, then deal round-robin: each fold gets every class.
+            order = order.enumerated().sorted { (pool.target[$0.element], $0.offset) < (pool.target[$1.element], $1.offset) }.map(\.element)
+        }
+        let k = max(2, min(count, pool.rowCount / 2))
+        var folds = [[Int]](repeating: [], count: k)
+        for (position, row) in order.enumerated() { folds[position % k].append(row) }
+        self.folds = folds.map { $0.sorted() }
+    }
+
+    func fit(_ candidate: Candidate) throws -> AutoML.Fitted {
+        let start = ContinuousClock.now
+        let n = pool.rowCount
+        let results = try Parallel.map(folds.count) { fold -> Result<(PipelineModel, Int?, [Int], Prediction, Double), any Error> in
+            Result {
+                let held = folds[fold]
+                var isHeld = [Bool](repeating: false, count: n)
+                for row in held { isHeld[row] = true }
+                let trainRows = (0..<n).filter { !isHeld[$0] }
+                let train = pool.subset(trainRows)
+                let valid = pool.subset(held)
+                let (model, rounds) = try automl.fitModel(candidate, train: train, trainBins: bins.subset(trainRows),
+                                                          validation: (valid, bins.subset(held)), rounds: nil,
+                                                          parallel: false, seed: seed &+ UInt64(fold))
+                let predictStart = ContinuousClock.now
+                let prediction = model.predict(EncodedRows(columns: valid.columns, count: valid.rowCount))
+                return (model, rounds, held, prediction, AutoML.seconds(since: predictStart))
+            }
+        }.map { try $0.get() }
+        let width = results[0].3.width
+        var oof = [Double](repeating: 0, count: n * width)
+        var predictTime = 0.0
+        for (_, _, held, prediction, time) in results {
+            predictTime += time
+            for (local, row) in held.enumerated() {
+                for k in 0..<width { oof[row * width + k] = prediction.values[local * width + k] }
+            }
+        }
+        let rounds = results.compactMap(\.1)
+        let meanRounds = rounds.isEmpty ? nil : Int((Double(rounds.reduce(0, +)) / Double(rounds.count) * 1.1).rounded(.up))
+        return AutoML.Fitted(candidate: candidate, model: results[0].0, validation: Prediction(values: oof, width: width),
+                             fitTime: AutoML.seconds(since: start), predictTime: predictTime, rounds: meanRounds)
+    }
+
+    func final(_ fitted: AutoML.Fitted) throws -> PipelineModel {
+        try automl.fitModel(fitted.candidate, train: pool, trainBins: bins, validation: nil, rounds: fitted.rounds,
+                            parallel: true, seed: seed).0
+    }
+}
+
+/// One validation split (a fifth of the selection rows, at most 50,000); the models fitted on
+/// the rest are final as they are.
+struct Holdout: ModelSelection {
+    let train: TrainingTable
+    let valid: TrainingTable
+    let trainBins: BinnedMatrix
+    let validBins: BinnedMatrix
+    let seed: UInt64
+    let automl: AutoML
+
+    var method: String { "holdout (\(valid.rowCount) validation rows)" }
+    var validationTarget: [Double] { valid.target }
+
+    init(pool: TrainingTable, seed: UInt64, automl: AutoML) throws {
+        var generator = SeededGenerator(seed: seed &+ 2)
+        var order = Array(0..<pool.rowCount)
+        order.shuffle(using: &generator)
+        let validCount = min(50_000, max(1, pool.rowCount / 5))
+        valid = pool.subset(Array(order[0..<validCount]).sorted())
+        train = pool.subset(Array(order[validCount...]).sorted())
+        let mappers = BinnedMatrix.mappers(for: train)
+        trainBins = BinnedMatrix(table: train, mappers: mappers)
+        validBins = BinnedMatrix(table: valid, mappers: mappers)
+        self.seed = seed
+        self.automl = automl
+    }
+
+    func fit(_ candidate: Candidate) throws -> AutoML.Fitted {
+        let start = ContinuousClock.now
+        let (model, rounds) = try automl.fitModel(candidate, train: train, trainBins: trainBins, validation: (valid, validBins),
+                                                  rounds: nil, parallel: true, seed: seed)
+        let fitTime = AutoML.seconds(since: start)
+        let predictStart = ContinuousClock.now
+        let prediction = model.predict(EncodedRows(columns: valid.columns, count: valid.rowCount))
+        return AutoML.Fitted(candidate: candidate, model: model, validation: prediction, fitTime: fitTime,
+                             predictTime: AutoML.seconds(since: predictStart), rounds: rounds)
+    }
+
+    func final(_ fitted: AutoML.Fitted) throws -> PipelineModel { fitted.model }
+}
