@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "WarehouseCore"),
         // The training engine is numeric code: optimised even in debug builds, so the test
         // suite trains at realistic speed.
-        .target(name: "WarehouseAutoML", swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "WarehouseAutoML", swiftSettings: [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]),
         .target(name: "WarehouseFormats", dependencies: ["WarehouseCore", "WarehouseZip"]),
         .target(name: "WarehouseCatalog", dependencies: ["WarehouseCore", "WarehouseSQLite"]),
         .target(name: "WarehouseStorage", dependencies: ["WarehouseCore", "WarehouseCrypto", "WarehouseS3"]),
@@ -35,7 +35,7 @@ let package = Package(
             dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip", "WarehouseAutoML"]
         ),
         .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseCrypto", "WarehouseZip", "WarehouseStorage", "WarehouseS3"]),
-        .executableTarget(name: "warehouse", dependencies: ["WarehouseAPI", "WarehouseFormats"]),
+        .executableTarget(name: "warehouse", dependencies: ["WarehouseAPI", "WarehouseFormats", "WarehouseAutoML"]),
         .target(name: "WarehouseTesting", dependencies: ["WarehouseAPI", "WarehouseStorage"]),
 
         .testTarget(name: "WarehouseCryptoTests", dependencies: ["WarehouseCrypto"]),

@@ -169,9 +169,32 @@ public enum MissingValues {
     static let tokens: Set<String> = ["", "na", "n/a", "nan", "null", "none", "?", "nil", "-nan", "#n/a"]
 
     @inline(__always) public static func isMissing(_ value: String) -> Bool {
-        if value.isEmpty { return true }
-        if value.utf8.count > 5 { return false }
-        return tokens.contains(value.trimmingCharacters(in: .whitespaces).lowercased())
+        let utf8 = value.utf8
+        if utf8.isEmpty { return true }
+        // Every token is at most 5 letters (plus spaces) and starts with one of these bytes.
+        guard utf8.count <= 8, let first = utf8.first else { return false }
+        switch first {
+        case UInt8(ascii: "n"), UInt8(ascii: "N"), UInt8(ascii: "?"), UInt8(ascii: "-"), UInt8(ascii: "#"), UInt8(ascii: " "),
+             UInt8(ascii: "\t"):
+            return tokens.contains(Text.trim(value).lowercased())
+        default:
+            return false
+        }
+    }
+}
+
+enum Text {
+    /// `value` without leading and trailing spaces and tabs; no copy when there are none.
+    @inline(__always) static func trim(_ value: String) -> String {
+        let utf8 = value.utf8
+        guard let first = utf8.first, let last = utf8.last else { return value }
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+        if !isSpace(first) && !isSpace(last) { return value }
+        let bytes = Array(utf8)
+        var start = 0, end = bytes.count
+        while start < end && isSpace(bytes[start]) { start += 1 }
+        while end > start && isSpace(bytes[end - 1]) { end -= 1 }
+        return String(decoding: bytes[start..<end], as: UTF8.self)
     }
 }
 

@@ -24,7 +24,7 @@ struct ColumnAccumulator {
 
     mutating func add(_ raw: String) {
         if MissingValues.isMissing(raw) { nulls += 1; return }
-        let value = raw.trimmingCharacters(in: .whitespaces)
+        let value = Text.trim(raw)
         nonNull += 1
         totalLength += value.utf8.count
         if let number = NumberParsing.double(value) {
@@ -50,7 +50,9 @@ struct ColumnAccumulator {
         if exact {
             counts[value, default: 0] += 1
             if counts.count > DatasetProfile.exactDistinctBound { exact = false }
-        } else if counts[value] != nil {
+        } else if numeric < nonNull, counts[value] != nil {
+            // Past the bound only text columns keep counting their known values (top values);
+            // numbers report min/max/mean/std instead.
             counts[value]! += 1
         }
     }

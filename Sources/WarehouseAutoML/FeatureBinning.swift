@@ -73,16 +73,37 @@ struct BinMapper: Sendable {
     }
 }
 
-/// The features of a set of rows as bins, column-major.
+/// The features of a set of rows as bins, column-major (for partitioning rows by one feature)
+/// and row-major (for building a leaf's histograms of every feature in one pass over its rows).
 struct BinnedMatrix: Sendable {
     let mappers: [BinMapper]
     let bins: [[UInt8]]
+    let rowMajor: [UInt8]
     let rowCount: Int
     var featureCount: Int { mappers.count }
 
+    static func rowMajor(_ bins: [[UInt8]], rowCount: Int) -> [UInt8] {
+        let width = bins.count
+        var out = [UInt8](repeating: 0, count: rowCount * width)
+        out.withUnsafeMutableBufferPointer { out in
+            for (feature, column) in bins.enumerated() {
+                column.withUnsafeBufferPointer { column in
+                    var index = feature
+                    for row in 0..<rowCount {
+                        out[index] = column[row]
+                        index &+= width
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     static func mappers(for table: TrainingTable) -> [BinMapper] {
-        zip(table.features, table.columns).map { spec, column in
-            BinMapper(values: column, isCategorical: spec.kind == .categorical, categoryCount: spec.categories?.count ?? 0)
+        Parallel.map(table.features.count) { index in
+            let spec = table.features[index]
+            return BinMapper(values: table.columns[index], isCategorical: spec.kind == .categorical,
+                             categoryCount: spec.categories?.count ?? 0)
         }
     }
 
@@ -97,6 +118,7 @@ struct BinnedMatrix: Sendable {
                 count = column.count
             }
         }
+        rowMajor = Self.rowMajor(bins, rowCount: rowCount)
     }
 }
 
@@ -143,6 +165,7 @@ extension BinnedMatrix {
         self.mappers = mappers
         self.bins = bins
         self.rowCount = rowCount
+        rowMajor = Self.rowMajor(bins, rowCount: rowCount)
     }
 
     /// The rows at `indices`, in that order.

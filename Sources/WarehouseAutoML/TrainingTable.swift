@@ -16,7 +16,7 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     /// The numeric value the learners see: a number, a category code, or NaN for missing.
     @inline(__always) public func encode(_ raw: String?, lookup: [String: Int]?) -> Double {
         guard let raw, !MissingValues.isMissing(raw) else { return .nan }
-        let value = raw.trimmingCharacters(in: .whitespaces)
+        let value = Text.trim(raw)
         switch kind {
         case .categorical:
             guard let code = lookup?[value] else { return .nan }
@@ -70,37 +70,52 @@ public struct TrainingTable: Sendable {
         guard let targetIndex = table.header.firstIndex(of: profile.targetColumn) else {
             throw ProfileError.unknownTarget(profile.targetColumn, table.header)
         }
-        // Categories come from the profile's counts when exact; otherwise from this pass.
-        var raw: [[String?]] = featureIndices.map { _ in [] }
+        // Numbers are encoded as they stream by; categories get provisional codes in order of
+        // appearance, renumbered by frequency at the end.
+        let types = profile.features.map { profile.column($0)?.dtype ?? .categorical }
+        let numericSpecs = zip(profile.features, types).map { name, type in
+            FeatureSpec(name: name, kind: type == .categorical ? .categorical : .numeric, source: type, categories: nil)
+        }
+        var columns = [[Double]](repeating: [], count: featureIndices.count)
+        var provisional = [[String: Int]](repeating: [:], count: featureIndices.count)
+        var provisionalCounts = [[Int]](repeating: [], count: featureIndices.count)
         var targets: [String] = []
         var skipped = 0
         try table.forEachRow { row in
             let label = row[targetIndex]
             if MissingValues.isMissing(label) { skipped += 1; return }
-            targets.append(label.trimmingCharacters(in: .whitespaces))
+            targets.append(Text.trim(label))
             for (slot, index) in featureIndices.enumerated() {
                 let value = row[index]
-                raw[slot].append(MissingValues.isMissing(value) ? nil : value)
+                if numericSpecs[slot].kind == .numeric {
+                    columns[slot].append(numericSpecs[slot].encode(value, lookup: nil))
+                } else if MissingValues.isMissing(value) {
+                    columns[slot].append(.nan)
+                } else {
+                    let key = Text.trim(value)
+                    if let code = provisional[slot][key] {
+                        provisionalCounts[slot][code] += 1
+                        columns[slot].append(Double(code))
+                    } else {
+                        let code = provisional[slot].count
+                        provisional[slot][key] = code
+                        provisionalCounts[slot].append(1)
+                        columns[slot].append(Double(code))
+                    }
+                }
             }
         }
-        var specs: [FeatureSpec] = []
-        var columns: [[Double]] = []
-        for (slot, name) in profile.features.enumerated() {
-            let type = profile.column(name)?.dtype ?? .categorical
-            let spec: FeatureSpec
-            if type == .categorical {
-                var counts: [String: Int] = [:]
-                for value in raw[slot] { if let value { counts[value.trimmingCharacters(in: .whitespaces), default: 0] += 1 } }
-                let categories = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
-                    .prefix(FeatureSpec.maxCategories).map(\.key)
-                spec = FeatureSpec(name: name, kind: .categorical, source: type, categories: categories)
-            } else {
-                spec = FeatureSpec(name: name, kind: .numeric, source: type, categories: nil)
-            }
-            let lookup = spec.categoryLookup()
-            columns.append(raw[slot].map { spec.encode($0, lookup: lookup) })
-            raw[slot] = []
-            specs.append(spec)
+        var specs = numericSpecs
+        for slot in specs.indices where specs[slot].kind == .categorical {
+            let names = provisional[slot].sorted { $0.value < $1.value }.map(\.key)
+            let counts = provisionalCounts[slot]
+            let ranked = names.indices.sorted { counts[$0] != counts[$1] ? counts[$0] > counts[$1] : names[$0] < names[$1] }
+                .prefix(FeatureSpec.maxCategories)
+            var remap = [Double](repeating: .nan, count: names.count)
+            for (newCode, oldCode) in ranked.enumerated() { remap[oldCode] = Double(newCode) }
+            columns[slot] = columns[slot].map { $0.isNaN ? .nan : remap[Int($0)] }
+            specs[slot] = FeatureSpec(name: specs[slot].name, kind: .categorical, source: .categorical,
+                                      categories: ranked.map { names[$0] })
         }
         let targetSpec: TargetSpec
         var target: [Double]

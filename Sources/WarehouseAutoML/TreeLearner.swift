@@ -156,17 +156,21 @@ struct TreeLearner {
             for bin in split.leftBins { leftSet[bin] = true }
             let categorical = matrix.mappers[feature].isCategorical
             var leftEnd = leaf.range.lowerBound
-            var rightCount = 0
-            matrix.bins[feature].withUnsafeBufferPointer { bins in
-                for position in leaf.range {
-                    let row = rows[position]
-                    let bin = Int(bins[Int(row)])
-                    let goLeft = categorical ? leftSet[bin]
-                        : (bin == missingBin ? split.defaultLeft : bin <= split.thresholdBin)
-                    if goLeft { rows[leftEnd] = row; leftEnd += 1 } else { scratch[rightCount] = row; rightCount += 1 }
+            rows.withUnsafeMutableBufferPointer { rows in
+                scratch.withUnsafeMutableBufferPointer { scratch in
+                    matrix.bins[feature].withUnsafeBufferPointer { bins in
+                        var rightCount = 0
+                        for position in leaf.range {
+                            let row = rows[position]
+                            let bin = Int(bins[Int(row)])
+                            let goLeft = categorical ? leftSet[bin]
+                                : (bin == missingBin ? split.defaultLeft : bin <= split.thresholdBin)
+                            if goLeft { rows[leftEnd] = row; leftEnd += 1 } else { scratch[rightCount] = row; rightCount += 1 }
+                        }
+                        for index in 0..<rightCount { rows[leftEnd + index] = scratch[index] }
+                    }
                 }
             }
-            for index in 0..<rightCount { rows[leftEnd + index] = scratch[index] }
             let leftRange = leaf.range.lowerBound..<leftEnd
             let rightRange = leftEnd..<leaf.range.upperBound
 

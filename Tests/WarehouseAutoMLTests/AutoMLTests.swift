@@ -3,7 +3,7 @@ import Testing
 @testable import WarehouseAutoML
 
 @Suite struct AutoMLTests {
-    @Test(arguments: ["titanic", "digits", "credit_data", "diamonds"])
+    @Test(arguments: ["iris", "titanic", "penguins"])
     func trainsSmallDatasets(name: String) throws {
         let start = Date()
         let (result, profile, _) = try SharedDatasets.train(name)
