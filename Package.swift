@@ -34,7 +34,7 @@ let package = Package(
             name: "WarehouseService",
             dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip", "WarehouseAutoML"]
         ),
-        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseCrypto", "WarehouseZip", "WarehouseStorage", "WarehouseS3"]),
+        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseAutoML", "WarehouseCrypto", "WarehouseZip", "WarehouseStorage", "WarehouseS3"]),
         .executableTarget(name: "warehouse", dependencies: ["WarehouseAPI", "WarehouseFormats", "WarehouseAutoML"]),
         .target(name: "WarehouseTesting", dependencies: ["WarehouseAPI", "WarehouseStorage"]),
 

@@ -13,6 +13,11 @@ import WarehouseStorage
 public final class WarehouseApplication: Sendable {
     public let configuration: WarehouseConfiguration
     public let service: ModelService
+    public let datasets: DatasetService
+    public let training: TrainingService
+    public let predictions: PredictionService
+    /// Whether this process runs training workers (maintenance commands do not).
+    let runsTraining: Bool
     public let router: Router
     public let access: AccessControl
     let server: HTTPServer
@@ -44,8 +49,12 @@ public final class WarehouseApplication: Sendable {
         let catalog = try Catalog(path: dataDirectory + "/catalog.sqlite3")
         service = ModelService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp",
                                zipLimits: configuration.zipLimits)
+        datasets = DatasetService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp")
+        training = TrainingService(models: service, datasets: datasets, workers: configuration.trainingWorkers, logger: logger)
+        predictions = PredictionService(models: service, capacity: configuration.predictionCacheSize)
+        runsTraining = recover
         do {
-            for action in try (recover ? service.recover(spoolDirectory: dataDirectory + "/tmp") : []) {
+            for action in try (recover ? service.recover(spoolDirectory: dataDirectory + "/tmp") + datasets.recover() : []) {
                 logger.info("recovery: \(action)")
             }
         } catch {
@@ -77,6 +86,8 @@ public final class WarehouseApplication: Sendable {
                                  stagedUploadBody: .multipart(staging)).definitions
             + SystemRoutes(service: service, storage: configuration.storage.rawValue).definitions
             + TokenRoutes(access: access).definitions
+            + DatasetRoutes(datasets: datasets, training: training, access: access, uploadBody: .multipart(multipart)).definitions
+            + TrainingRoutes(training: training, predictions: predictions, access: access).definitions
         router = Router(routes: routes) { [logger] error, head in
             ErrorResponses.response(for: error, head: head, logger: logger)
         }
@@ -115,12 +126,16 @@ public final class WarehouseApplication: Sendable {
     }
 
     public func start() throws {
+        if runsTraining {
+            for action in try training.start() { logger.info("recovery: \(action)") }
+        }
         try server.start()
         logger.info("listening on http://\(configuration.host):\(port) with \(configuration.storage.rawValue) storage in \(configuration.dataDirectory)")
     }
 
     public func stop() {
         server.stop()
+        training.stop()
     }
 }
 

@@ -34,6 +34,10 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     public var s3PartSize: UInt64 = 8 << 20
     /// Multipart parts in flight at once.
     public var s3ConcurrentParts = 8
+    /// Training jobs run at once (each uses both cores when it can).
+    public var trainingWorkers = 1
+    /// Trained pipelines kept in memory for /predict.
+    public var predictionCacheSize = 16
 
     public init() {}
 
@@ -145,6 +149,12 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         case "s3_part_size":
             guard let bytes = UInt64(value), bytes >= 5 << 20 else { throw invalid("a byte count of at least 5 MiB (S3's minimum part size)") }
             s3PartSize = bytes
+        case "training_workers":
+            guard let count = Int(value), (1...64).contains(count) else { throw invalid("a number from 1 to 64") }
+            trainingWorkers = count
+        case "prediction_cache_size":
+            guard let count = Int(value), (1...10_000).contains(count) else { throw invalid("a number from 1 to 10000") }
+            predictionCacheSize = count
         default:
             throw WarehouseError.invalid("\(source): unknown setting '\(name)'")
         }

@@ -74,11 +74,12 @@ public struct AutoML {
     public let problem: ProblemType
     public let settings: AutoMLSettings
     public let budget: TrainingBudget
-    /// Called with (fraction done, message).
-    public let progress: @Sendable (Double, String) -> Void
+    /// Called with the fraction done, what is happening, and a leaderboard entry when a
+    /// candidate has just been scored.
+    public let progress: @Sendable (Double, String, LeaderboardEntry?) -> Void
 
     public init(table: TrainingTable, problem: ProblemType, settings: AutoMLSettings, budget: TrainingBudget,
-                progress: @escaping @Sendable (Double, String) -> Void = { _, _ in }) {
+                progress: @escaping @Sendable (Double, String, LeaderboardEntry?) -> Void = { _, _, _ in }) {
         self.table = table
         self.problem = problem
         self.settings = settings
@@ -116,7 +117,7 @@ public struct AutoML {
         let poolRows = Array(order[testCount...]).sorted()
         let pool = table.subset(poolRows)
         let useCV = n < settings.crossValidationBelow
-        progress(0.02, "split \(n) rows: \(pool.rowCount) for training and selection, \(testCount) held out for test metrics")
+        progress(0.02, "split \(n) rows: \(pool.rowCount) for training and selection, \(testCount) held out for test metrics", nil)
 
         // Search phase: learners must stop early enough to leave time for refits and scoring.
         budget.setSoftLimit(budget.limitSeconds * (useCV ? 0.7 : 0.88))
@@ -130,12 +131,15 @@ public struct AutoML {
             if !fitted.isEmpty && budget.exhausted() { break }
             // Leave later candidates out when less than a tenth of the budget remains for them.
             if fitted.count >= 2 && budget.effectiveLimit - budget.elapsed < budget.limitSeconds * 0.08 { break }
-            progress(0.05 + 0.75 * Double(index) / Double(candidates.count), "fitting \(candidate.name)")
+            progress(0.05 + 0.75 * Double(index) / Double(candidates.count), "fitting \(candidate.name)", nil)
             let result = try selection.fit(candidate)
             let score = metric.evaluate(result.validation, target: selection.validationTarget)
             fitted.append(result)
+            let entry = LeaderboardEntry(model: candidate.name, kind: candidate.kind.rawValue, validationScore: score,
+                                         fitTimeSeconds: result.fitTime, predictTimeSeconds: result.predictTime,
+                                         details: candidate.details + (result.rounds.map { ", \($0) rounds" } ?? ""), weight: 0)
             progress(0.05 + 0.75 * Double(index + 1) / Double(candidates.count),
-                     "\(candidate.name): validation \(metric.rawValue) \(Self.format(score)) in \(Self.format(result.fitTime)) s")
+                     "\(candidate.name): validation \(metric.rawValue) \(Self.format(score)) in \(Self.format(result.fitTime)) s", entry)
         }
         try budget.checkCancelled()
 
@@ -151,7 +155,7 @@ public struct AutoML {
 
         // Final model: refit members on all selection rows under cross-validation.
         budget.setSoftLimit(budget.limitSeconds * 0.95)
-        progress(0.85, useEnsemble ? "refitting the weighted ensemble" : "refitting \(fitted[bestSingle].candidate.name)")
+        progress(0.85, useEnsemble ? "refitting the weighted ensemble" : "refitting \(fitted[bestSingle].candidate.name)", nil)
         let chosen: [(Int, Double)] = useEnsemble ? weights.enumerated().filter { $0.element > 0 }.map { ($0.offset, $0.element) }
                                                   : [(bestSingle, 1)]
         var members: [EnsembleMember] = []
@@ -164,7 +168,7 @@ public struct AutoML {
         let pipeline = TrainedPipeline(problemType: problem, target: table.targetSpec, features: table.features, model: finalModel)
 
         // Report.
-        progress(0.95, "scoring")
+        progress(0.95, "scoring", nil)
         let validationPrediction = useEnsemble ? ensembleValidation : fitted[bestSingle].validation
         var testMetrics: [String: Double] = [:]
         var confusion: [[Int]]?

@@ -115,5 +115,45 @@ enum Schema {
             );
             CREATE INDEX tokens_by_user ON tokens (user_id);
             """),
+        .init("004-datasets-training-jobs", """
+            -- One row per uploaded dataset version; `record` is the DatasetRecord as JSON
+            -- (profile included). Pending rows are uploads in progress, invisible to readers.
+            CREATE TABLE datasets (
+                id INTEGER PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                dataset_id TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('pending', 'ready')),
+                record TEXT NOT NULL DEFAULT '{}',
+                created_at TEXT NOT NULL,
+                UNIQUE (user_id, dataset_id, version)
+            );
+
+            -- Training jobs: `request` and `result` are JSON; events are the SSE history.
+            CREATE TABLE training_jobs (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                dataset_id TEXT NOT NULL,
+                model_id TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+                progress REAL NOT NULL DEFAULT 0,
+                message TEXT NOT NULL DEFAULT '',
+                request TEXT NOT NULL,
+                result TEXT,
+                error TEXT,
+                created_at TEXT NOT NULL,
+                started_at TEXT,
+                finished_at TEXT
+            );
+            CREATE INDEX training_jobs_by_state ON training_jobs (state, created_at);
+            CREATE INDEX training_jobs_by_user ON training_jobs (user_id, created_at);
+
+            CREATE TABLE training_job_events (
+                job_id TEXT NOT NULL REFERENCES training_jobs (id) ON DELETE CASCADE,
+                seq INTEGER NOT NULL,
+                data TEXT NOT NULL,
+                PRIMARY KEY (job_id, seq)
+            ) WITHOUT ROWID;
+            """),
     ])
 }

@@ -89,6 +89,11 @@ public protocol StreamingObjectUpload: AnyObject {
 
 /// Object keys of the layout in DESIGN.md, built in one place.
 public enum ObjectKeys {
+    /// `datasets/{user}/{dataset}/{version}/`
+    public static func datasetPrefix(user: String, dataset: String, version: String? = nil) -> String {
+        "datasets/\(user)/\(dataset)/" + (version.map { $0 + "/" } ?? "")
+    }
+
     public static func versionPrefix(user: String, model: String, version: String) -> String {
         "models/\(user)/\(model)/\(version)/"
     }

@@ -1,0 +1,97 @@
+import Foundation
+import WarehouseCore
+import WarehouseHTTPServer
+import WarehouseService
+
+/// `/datasets`: upload a CSV (profiled while it is local), read records and profiles, delete.
+struct DatasetRoutes {
+    let datasets: DatasetService
+    let training: TrainingService
+    let access: AccessControl
+    let uploadBody: HTTPBodyKind
+
+    var definitions: [RouteDefinition] {
+        let datasets = self.datasets
+        let training = self.training
+        let access = self.access
+        return [
+            RouteDefinition("POST", "/datasets/upload", body: uploadBody) { request in
+                let form = try ModelRoutes.form(of: request)
+                let fields = try DatasetUploadFields(form.fields)
+                try request.principal(access).authorize(user: fields.userID)
+                let file = try ModelRoutes.incomingFile(named: "file", in: form)
+                let record = try datasets.upload(fields: fields, file: file)
+                var job: TrainingJob?
+                if fields.autoTrain {
+                    var trainingRequest = try TrainingRequest(userID: fields.userID, datasetID: fields.datasetID,
+                                                              datasetVersion: record.version, timeLimit: fields.timeLimit,
+                                                              automatic: true)
+                    trainingRequest.name = "\(record.name) AutoML"
+                    job = try training.submit(trainingRequest)
+                }
+                return JSON.response(DatasetUploadDTO(dataset: record, trainingJob: job))
+            },
+            RouteDefinition("GET", "/datasets/{user_id}") { request in
+                JSON.response(try datasets.list(user: try request.userParameter()).map(DatasetSummaryDTO.init))
+            },
+            RouteDefinition("GET", "/datasets/{user_id}/{dataset_id}") { request in
+                JSON.response(try datasets.record(user: try request.userParameter(), dataset: try request.datasetParameter(),
+                                                  version: request.nonEmptyQuery("version")))
+            },
+            RouteDefinition("DELETE", "/datasets/{user_id}/{dataset_id}") { request in
+                let user = try request.userParameter()
+                let dataset = try request.datasetParameter()
+                let versions = try datasets.delete(user: user, dataset: dataset)
+                return JSON.response(["deleted": JSONValue.bool(true), "user_id": .string(user), "dataset_id": .string(dataset),
+                                      "deleted_versions": .array(versions.map(JSONValue.string))])
+            },
+        ]
+    }
+}
+
+extension HTTPRequest {
+    func datasetParameter() throws -> String {
+        try Identifiers.name(parameter("dataset_id"), field: "dataset_id")
+    }
+}
+
+struct DatasetUploadDTO: Encodable {
+    let dataset: DatasetRecord
+    let trainingJob: TrainingJob?
+
+    enum CodingKeys: String, CodingKey { case dataset, trainingJob = "training_job" }
+
+    func encode(to encoder: any Encoder) throws {
+        try dataset.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(trainingJob, forKey: .trainingJob)
+    }
+}
+
+/// A dataset in a listing: the record without sample rows and per-column details.
+struct DatasetSummaryDTO: Encodable {
+    let record: DatasetRecord
+    init(_ record: DatasetRecord) { self.record = record }
+
+    enum CodingKeys: String, CodingKey {
+        case userID = "user_id", datasetID = "dataset_id", version, name, description, filename, fileSize = "file_size"
+        case fileHash = "file_hash", rows, columns, targetColumn = "target_column", taskType = "task_type", createdAt = "created_at"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(record.userID, forKey: .userID)
+        try c.encode(record.datasetID, forKey: .datasetID)
+        try c.encode(record.version, forKey: .version)
+        try c.encode(record.name, forKey: .name)
+        try c.encode(record.description, forKey: .description)
+        try c.encode(record.filename, forKey: .filename)
+        try c.encode(record.fileSize, forKey: .fileSize)
+        try c.encode(record.fileHash, forKey: .fileHash)
+        try c.encode(record.rows, forKey: .rows)
+        try c.encode(record.profile.columns.count, forKey: .columns)
+        try c.encode(record.targetColumn, forKey: .targetColumn)
+        try c.encode(record.taskType, forKey: .taskType)
+        try c.encode(record.createdAt, forKey: .createdAt)
+    }
+}

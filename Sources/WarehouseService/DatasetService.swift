@@ -1,0 +1,195 @@
+import Foundation
+import WarehouseAutoML
+import WarehouseCatalog
+import WarehouseCore
+
+/// A stored dataset version: where its CSV is, its hash, and its profile.
+public struct DatasetRecord: Codable, Sendable {
+    public var userID: String
+    public var datasetID: String
+    public var version: String
+    public var name: String
+    public var description: String?
+    public var filename: String
+    public var fileSize: UInt64
+    public var fileHash: String
+    public var objectKey: String
+    public var rows: Int
+    public var targetColumn: String
+    public var taskType: TaskType
+    public var createdAt: String
+    public var profile: DatasetProfile
+
+    enum CodingKeys: String, CodingKey {
+        case userID = "user_id", datasetID = "dataset_id", version, name, description, filename
+        case fileSize = "file_size", fileHash = "file_hash", objectKey = "object_key", rows
+        case targetColumn = "target_column", taskType = "task_type", createdAt = "created_at", profile
+    }
+
+    /// "v3" → 3.
+    public static func number(_ version: String) throws -> Int {
+        guard version.hasPrefix("v"), let number = Int(version.dropFirst()), number > 0 else {
+            throw WarehouseError.invalid("dataset versions look like v1, v2… (got \(Identifiers.quoted(version)))")
+        }
+        return number
+    }
+}
+
+/// The fields of `POST /datasets/upload`.
+public struct DatasetUploadFields: Sendable {
+    public var userID: String
+    public var datasetID: String
+    public var name: String?
+    public var description: String?
+    public var targetColumn: String?
+    public var taskType: TaskType?
+    public var autoTrain: Bool
+    public var timeLimit: Double?
+
+    public init(_ fields: [(name: String, value: String)]) throws {
+        var values: [String: String] = [:]
+        for (name, value) in fields where values[name] == nil {
+            let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !trimmed.isEmpty { values[name] = trimmed }
+        }
+        userID = try Identifiers.userID(values["user_id"])
+        datasetID = try Identifiers.name(values["dataset_id"], field: "dataset_id")
+        name = values["name"].map { String($0.prefix(256)) }
+        description = values["description"].map { String($0.prefix(65_536)) }
+        targetColumn = values["target_column"]
+        taskType = try values["task_type"].map { try TrainingRequest.parseTask($0) }
+        autoTrain = try values["auto_train"].map { try FieldValues.bool($0, field: "auto_train") } ?? true
+        timeLimit = try values["time_limit"].map { try TrainingRequest.parseTimeLimit($0) }
+    }
+}
+
+/// Datasets: upload (profile while the CSV is local, then store it), read, delete.
+public final class DatasetService: Sendable {
+    let catalog: Catalog
+    let store: any ObjectStore
+    let spoolDirectory: String
+
+    public init(catalog: Catalog, store: any ObjectStore, spoolDirectory: String) {
+        self.catalog = catalog
+        self.store = store
+        self.spoolDirectory = spoolDirectory
+    }
+
+    /// Profiles the spooled CSV, then stores it as the dataset's next version. A CSV that
+    /// cannot be read is 400 with its line number; nothing is stored then.
+    public func upload(fields: DatasetUploadFields, file: IncomingFile) throws -> DatasetRecord {
+        let filename = FilePaths.baseName(try FilePaths.validate(file.filename.isEmpty ? "data.csv" : file.filename, field: "filename"))
+        guard file.size > 0 else { throw WarehouseError.invalid("the CSV file is empty") }
+        let profile = try Self.translatingErrors {
+            try DatasetProfile.profile(path: file.spoolPath, targetColumn: fields.targetColumn, taskType: fields.taskType)
+        }
+        let now = Timestamps.now()
+        let pending = try catalog.insertPendingDataset(user: fields.userID, dataset: fields.datasetID, createdAt: now)
+        let version = "v\(pending.version)"
+        let key = ObjectKeys.datasetPrefix(user: fields.userID, dataset: fields.datasetID, version: version) + filename
+        do {
+            try store.putFile(key: key, path: file.spoolPath, size: file.size, sha256: file.sha256)
+            let record = DatasetRecord(
+                userID: fields.userID, datasetID: fields.datasetID, version: version, name: fields.name ?? fields.datasetID,
+                description: fields.description, filename: filename, fileSize: file.size, fileHash: file.sha256,
+                objectKey: key, rows: profile.rows, targetColumn: profile.targetColumn, taskType: profile.taskType,
+                createdAt: now, profile: profile)
+            try catalog.commitDataset(id: pending.id, record: try JSONCoding.string(record))
+            return record
+        } catch {
+            try? store.delete(key: key)
+            try? catalog.abandonDataset(id: pending.id)
+            throw error
+        }
+    }
+
+    public func record(user: String, dataset: String, version: String? = nil) throws -> DatasetRecord {
+        guard let stored = try catalog.dataset(user: user, dataset: dataset, version: try version.map(DatasetRecord.number)) else {
+            throw WarehouseError.notFound("dataset '\(dataset)'\(version.map { " version \($0)" } ?? "") not found for user '\(user)'")
+        }
+        return try JSONCoding.decode(DatasetRecord.self, stored.record)
+    }
+
+    public func list(user: String) throws -> [DatasetRecord] {
+        try catalog.latestDatasets(user: user).map { try JSONCoding.decode(DatasetRecord.self, $0.record) }
+    }
+
+    /// Removes every version of a dataset and its objects; returns the versions removed.
+    public func delete(user: String, dataset: String) throws -> [String] {
+        let rows = try catalog.datasetVersions(user: user, dataset: dataset)
+        guard !rows.isEmpty else { throw WarehouseError.notFound("dataset '\(dataset)' not found for user '\(user)'") }
+        for row in rows {
+            let prefix = ObjectKeys.datasetPrefix(user: user, dataset: dataset, version: "v\(row.version)")
+            try store.delete(keys: try store.list(prefix: prefix).map(\.key))
+            try catalog.deleteDatasetRow(id: row.id)
+        }
+        return rows.map { "v\($0.version)" }
+    }
+
+    /// The dataset's CSV as a local file: the store's own file, or a copy in the spool folder
+    /// (`temporary` says whether the caller must remove it).
+    func localCopy(_ record: DatasetRecord) throws -> (path: String, temporary: Bool) {
+        if let path = store.localPath(key: record.objectKey) { return (path, false) }
+        let path = spoolDirectory + "/dataset-\(UUID().uuidString).csv"
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw WarehouseError.storageUnavailable("cannot create \(path)")
+        }
+        defer { try? handle.close() }
+        do {
+            let reader = try store.open(key: record.objectKey, range: nil)
+            defer { reader.close() }
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { buffer.deallocate() }
+            while true {
+                let count = try reader.read(into: buffer)
+                if count == 0 { break }
+                try handle.write(contentsOf: Data(buffer[0..<count]))
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            throw error
+        }
+        return (path, true)
+    }
+
+    /// CSV and profile errors are the client's: 400 with what and where.
+    static func translatingErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as CSVError {
+            throw WarehouseError.invalid(error.description)
+        } catch let error as ProfileError {
+            throw WarehouseError.invalid(error.description)
+        }
+    }
+}
+
+/// JSON for records kept as text in the catalog.
+enum JSONCoding {
+    static func string<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return try decoder.decode(type, from: Data(text.utf8))
+    }
+}
+
+extension DatasetService {
+    /// Removes dataset uploads a previous process left pending, with their objects.
+    public func recover() throws -> [String] {
+        var actions: [String] = []
+        for row in try catalog.pendingDatasets() {
+            let prefix = ObjectKeys.datasetPrefix(user: row.userID, dataset: row.datasetID, version: "v\(row.version)")
+            try store.delete(keys: try store.list(prefix: prefix).map(\.key))
+            try catalog.deleteDatasetRow(id: row.id)
+            actions.append("removed uncommitted dataset \(row.userID)/\(row.datasetID) v\(row.version)")
+        }
+        return actions
+    }
+}

@@ -1,0 +1,278 @@
+import Foundation
+import Synchronization
+import WarehouseAutoML
+import WarehouseCatalog
+import WarehouseCore
+import WarehouseCrypto
+
+/// Training jobs: persisted in the catalog, run by a pool of worker threads, reported as
+/// events, and registered as model versions when they succeed.
+public final class TrainingService: Sendable {
+    let models: ModelService
+    let datasets: DatasetService
+    let workerCount: Int
+    let logger: Logger
+    /// Budgets of running jobs, so a cancel reaches the learners.
+    private let running = Mutex<[String: TrainingBudget]>([:])
+    private let wakeup = NSCondition()
+    private let stopping = Atomic<Bool>(false)
+
+    public init(models: ModelService, datasets: DatasetService, workers: Int, logger: Logger) {
+        self.models = models
+        self.datasets = datasets
+        workerCount = max(1, workers)
+        self.logger = logger
+    }
+
+    var catalog: Catalog { models.catalog }
+
+    // MARK: - Submitting and reading
+
+    /// Validates the request against the dataset and queues the job.
+    public func submit(_ request: TrainingRequest) throws -> TrainingJob {
+        let dataset = try datasets.record(user: request.userID, dataset: request.datasetID, version: request.datasetVersion)
+        if let target = request.targetColumn, dataset.profile.column(target) == nil {
+            throw WarehouseError.invalid("target column '\(target)' is not in dataset '\(request.datasetID)' (columns: \(dataset.profile.columns.map(\.name).prefix(30).joined(separator: ", ")))")
+        }
+        if let metric = request.metric {
+            let task = request.taskType ?? (request.targetColumn == nil || request.targetColumn == dataset.targetColumn ? dataset.taskType : nil)
+            if let task {
+                _ = try DatasetService.translatingErrors {
+                    try Metric.parse(metric, task: task, problem: task == .regression ? .regression : (dataset.profile.problemType == .binary ? .binary : .multiclass))
+                }
+            }
+        }
+        var pinned = request
+        pinned.datasetVersion = dataset.version
+        let id = "job_" + Hex.encode(SecureRandom.bytes(12))
+        let now = Timestamps.now()
+        let event = TrainingEvent(type: .status, message: "queued", progress: 0, status: "queued")
+        try catalog.insertJob(id: id, user: request.userID, dataset: request.datasetID, model: request.modelID,
+                              request: try JSONCoding.string(pinned), createdAt: now, firstEvent: try JSONCoding.string(event))
+        wakeup.lock()
+        wakeup.broadcast()
+        wakeup.unlock()
+        return try job(id: id)
+    }
+
+    public func job(id: String) throws -> TrainingJob {
+        guard let stored = try catalog.job(id: id) else { throw WarehouseError.notFound("training job '\(id)' not found") }
+        return try Self.job(stored)
+    }
+
+    public func jobs(user: String, limit: Int = 100) throws -> [TrainingJob] {
+        try catalog.jobs(user: user, limit: limit).map(Self.job)
+    }
+
+    static func job(_ stored: StoredJob) throws -> TrainingJob {
+        TrainingJob(jobID: stored.id, userID: stored.userID, datasetID: stored.datasetID, modelID: stored.modelID,
+                    status: stored.state, progress: stored.progress, message: stored.message,
+                    request: try JSONCoding.decode(TrainingRequest.self, stored.request),
+                    result: try stored.result.map { try JSONCoding.decode(JSONValue.self, $0) }, error: stored.error,
+                    createdAt: stored.createdAt, startedAt: stored.startedAt, finishedAt: stored.finishedAt)
+    }
+
+    /// Events after `after` (the SSE `Last-Event-ID`).
+    public func events(job id: String, after: Int) throws -> [(id: Int, json: String)] {
+        try catalog.jobEvents(id: id, after: after).map { ($0.seq, $0.data) }
+    }
+
+    /// Cancels a queued or running job; a finished job is a 409.
+    public func cancel(id: String) throws -> TrainingJob {
+        let current = try job(id: id)
+        if current.isFinished {
+            throw WarehouseError.conflict("training job '\(id)' has already \(current.status)")
+        }
+        if let budget = running.withLock({ $0[id] }) {
+            budget.cancel()
+            // The worker records the cancellation when the learners stop (well under a second).
+            let deadline = Date().addingTimeInterval(5)
+            while Date() < deadline, try !job(id: id).isFinished { Thread.sleep(forTimeInterval: 0.02) }
+        } else {
+            try record(id, TrainingEvent(type: .status, message: "cancelled", progress: current.progress, status: "cancelled"),
+                       state: "cancelled", finishedAt: Timestamps.now())
+        }
+        return try job(id: id)
+    }
+
+    // MARK: - Workers
+
+    /// Marks jobs a previous process left running as failed, then starts the workers, which
+    /// also pick up jobs still queued.
+    public func start() throws -> [String] {
+        var actions: [String] = []
+        for stale in try catalog.runningJobs() {
+            let reason = "interrupted: the server stopped while this job was running"
+            try record(stale.id, TrainingEvent(type: .error, message: reason, progress: stale.progress, status: "failed"),
+                       state: "failed", error: reason, finishedAt: Timestamps.now())
+            actions.append("marked interrupted training job \(stale.id) failed")
+        }
+        for index in 0..<workerCount {
+            let thread = Thread { [self] in workerLoop() }
+            thread.name = "training-worker-\(index)"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        return actions
+    }
+
+    public func stop() {
+        stopping.store(true, ordering: .relaxed)
+        running.withLock { for budget in $0.values { budget.cancel() } }
+        wakeup.lock()
+        wakeup.broadcast()
+        wakeup.unlock()
+    }
+
+    private func workerLoop() {
+        while !stopping.load(ordering: .relaxed) {
+            let claimed: StoredJob?
+            do {
+                claimed = try catalog.claimNextJob(startedAt: Timestamps.now())
+            } catch {
+                logger.error("training worker cannot read the job queue: \(error)")
+                claimed = nil
+            }
+            guard let job = claimed else {
+                wakeup.lock()
+                _ = wakeup.wait(until: Date().addingTimeInterval(1))
+                wakeup.unlock()
+                continue
+            }
+            run(job)
+        }
+    }
+
+    // MARK: - Running one job
+
+    private func record(_ id: String, _ event: TrainingEvent, state: String? = nil, result: String? = nil,
+                        error: String? = nil, finishedAt: String? = nil) throws {
+        try catalog.recordJobEvent(id: id, event: try JSONCoding.string(event), progress: event.progress,
+                                   message: event.message, state: state, result: result, error: error, finishedAt: finishedAt)
+    }
+
+    private func run(_ stored: StoredJob) {
+        let request: TrainingRequest
+        do {
+            request = try JSONCoding.decode(TrainingRequest.self, stored.request)
+        } catch {
+            try? record(stored.id, TrainingEvent(type: .error, message: "unreadable job request", progress: 0, status: "failed"),
+                        state: "failed", error: "unreadable job request: \(error)", finishedAt: Timestamps.now())
+            return
+        }
+        let budget = TrainingBudget(seconds: request.timeLimit)
+        running.withLock { $0[stored.id] = budget }
+        defer { running.withLock { _ = $0.removeValue(forKey: stored.id) } }
+        let state = Mutex<(progress: Double, message: String)>((0, "starting"))
+        try? record(stored.id, TrainingEvent(type: .status, message: "running", progress: 0, status: "running", elapsedSeconds: 0))
+
+        // A heartbeat at least every second while the job runs.
+        let finished = Atomic<Bool>(false)
+        let heartbeat = Thread { [self] in
+            while !finished.load(ordering: .relaxed) {
+                Thread.sleep(forTimeInterval: 1)
+                if finished.load(ordering: .relaxed) { break }
+                let (progress, message) = state.withLock { $0 }
+                try? record(stored.id, TrainingEvent(type: .progress, message: message, progress: progress, status: "running",
+                                                     elapsedSeconds: budget.elapsed))
+            }
+        }
+        heartbeat.start()
+        defer { finished.store(true, ordering: .relaxed) }
+
+        do {
+            let outcome = try train(request, jobID: stored.id, budget: budget) { fraction, message, candidate in
+                let percent = (fraction * 1000).rounded() / 10
+                state.withLock { $0 = (percent, message) }
+                if candidate != nil {
+                    try? self.record(stored.id, TrainingEvent(type: .progress, message: message, progress: percent, status: "running",
+                                                              elapsedSeconds: budget.elapsed, candidate: candidate))
+                }
+            }
+            finished.store(true, ordering: .relaxed)
+            let resultText = try JSONCoding.string(outcome)
+            try record(stored.id, TrainingEvent(type: .complete, message: "registered \(request.modelID) \(outcome.string("version") ?? "")",
+                                                progress: 100, status: "succeeded", elapsedSeconds: budget.elapsed, result: outcome),
+                       state: "succeeded", result: resultText, finishedAt: Timestamps.now())
+            logger.info("training job \(stored.id) succeeded: \(request.userID)/\(request.modelID) in \(String(format: "%.1f", budget.elapsed)) s")
+        } catch is TrainingCancelled {
+            finished.store(true, ordering: .relaxed)
+            let progress = state.withLock { $0.progress }
+            try? record(stored.id, TrainingEvent(type: .status, message: "cancelled", progress: progress, status: "cancelled",
+                                                 elapsedSeconds: budget.elapsed),
+                        state: "cancelled", finishedAt: Timestamps.now())
+        } catch {
+            finished.store(true, ordering: .relaxed)
+            let reason = Self.describe(error)
+            let progress = state.withLock { $0.progress }
+            try? record(stored.id, TrainingEvent(type: .error, message: reason, progress: progress, status: "failed",
+                                                 elapsedSeconds: budget.elapsed),
+                        state: "failed", error: reason, finishedAt: Timestamps.now())
+            logger.warning("training job \(stored.id) failed: \(reason)")
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as WarehouseError: return error.description
+        case let error as CSVError: return error.description
+        case let error as ProfileError: return error.description
+        default: return "\(error)"
+        }
+    }
+
+    /// Loads the dataset, runs the search and registers the result. Returns the job result.
+    func train(_ request: TrainingRequest, jobID: String, budget: TrainingBudget,
+               progress: @escaping @Sendable (Double, String, LeaderboardEntry?) -> Void) throws -> JSONValue {
+        let dataset = try datasets.record(user: request.userID, dataset: request.datasetID, version: request.datasetVersion)
+        let local = try datasets.localCopy(dataset)
+        defer { if local.temporary { try? FileManager.default.removeItem(atPath: local.path) } }
+        progress(0.01, "reading \(dataset.filename) (\(dataset.rows) rows)", nil)
+        let sameTarget = request.targetColumn == nil || request.targetColumn == dataset.targetColumn
+        let profile = try sameTarget && (request.taskType == nil || request.taskType == dataset.taskType)
+            ? dataset.profile
+            : DatasetService.translatingErrors {
+                try DatasetProfile.profile(path: local.path, targetColumn: request.targetColumn ?? dataset.targetColumn,
+                                           taskType: request.taskType)
+            }
+        try budget.checkCancelled()
+        let table = try DatasetService.translatingErrors { try TrainingTable.load(path: local.path, profile: profile) }
+        try budget.checkCancelled()
+        var settings = AutoMLSettings()
+        settings.timeLimit = request.timeLimit
+        settings.seed = request.seed
+        settings.testFraction = request.testFraction
+        if let metric = request.metric {
+            settings.metric = try DatasetService.translatingErrors {
+                try Metric.parse(metric, task: profile.taskType, problem: profile.problemType)
+            }
+        }
+        let result = try DatasetService.translatingErrors {
+            try AutoML(table: table, problem: profile.problemType, settings: settings, budget: budget, progress: progress).run()
+        }
+        try budget.checkCancelled()
+        progress(0.97, "registering \(request.modelID)", nil)
+        let record = try TrainedModelRegistration(models: models).register(
+            result: result, request: request, dataset: dataset, profile: profile, jobID: jobID)
+        return .object([
+            "model_id": .string(record.modelID), "user_id": .string(record.userID), "version": .string(record.version),
+            "best_model": .string(result.report.bestModel), "metric": .string(result.report.metric),
+            "validation_score": .double(result.report.validationScore),
+            "test_metrics": .object(result.report.testMetrics.mapValues(JSONValue.double)),
+            "validation_method": .string(result.report.validationMethod),
+            "leaderboard": try JSONValue.from(result.report.leaderboard),
+            "elapsed_s": .double(budget.elapsed),
+        ])
+    }
+}
+
+extension JSONValue {
+    func string(_ key: String) -> String? {
+        if case .object(let object) = self, case .string(let text)? = object[key] { return text }
+        return nil
+    }
+
+    static func from<T: Encodable>(_ value: T) throws -> JSONValue {
+        try JSONCoding.decode(JSONValue.self, try JSONCoding.string(value))
+    }
+}
