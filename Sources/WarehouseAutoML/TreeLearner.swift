@@ -216,8 +216,12 @@ struct TreeLearner {
         // Leaves become values -G/(H+λ); link each to its parent node.
         var leafRanges: [Range<Int>] = []
         for (index, leaf) in leaves.enumerated() {
-            let hessian = leaf.sums[channels]
-            for c in 0..<channels { tree.leafValues.append(-leaf.sums[c] / (hessian + parameters.lambdaL2)) }
+            // A leaf whose hessian sum cancelled to nothing (subtracted histograms) adds nothing.
+            let denominator = leaf.sums[channels] + parameters.lambdaL2
+            for c in 0..<channels {
+                let value = denominator > 1e-12 ? -leaf.sums[c] / denominator : 0
+                tree.leafValues.append(value.isFinite ? value : 0)
+            }
             leafRanges.append(leaf.range)
             if let parent = leaf.parent {
                 if parent.isLeft { tree.left[parent.node] = ~Int32(index) } else { tree.right[parent.node] = ~Int32(index) }

@@ -195,6 +195,13 @@ public final class TrainingService: Sendable {
                                                 progress: 100, status: "succeeded", elapsedSeconds: budget.elapsed, result: outcome),
                        state: "succeeded", result: resultText, finishedAt: Timestamps.now())
             logger.info("training job \(stored.id) succeeded: \(request.userID)/\(request.modelID) in \(String(format: "%.1f", budget.elapsed)) s")
+        } catch is TrainingCancelled where stopping.load(ordering: .relaxed) {
+            finished.store(true, ordering: .relaxed)
+            let reason = "interrupted: the server stopped while this job was running"
+            let progress = state.withLock { $0.progress }
+            try? record(stored.id, TrainingEvent(type: .error, message: reason, progress: progress, status: "failed",
+                                                 elapsedSeconds: budget.elapsed),
+                        state: "failed", error: reason, finishedAt: Timestamps.now())
         } catch is TrainingCancelled {
             finished.store(true, ordering: .relaxed)
             let progress = state.withLock { $0.progress }
