@@ -62,6 +62,9 @@ def ours(name, train_path, test_path, target, task):
     started = pd.Timestamp(state["started_at"]); finished = pd.Timestamp(state["finished_at"])
     fit = (finished - started).total_seconds()
     csv = open(test_path, "rb").read()
+    # The first call loads model.json into the server's cache; the second measures serving.
+    status, data = request("POST", f"/ai-models/bench/{name}-automl/predict", csv, {"Content-Type": "text/csv"})
+    assert status == 200, data
     begin = time.perf_counter()
     status, data = request("POST", f"/ai-models/bench/{name}-automl/predict", csv, {"Content-Type": "text/csv"})
     predict_time = time.perf_counter() - begin

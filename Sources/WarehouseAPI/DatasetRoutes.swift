@@ -35,8 +35,8 @@ struct DatasetRoutes {
                 JSON.response(try datasets.list(user: try request.userParameter()).map(DatasetSummaryDTO.init))
             },
             RouteDefinition("GET", "/datasets/{user_id}/{dataset_id}") { request in
-                JSON.response(try datasets.record(user: try request.userParameter(), dataset: try request.datasetParameter(),
-                                                  version: request.nonEmptyQuery("version")))
+                JSON.response(DatasetDTO(try datasets.record(user: try request.userParameter(), dataset: try request.datasetParameter(),
+                                                             version: request.nonEmptyQuery("version"))))
             },
             RouteDefinition("DELETE", "/datasets/{user_id}/{dataset_id}") { request in
                 let user = try request.userParameter()
@@ -55,14 +55,35 @@ extension HTTPRequest {
     }
 }
 
+/// A dataset record with the profile's main parts also at the top level (DESIGN.md: rows,
+/// columns, target_column, task_type, sample_data).
+struct DatasetDTO: Encodable {
+    let record: DatasetRecord
+    init(_ record: DatasetRecord) { self.record = record }
+
+    enum CodingKeys: String, CodingKey {
+        case columns, sampleData = "sample_data", features, droppedColumns = "dropped_columns", problemType = "problem_type"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try record.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(record.profile.columns, forKey: .columns)
+        try container.encode(record.profile.sampleData, forKey: .sampleData)
+        try container.encode(record.profile.features, forKey: .features)
+        try container.encode(record.profile.droppedColumns, forKey: .droppedColumns)
+        try container.encode(record.profile.problemType, forKey: .problemType)
+    }
+}
+
 struct DatasetUploadDTO: Encodable {
     let dataset: DatasetRecord
     let trainingJob: TrainingJob?
 
-    enum CodingKeys: String, CodingKey { case dataset, trainingJob = "training_job" }
+    enum CodingKeys: String, CodingKey { case trainingJob = "training_job" }
 
     func encode(to encoder: any Encoder) throws {
-        try dataset.encode(to: encoder)
+        try DatasetDTO(dataset).encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(trainingJob, forKey: .trainingJob)
     }

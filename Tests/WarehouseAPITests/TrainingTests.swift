@@ -219,7 +219,11 @@ import WarehouseTesting
         let again = try Training.upload(client, dataset: "semi", csv: .bytes(Array(semicolons.utf8)))
         #expect(again.object["version"] as? String == "v2")
         #expect(try client.get("/datasets/alice").array.count == 3)
-        #expect(try client.get("/datasets/alice/semi?version=v1").object["version"] as? String == "v1")
+        let first = try client.get("/datasets/alice/semi?version=v1").object
+        #expect(first["version"] as? String == "v1")
+        #expect((first["columns"] as? [[String: Any]])?.map { $0["name"] as? String } == ["a", "b", "price"])
+        #expect((first["sample_data"] as? [[String: Any]])?.count == 20)
+        #expect(first["rows"] as? Int == 50 && first["target_column"] as? String == "price")
         let deleted = try client.delete("/datasets/alice/semi")
         #expect(deleted.object["deleted_versions"] as? [String] == ["v1", "v2"])
         #expect(warehouse.storedObjectKeys().filter { $0.hasPrefix("datasets/alice/semi/") }.isEmpty)
