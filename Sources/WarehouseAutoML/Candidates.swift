@@ -18,8 +18,9 @@ struct Candidate: Sendable {
         }
     }
 
-    /// The search order: a fast linear baseline, LightGBM's defaults, a forest, then boosting
-    /// variants with more regularisation or capacity (AutoGluon's medium_quality spirit).
+    /// The search order: a fast linear baseline, LightGBM's defaults, two forests (bootstrap and
+    /// extremely randomised), then boosting variants with random thresholds, more
+    /// regularisation or more capacity, slowest last (AutoGluon's medium_quality spirit).
     static func searchList(rows: Int) -> [Candidate] {
         func boosting(_ leaves: Int, _ rate: Double, minData: Int, l2: Double, features: Double = 1,
                       bagging: Double = 1, patience: Int = 50) -> BoostingParameters {
@@ -36,14 +37,21 @@ struct Candidate: Sendable {
         }
         var forest = ForestParameters()
         forest.trees = rows < 5000 ? 300 : 100
+        var extra = forest
+        extra.extraTrees = true
+        var extraBoosting = boosting(31, 0.05, minData: 20, l2: 1, features: 0.8, patience: 80)
+        extraBoosting.tree.randomThresholds = true
         return [
             Candidate(name: "LinearModel", learner: .linear(l2: 1e-3)),
             Candidate(name: "GradientBoosting", learner: .boosting(boosting(31, 0.1, minData: 20, l2: 0))),
             Candidate(name: "RandomForest", learner: .forest(forest)),
+            Candidate(name: "ExtraTrees", learner: .forest(extra)),
+            Candidate(name: "GradientBoosting_ExtraTrees", learner: .boosting(extraBoosting)),
             Candidate(name: "GradientBoosting_Regularized", learner: .boosting(boosting(15, 0.05, minData: 10, l2: 1, features: 0.8, bagging: 0.8, patience: 80))),
             Candidate(name: "GradientBoosting_Large", learner: .boosting(boosting(63, 0.05, minData: 10, l2: 1, features: 0.7, patience: 80))),
-            Candidate(name: "GradientBoosting_Slow", learner: .boosting(boosting(31, 0.02, minData: 20, l2: 5, features: 0.6, bagging: 0.9, patience: 150))),
             Candidate(name: "LinearModel_Strong", learner: .linear(l2: 0.05)),
+            Candidate(name: "GradientBoosting_Shallow", learner: .boosting(boosting(8, 0.03, minData: 40, l2: 10, features: 0.5, bagging: 0.8, patience: 150))),
+            Candidate(name: "GradientBoosting_Slow", learner: .boosting(boosting(31, 0.02, minData: 20, l2: 5, features: 0.6, bagging: 0.9, patience: 150))),
         ]
     }
 
@@ -51,8 +59,8 @@ struct Candidate: Sendable {
         switch learner {
         case .linear(let l2): return "L2 \(l2)"
         case .boosting(let p):
-            return "\(p.tree.maxLeaves) leaves, learning rate \(p.learningRate), min data in leaf \(p.tree.minDataInLeaf), L2 \(p.tree.lambdaL2), feature fraction \(p.featureFraction), bagging \(p.baggingFraction)"
-        case .forest(let p): return "\(p.trees) trees, up to \(p.maxLeaves) leaves"
+            return (p.tree.randomThresholds ? "random thresholds, " : "") + "\(p.tree.maxLeaves) leaves, learning rate \(p.learningRate), min data in leaf \(p.tree.minDataInLeaf), L2 \(p.tree.lambdaL2), feature fraction \(p.featureFraction), bagging \(p.baggingFraction)"
+        case .forest(let p): return "\(p.trees) trees, up to \(p.maxLeaves) leaves" + (p.extraTrees ? ", random thresholds" : "")
         }
     }
 }

@@ -10,8 +10,8 @@ protocol ModelSelection {
 }
 
 /// k-fold cross-validation (stratified for classification): every selection row gets an
-/// out-of-fold prediction; the chosen models are then refitted on all selection rows, boosting
-/// with the mean early-stopped number of rounds.
+/// out-of-fold prediction. A forest's or linear model's final model is the average of its k
+/// fold models (bagging); boosting is refitted (see `final`).
 struct CrossValidation: ModelSelection {
     let pool: TrainingTable
     let bins: BinnedMatrix
@@ -43,6 +43,12 @@ struct CrossValidation: ModelSelection {
     func fit(_ candidate: Candidate) throws -> AutoML.Fitted {
         let start = ContinuousClock.now
         let n = pool.rowCount
+        var candidate = candidate
+        if case .forest(var parameters) = candidate.learner {
+            // The fold forests are averaged in the end: together they hold the forest's trees.
+            parameters.trees = max(40, parameters.trees / folds.count)
+            candidate = Candidate(name: candidate.name, learner: .forest(parameters))
+        }
         let results = try Parallel.map(folds.count) { fold -> Result<(PipelineModel, Int?, [Int], Prediction, Double), any Error> in
             Result {
                 let held = folds[fold]
@@ -69,14 +75,22 @@ struct CrossValidation: ModelSelection {
             }
         }
         let rounds = results.compactMap(\.1)
-        let meanRounds = rounds.isEmpty ? nil : Int((Double(rounds.reduce(0, +)) / Double(rounds.count) * 1.1).rounded(.up))
-        return AutoML.Fitted(candidate: candidate, model: results[0].0, validation: Prediction(values: oof, width: width),
+        let meanRounds = rounds.isEmpty ? nil : Int((Double(rounds.reduce(0, +)) / Double(rounds.count)).rounded())
+        // The fold models together are the candidate's model: their average is what the
+        // out-of-fold predictions measured (AutoGluon's bagging).
+        let bagged = PipelineModel(kind: .weightedEnsemble, name: candidate.name, linear: nil, trees: nil,
+                                   members: results.map { EnsembleMember(weight: 1 / Double(results.count), model: $0.0) })
+        return AutoML.Fitted(candidate: candidate, model: bagged, validation: Prediction(values: oof, width: width),
                              fitTime: AutoML.seconds(since: start), predictTime: predictTime, rounds: meanRounds)
     }
 
+    /// Boosting is refitted on all selection rows with the mean early-stopped number of rounds
+    /// (one compact model: k bagged boosters would multiply its size and prediction cost);
+    /// forests and linear models keep their fold models, averaged.
     func final(_ fitted: AutoML.Fitted) throws -> PipelineModel {
-        try automl.fitModel(fitted.candidate, train: pool, trainBins: bins, validation: nil, rounds: fitted.rounds,
-                            parallel: true, seed: seed).0
+        guard case .boosting = fitted.candidate.learner, let rounds = fitted.rounds else { return fitted.model }
+        return try automl.fitModel(fitted.candidate, train: pool, trainBins: bins, validation: nil,
+                                   rounds: Int((Double(rounds) * 1.1).rounded(.up)), parallel: true, seed: seed).0
     }
 }
 

@@ -7,6 +7,8 @@ public struct ForestParameters: Codable, Sendable, Equatable {
     var minDataInLeaf = 1
     /// Features per split as a fraction of all (nil: √F for classification, F/3 for regression).
     var featureFraction: Double?
+    /// Extremely randomised trees: random thresholds, and every row in every tree (no bootstrap).
+    var extraTrees = false
 }
 
 /// Fits a random forest: each tree grows on a bootstrap sample, considering a random subset of
@@ -41,6 +43,7 @@ struct RandomForestTrainer {
         treeParameters.minSumHessian = 0
         treeParameters.featuresPerSplit = perSplit
         treeParameters.minGain = 1e-12
+        treeParameters.randomThresholds = parameters.extraTrees
         let learner = TreeLearner(matrix: train, channels: channels, parameters: treeParameters, parallel: false)
         let features = Array(0..<featureCount)
 
@@ -56,7 +59,8 @@ struct RandomForestTrainer {
                     let g = UncheckedBox(g), h = UncheckedBox(h)
                     return Parallel.map(count) { offset in
                         var generator = SeededGenerator(seed: seed &+ UInt64(first + offset) &* 0x51_7CC1_B727_220A)
-                        let sample = (0..<n).map { _ in Int32(generator.next() % UInt64(n)) }
+                        let sample = parameters.extraTrees ? (0..<n).map(Int32.init)
+                            : (0..<n).map { _ in Int32(generator.next() % UInt64(n)) }
                         return learner.grow(rows: sample, gradients: g.value, hessians: channels == 1 ? h.value : nil,
                                             allowedFeatures: features, generator: &generator).tree
                     }

@@ -231,6 +231,9 @@ struct CompiledTrees {
         }
     }
 
+    /// Trees up to this depth walk a fixed number of steps; deeper ones stop at their leaf.
+    static let fixedDepthLimit = 14
+
     static func depth(_ tree: DecisionTree) -> Int {
         guard tree.nodeCount > 0 else { return 0 }
         var deepest = 0
@@ -297,25 +300,35 @@ struct CompiledTrees {
                 let root = Int(roots[tree])
                 let depth = depths[tree]
                 var row = 0
-                while row + 8 <= count {
-                    let x0 = rows + row &* width, x1 = x0 + width, x2 = x1 + width, x3 = x2 + width
-                    let x4 = x3 + width, x5 = x4 + width, x6 = x5 + width, x7 = x6 + width
-                    var n0 = root, n1 = root, n2 = root, n3 = root, n4 = root, n5 = root, n6 = root, n7 = root
-                    for _ in 0..<depth {
-                        n0 = step(n0, x0); n1 = step(n1, x1); n2 = step(n2, x2); n3 = step(n3, x3)
-                        n4 = step(n4, x4); n5 = step(n5, x5); n6 = step(n6, x6); n7 = step(n7, x7)
+                if depth <= Self.fixedDepthLimit {
+                    while row + 8 <= count {
+                        let x0 = rows + row &* width, x1 = x0 + width, x2 = x1 + width, x3 = x2 + width
+                        let x4 = x3 + width, x5 = x4 + width, x6 = x5 + width, x7 = x6 + width
+                        var n0 = root, n1 = root, n2 = root, n3 = root, n4 = root, n5 = root, n6 = root, n7 = root
+                        for _ in 0..<depth {
+                            n0 = step(n0, x0); n1 = step(n1, x1); n2 = step(n2, x2); n3 = step(n3, x3)
+                            n4 = step(n4, x4); n5 = step(n5, x5); n6 = step(n6, x6); n7 = step(n7, x7)
+                        }
+                        add(n0, row: row, output: output); add(n1, row: row + 1, output: output)
+                        add(n2, row: row + 2, output: output); add(n3, row: row + 3, output: output)
+                        add(n4, row: row + 4, output: output); add(n5, row: row + 5, output: output)
+                        add(n6, row: row + 6, output: output); add(n7, row: row + 7, output: output)
+                        row += 8
                     }
-                    add(n0, row: row, output: output); add(n1, row: row + 1, output: output)
-                    add(n2, row: row + 2, output: output); add(n3, row: row + 3, output: output)
-                    add(n4, row: row + 4, output: output); add(n5, row: row + 5, output: output)
-                    add(n6, row: row + 6, output: output); add(n7, row: row + 7, output: output)
-                    row += 8
-                }
-                while row < count {
-                    var node = root
-                    for _ in 0..<depth { node = step(node, rows + row &* width) }
-                    add(node, row: row, output: output)
-                    row += 1
+                    while row < count {
+                        var node = root
+                        for _ in 0..<depth { node = step(node, rows + row &* width) }
+                        add(node, row: row, output: output)
+                        row += 1
+                    }
+                } else {
+                    // Deep, unbalanced trees (forests): walk each row only as far as its leaf.
+                    while row < count {
+                        var node = root
+                        while leafIndex[node] < 0 { node = step(node, rows + row &* width) }
+                        add(node, row: row, output: output)
+                        row += 1
+                    }
                 }
                 if perTreeOutput {
                     output += 1

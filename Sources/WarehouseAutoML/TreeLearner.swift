@@ -12,6 +12,9 @@ struct TreeParameters: Sendable, Codable, Equatable {
     var featuresPerSplit: Int?
     /// Categorical splits: smoothing of the gradient/hessian ratio used to order categories.
     var categoricalSmoothing = 10.0
+    /// Extremely randomised trees: each numeric feature offers one random threshold per split
+    /// (LightGBM's `extra_trees`, scikit-learn's ExtraTrees).
+    var randomThresholds = false
 }
 
 /// The best way found to split one leaf.
@@ -130,11 +133,13 @@ struct TreeLearner {
             var leaf = Leaf(range: range, depth: depth, histogram: histogram, features: features, sums: sums,
                             split: SplitCandidate(), parent: parent)
             if parameters.maxDepth == 0 || depth < parameters.maxDepth {
-                leaf.split = bestSplit(histogram: histogram, features: features, sums: sums)
+                let salt = treeSalt ^ (UInt64(range.lowerBound) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(range.count) &* 0xC2B2_AE3D_27D4_EB4F)
+                leaf.split = bestSplit(histogram: histogram, features: features, sums: sums, salt: salt)
             }
             return leaf
         }
 
+        let treeSalt = parameters.randomThresholds ? generator.next() : 0
         let rootFeatures = chooseFeatures(&generator)
         var leaves = [makeLeaf(range: 0..<rows.count, depth: 0, histogram: buildHistogram(0..<rows.count, features: rootFeatures),
                                features: rootFeatures, parent: nil)]
@@ -236,7 +241,7 @@ struct TreeLearner {
         return total / (hessian + parameters.lambdaL2)
     }
 
-    private func bestSplit(histogram: FeatureHistogram, features: [Int], sums: [Double]) -> SplitCandidate {
+    private func bestSplit(histogram: FeatureHistogram, features: [Int], sums: [Double], salt: UInt64) -> SplitCandidate {
         let channels = layout.channels
         let stride = layout.stride
         let candidates: [SplitCandidate] = histogram.sums.withUnsafeBufferPointer { buffer in
@@ -247,7 +252,12 @@ struct TreeLearner {
                     if matrix.mappers[feature].isCategorical {
                         return categoricalSplit(feature: feature, bins: bins, total: total, parentScore: parentScore)
                     }
-                    return numericSplit(feature: feature, bins: bins, total: total, parentScore: parentScore)
+                    var only: Int?
+                    if parameters.randomThresholds, matrix.mappers[feature].valueBins > 1 {
+                        var mix = SeededGenerator(seed: salt ^ (UInt64(feature) &* 0xD6E8_FEB8_6659_FD93))
+                        only = Int(mix.next() % UInt64(matrix.mappers[feature].valueBins - 1))
+                    }
+                    return numericSplit(feature: feature, bins: bins, total: total, parentScore: parentScore, only: only)
                 }
             }
         }
@@ -261,8 +271,9 @@ struct TreeLearner {
             && leftHessian >= parameters.minSumHessian && rightHessian >= parameters.minSumHessian
     }
 
+    /// The best threshold of a numeric feature (or the gain of threshold bin `only`).
     private func numericSplit(feature: Int, bins: UnsafeBufferPointer<Double>, total: UnsafeBufferPointer<Double>,
-                              parentScore: Double) -> SplitCandidate {
+                              parentScore: Double, only: Int? = nil) -> SplitCandidate {
         let channels = layout.channels
         let stride = layout.stride
         let valueBins = matrix.mappers[feature].valueBins
@@ -276,8 +287,9 @@ struct TreeLearner {
             var (gl, hl, nl) = (0.0, 0.0, 0.0)
             for bin in 0..<max(0, valueBins - 1) {
                 let cell = bin * 3
-                if bins[cell + 2] == 0 { continue }
+                if bins[cell + 2] == 0 && bin != only { continue }
                 gl += bins[cell]; hl += bins[cell + 1]; nl += bins[cell + 2]
+                if let only, bin != only { continue }
                 for pass in 0..<(hasMissing ? 2 : 1) {
                     let (g, h, n) = pass == 1 ? (gl + mg, hl + mh, nl + mn) : (gl, hl, nl)
                     let (gr, hr, nr) = (total[0] - g, total[1] - h, total[2] - n)
@@ -295,8 +307,9 @@ struct TreeLearner {
         var l = [Double](repeating: 0, count: stride)
         var r = [Double](repeating: 0, count: stride)
         for bin in 0..<max(0, valueBins - 1) {
-            if bins[bin * stride + channels + 1] == 0 { continue }
+            if bins[bin * stride + channels + 1] == 0 && bin != only { continue }
             for k in 0..<stride { left[k] += bins[bin * stride + k] }
+            if let only, bin != only { continue }
             for pass in 0..<(hasMissing ? 2 : 1) {
                 for k in 0..<stride {
                     l[k] = left[k] + (pass == 1 ? bins[missingBase + k] : 0)
