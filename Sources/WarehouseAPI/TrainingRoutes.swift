@@ -183,6 +183,11 @@ final class JobEventStream: HTTPBodyReader {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while pending.isEmpty {
             if finished { return 0 }
+            // At shutdown the stream ends (a client resumes with Last-Event-ID after restart).
+            if training.isStopping {
+                Thread.sleep(forTimeInterval: 0.3)  // lets a running job record why it stopped
+                finished = true
+            }
             let events = try training.events(job: jobID, after: lastID)
             for event in events {
                 pending += Array("id: \(event.id)\ndata: \(event.json)\n\n".utf8)

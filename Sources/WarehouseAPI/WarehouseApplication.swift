@@ -134,8 +134,10 @@ public final class WarehouseApplication: Sendable {
     }
 
     public func stop() {
-        server.stop()
+        // Training first: open event streams end when their jobs stop, so the server's
+        // connection threads can finish.
         training.stop()
+        server.stop()
     }
 }
 

@@ -91,6 +91,8 @@ public final class TrainingService: Sendable {
         } else {
             try record(id, TrainingEvent(type: .status, message: "cancelled", progress: current.progress, status: "cancelled"),
                        state: "cancelled", finishedAt: Timestamps.now())
+            // A worker may have claimed it meanwhile: it sees the state, or gets the cancel.
+            running.withLock { $0[id] }?.cancel()
         }
         return try job(id: id)
     }
@@ -115,6 +117,9 @@ public final class TrainingService: Sendable {
         }
         return actions
     }
+
+    /// True once the service is shutting down (event streams end then).
+    public var isStopping: Bool { stopping.load(ordering: .relaxed) }
 
     public func stop() {
         stopping.store(true, ordering: .relaxed)
@@ -163,6 +168,8 @@ public final class TrainingService: Sendable {
         let budget = TrainingBudget(seconds: request.timeLimit)
         running.withLock { $0[stored.id] = budget }
         defer { running.withLock { _ = $0.removeValue(forKey: stored.id) } }
+        // A cancel that arrived between claiming the job and registering its budget.
+        if (try? catalog.job(id: stored.id))??.state == "cancelled" { return }
         let state = Mutex<(progress: Double, message: String)>((0, "starting"))
         try? record(stored.id, TrainingEvent(type: .status, message: "running", progress: 0, status: "running", elapsedSeconds: 0))
 
