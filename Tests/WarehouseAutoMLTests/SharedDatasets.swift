@@ -3,7 +3,9 @@ import Foundation
 
 /// The shared CSV datasets (../shared/datasets from the repository root).
 enum SharedDatasets {
+    /// WAREHOUSE_DATASETS_DIR, else `../shared/datasets` beside the checkout.
     static let directory: String = {
+        if let directory = ProcessInfo.processInfo.environment["WAREHOUSE_DATASETS_DIR"], !directory.isEmpty { return directory }
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
         return url.deletingLastPathComponent().appendingPathComponent("shared/datasets").path
