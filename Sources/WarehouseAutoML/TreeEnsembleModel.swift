@@ -171,6 +171,8 @@ struct CompiledTrees {
     var leafIndex: [Int32] = []
     var roots: [Int32] = []
     var depths: [Int] = []
+    /// Node index of each tree's first leaf (a tree's leaves follow its inner nodes).
+    var leafStarts: [Int] = []
     var leafValues: [Double] = []
     var categorySets: [UInt64] = []
     var channels: Int = 1
@@ -195,6 +197,7 @@ struct CompiledTrees {
             let leafBase = Int32(leafValues.count / channels)
             func remap(_ child: Int32) -> Int32 { child < 0 ? leafNodeBase + ~child : nodeBase + child }
             roots.append(tree.nodeCount == 0 ? leafNodeBase : nodeBase)
+            leafStarts.append(Int(leafNodeBase))
             for node in 0..<tree.nodeCount {
                 var set: Int32 = -1
                 if !tree.leftCategories[node].isEmpty {
@@ -299,15 +302,21 @@ struct CompiledTrees {
             for tree in 0..<roots.count {
                 let root = Int(roots[tree])
                 let depth = depths[tree]
+                let leafStart = leafStarts[tree]
                 var row = 0
                 if depth <= Self.fixedDepthLimit {
                     while row + 8 <= count {
                         let x0 = rows + row &* width, x1 = x0 + width, x2 = x1 + width, x3 = x2 + width
                         let x4 = x3 + width, x5 = x4 + width, x6 = x5 + width, x7 = x6 + width
                         var n0 = root, n1 = root, n2 = root, n3 = root, n4 = root, n5 = root, n6 = root, n7 = root
-                        for _ in 0..<depth {
+                        var taken = 0
+                        while taken < depth {
                             n0 = step(n0, x0); n1 = step(n1, x1); n2 = step(n2, x2); n3 = step(n3, x3)
                             n4 = step(n4, x4); n5 = step(n5, x5); n6 = step(n6, x6); n7 = step(n7, x7)
+                            taken += 1
+                            // Every fourth step: stop early once all eight stand on leaves.
+                            if taken & 3 == 0,
+                               min(min(min(n0, n1), min(n2, n3)), min(min(n4, n5), min(n6, n7))) >= leafStart { break }
                         }
                         add(n0, row: row, output: output); add(n1, row: row + 1, output: output)
                         add(n2, row: row + 2, output: output); add(n3, row: row + 3, output: output)

@@ -64,6 +64,14 @@ import Testing
         let accuracy = Metric.accuracy.evaluate(prediction, target: test.target)
         #expect(accuracy > 0.9, "accuracy \(accuracy)")
         #expect(result.model.trees.contains { $0.leftCategories.contains { !$0.isEmpty } }, "uses a categorical split")
+        // The compiled walk (fixed steps, eight rows at a time) gives what walking each tree does.
+        let rows = EncodedRows(columns: test.columns, count: test.rowCount)
+        let compiledScores = result.model.rawScores(rows)
+        for row in 0..<test.rowCount {
+            var expected = result.model.baseScores[0]
+            for tree in result.model.trees { expected += tree.leafValues[tree.leaf { test.columns[$0][row] }] }
+            #expect(abs(compiledScores[row] - expected) < 1e-9, "row \(row)")
+        }
         // Binned training walks and raw-value prediction agree on every row.
         let binned = BinnedMatrix(table: test, mappers: mappers)
         let compiled = CompiledTrees(result.model.trees)
