@@ -47,15 +47,11 @@ public struct DatasetUploadFields: Sendable {
     public var timeLimit: Double?
 
     public init(_ fields: [(name: String, value: String)]) throws {
-        var values: [String: String] = [:]
-        for (name, value) in fields where values[name] == nil {
-            let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-            if !trimmed.isEmpty { values[name] = trimmed }
-        }
+        let values = UploadFields.values(fields)
         userID = try Identifiers.userID(values["user_id"])
         datasetID = try Identifiers.name(values["dataset_id"], field: "dataset_id")
-        name = values["name"].map { String($0.prefix(256)) }
-        description = values["description"].map { String($0.prefix(65_536)) }
+        name = try UploadFields.text(values["name"], field: "name", limit: 256)
+        description = try UploadFields.text(values["description"], field: "description", limit: 65_536)
         targetColumn = values["target_column"]
         taskType = try values["task_type"].map { try TrainingRequest.parseTask($0) }
         autoTrain = try values["auto_train"].map { try FieldValues.bool($0, field: "auto_train") } ?? true

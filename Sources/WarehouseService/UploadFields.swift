@@ -23,11 +23,7 @@ public struct UploadFields: Sendable {
 
     /// Parses `fields` (first value of each name wins).
     public init(_ fields: [(name: String, value: String)]) throws {
-        var values: [String: String] = [:]
-        for (name, value) in fields where values[name] == nil {
-            let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-            if !trimmed.isEmpty { values[name] = trimmed }
-        }
+        let values = Self.values(fields)
         userID = try Identifiers.userID(values["user_id"])
         modelID = try Identifiers.name(values["model_id"], field: "model_id")
         if let version = values["version"] {
@@ -46,6 +42,16 @@ public struct UploadFields: Sendable {
         trainingLoss = try values["training_loss"].map { try FieldValues.double($0, field: "training_loss") }
         pythonVersion = try Self.text(values["python_version"], field: "python_version", limit: 64)
         hardwareRequirements = try Self.text(values["hardware_requirements"], field: "hardware_requirements", limit: 4096)
+    }
+
+    /// Form fields by name: first value wins, trimmed, empty values dropped.
+    static func values(_ fields: [(name: String, value: String)]) -> [String: String] {
+        var values: [String: String] = [:]
+        for (name, value) in fields where values[name] == nil {
+            let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !trimmed.isEmpty { values[name] = trimmed }
+        }
+        return values
     }
 
     static func text(_ value: String?, field: String, limit: Int) throws -> String? {
