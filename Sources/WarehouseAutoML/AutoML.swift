@@ -120,7 +120,7 @@ public struct AutoML {
         progress(0.02, "split \(n) rows: \(pool.rowCount) for training and selection, \(testCount) held out for test metrics", nil)
 
         // Search phase: learners must stop early enough to leave time for refits and scoring.
-        budget.setSoftLimit(budget.limitSeconds * (useCV ? 0.75 : 0.88))
+        budget.setSoftLimit(budget.limitSeconds * (useCV ? 0.65 : 0.85))
         let candidates = Candidate.searchList(rows: n).filter { settings.onlyCandidates?.contains($0.name) ?? true }
         let selection: any ModelSelection = useCV
             ? try CrossValidation(pool: pool, folds: settings.folds, seed: settings.seed, automl: self)
@@ -154,7 +154,9 @@ public struct AutoML {
         scores.append(ensembleScore)
 
         // Final model: the chosen candidates, refitted or bagged (`ModelSelection.final`).
-        budget.setSoftLimit(budget.limitSeconds * 0.95)
+        // Refits stop at 85%: scoring and writing model.json (seconds for a large ensemble)
+        // take the rest.
+        budget.setSoftLimit(budget.limitSeconds * 0.85)
         progress(0.85, useEnsemble ? "refitting the weighted ensemble" : "refitting \(fitted[bestSingle].candidate.name)", nil)
         let chosen: [(Int, Double)] = useEnsemble ? weights.enumerated().filter { $0.element > 0 }.map { ($0.offset, $0.element) }
                                                   : [(bestSingle, 1)]
