@@ -27,12 +27,14 @@ let package = Package(
         // The training engine is numeric code: optimised even in debug builds, so the test
         // suite trains at realistic speed.
         .target(name: "WarehouseAutoML", swiftSettings: [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]),
+        // Trained pipelines as ONNX graphs, written by our own protobuf encoder.
+        .target(name: "WarehouseONNX", dependencies: ["WarehouseAutoML"]),
         .target(name: "WarehouseFormats", dependencies: ["WarehouseCore", "WarehouseZip"]),
         .target(name: "WarehouseCatalog", dependencies: ["WarehouseCore", "WarehouseSQLite"]),
         .target(name: "WarehouseStorage", dependencies: ["WarehouseCore", "WarehouseCrypto", "WarehouseS3"]),
         .target(
             name: "WarehouseService",
-            dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip", "WarehouseAutoML"]
+            dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip", "WarehouseAutoML", "WarehouseONNX"]
         ),
         .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseAutoML", "WarehouseCrypto", "WarehouseZip", "WarehouseStorage", "WarehouseS3"]),
         .executableTarget(name: "warehouse", dependencies: ["WarehouseAPI", "WarehouseFormats", "WarehouseAutoML"]),
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "WarehouseS3Tests", dependencies: ["WarehouseS3", "WarehouseHTTPServer"]),
         .testTarget(name: "WarehouseStorageTests", dependencies: ["WarehouseStorage", "WarehouseTesting", "WarehouseS3", "WarehouseCurl", "WarehouseCrypto", "WarehouseCore"]),
         .testTarget(name: "WarehouseAutoMLTests", dependencies: ["WarehouseAutoML"]),
+        .testTarget(name: "WarehouseONNXTests", dependencies: ["WarehouseONNX", "WarehouseAutoML", "WarehouseFormats", "WarehouseTesting"]),
         .testTarget(name: "WarehouseCLITests", dependencies: ["WarehouseTesting"]),
         .testTarget(name: "WarehouseAPITests", dependencies: ["WarehouseAPI", "WarehouseTesting", "WarehouseCrypto", "WarehouseCatalog", "WarehouseCore"]),
     ]

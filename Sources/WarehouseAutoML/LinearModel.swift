@@ -50,13 +50,7 @@ public struct LinearModel: Codable, Sendable, Equatable {
         switch link {
         case .identity: return Prediction(values: raw, width: 1)
         case .sigmoid:
-            var out = [Double](repeating: 0, count: rows.count * 2)
-            for row in 0..<rows.count {
-                let p = WarehouseAutoML.Link.sigmoid(raw[row])
-                out[row * 2] = 1 - p
-                out[row * 2 + 1] = p
-            }
-            return Prediction(values: out, width: 2)
+            return Prediction(values: WarehouseAutoML.Link.binaryProbabilities(raw), width: 2)
         case .softmax:
             WarehouseAutoML.Link.softmaxRows(&raw, width: outputs)
             return Prediction(values: raw, width: outputs)

@@ -14,6 +14,9 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
     public static let maxCategories = 254
 
     /// The numeric value the learners see: a number, a category code, or NaN for missing.
+    /// Numbers are rounded to 32-bit floats, the type of the exported ONNX model's numeric
+    /// inputs, so `/predict` and the ONNX graph compare exactly the same values with the
+    /// trees' thresholds.
     @inline(__always) public func encode(_ raw: String?, lookup: [String: Int]?) -> Double {
         guard let raw, !MissingValues.isMissing(raw) else { return .nan }
         let value = Text.trim(raw)
@@ -22,16 +25,20 @@ public struct FeatureSpec: Codable, Sendable, Equatable {
             guard let code = lookup?[value] else { return .nan }
             return Double(code)
         case .numeric:
-            switch source {
-            case .boolean:
-                switch value.lowercased() {
-                case "true", "yes", "t", "y", "1": return 1
-                case "false", "no", "f", "n", "0": return 0
-                default: return .nan
-                }
-            case .datetime: return DateParsing.days(value) ?? .nan
-            default: return NumberParsing.double(value) ?? .nan
+            return Double(Float(number(value)))
+        }
+    }
+
+    @inline(__always) private func number(_ value: String) -> Double {
+        switch source {
+        case .boolean:
+            switch value.lowercased() {
+            case "true", "yes", "t", "y", "1": return 1
+            case "false", "no", "f", "n", "0": return 0
+            default: return .nan
             }
+        case .datetime: return DateParsing.days(value) ?? .nan
+        default: return NumberParsing.double(value) ?? .nan
         }
     }
 

@@ -65,13 +65,7 @@ public struct TreeEnsembleModel: Codable, Sendable, Equatable {
         var raw = rawScores(rows)
         switch (kind, objective) {
         case (.gradientBoosting, .binary):
-            var out = [Double](repeating: 0, count: rows.count * 2)
-            for row in 0..<rows.count {
-                let p = Link.sigmoid(raw[row])
-                out[row * 2] = 1 - p
-                out[row * 2 + 1] = p
-            }
-            return Prediction(values: out, width: 2)
+            return Prediction(values: Link.binaryProbabilities(raw), width: 2)
         case (.gradientBoosting, .multiclass):
             Link.softmaxRows(&raw, width: outputs)
             return Prediction(values: raw, width: outputs)
@@ -113,6 +107,16 @@ public struct Prediction: Sendable, Equatable {
 
 enum Link {
     @inline(__always) static func sigmoid(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
+
+    /// Two-class probabilities for raw scores, as the softmax of [0, raw]: mathematically
+    /// [1 - sigmoid, sigmoid], but neither probability loses precision when the other nears 1,
+    /// and it is exactly what the exported ONNX graph computes.
+    static func binaryProbabilities(_ raw: [Double]) -> [Double] {
+        var logits = [Double](repeating: 0, count: raw.count * 2)
+        for (row, value) in raw.enumerated() { logits[row * 2 + 1] = value }
+        softmaxRows(&logits, width: 2)
+        return logits
+    }
 
     static func softmaxRows(_ values: inout [Double], width: Int) {
         let rows = values.count / width

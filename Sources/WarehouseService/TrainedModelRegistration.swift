@@ -2,10 +2,13 @@ import Foundation
 import WarehouseAutoML
 import WarehouseCore
 import WarehouseCrypto
+import WarehouseFormats
+import WarehouseONNX
 
-/// Registers an AutoML result as the next version of the job's model: `model.json` (the
-/// pipeline), `metrics.json`, `leaderboard.json` and `profile.json`, with the record's
-/// algorithm, scores, dataset reference and custom metadata filled in.
+/// Registers an AutoML result as the next version of the job's model: `model.onnx` (the whole
+/// pipeline as one ONNX graph, the primary file), `model.json` (the pipeline `/predict`
+/// runs), `metrics.json`, `leaderboard.json` and `profile.json`, with the record's algorithm,
+/// scores, dataset reference, ONNX inputs/outputs and custom metadata filled in.
 struct TrainedModelRegistration {
     let models: ModelService
 
@@ -18,7 +21,7 @@ struct TrainedModelRegistration {
         let now = Timestamps.now()
         var record = ModelVersionRecord(modelID: request.modelID, userID: request.userID,
                                         name: request.name ?? "\(request.datasetID) AutoML", version: "v0",
-                                        framework: .other, modelType: isClassification ? .classification : .regression,
+                                        framework: .onnx, modelType: isClassification ? .classification : .regression,
                                         createdAt: now)
         record.description = request.description ?? "Trained by the warehouse on dataset \(request.datasetID) \(dataset.version): \(report.bestModel), \(report.validationMethod), \(report.metric) \(Self.format(report.validationScore)) on validation."
         record.algorithm = report.bestModel
@@ -28,8 +31,9 @@ struct TrainedModelRegistration {
         record.trainingLoss = report.trainingMetrics[lossName]
         record.trainingDataset = "\(request.datasetID)@\(dataset.version) sha256:\(dataset.fileHash)"
         record.tags = ["automl", "tabular", profile.problemType.rawValue]
-        record.inputShape = .array([.null, .int(Int64(result.pipeline.features.count))])
-        record.outputShape = .array([.null, .int(Int64(result.pipeline.target.classes?.count ?? 1))])
+        let onnx = try PipelineExport.model(result.pipeline, producerVersion: "\(TrainedPipeline.formatName) \(TrainedPipeline.currentVersion)")
+        record.inputShape = .object(Dictionary(uniqueKeysWithValues: onnx.graph.inputs.map { ($0.name, Self.shape($0)) }))
+        record.outputShape = .object(Dictionary(uniqueKeysWithValues: onnx.graph.outputs.map { ($0.name, Self.shape($0)) }))
         record.customMetadata = [
             "task": .string(profile.taskType.rawValue),
             "problem_type": .string(profile.problemType.rawValue),
@@ -57,38 +61,56 @@ struct TrainedModelRegistration {
         ]
 
         let files: [(path: String, data: Data)] = [
+            ("model.onnx", Data(onnx.encoded())),
             ("model.json", try result.pipeline.encoded()),
             ("metrics.json", try Self.json(MetricsFile(report: report))),
             ("leaderboard.json", try Self.json(report.leaderboard)),
             ("profile.json", try Self.json(profile)),
         ]
-        var spooled: [String] = []
-        defer { for path in spooled { try? FileManager.default.removeItem(atPath: path) } }
-        return try models.createVersion(record, requestedVersion: nil, primary: "model.json") { sink in
-            for file in files {
-                let path = models.spoolDirectory + "/trained-\(UUID().uuidString)-\(file.path)"
-                guard FileManager.default.createFile(atPath: path, contents: file.data) else {
-                    throw WarehouseError.storageUnavailable("cannot write \(path)")
-                }
-                spooled.append(path)
-                let hasher = SHA256()
-                hasher.update(file.data)
-                let digest = Hex.encode(hasher.finalize())
-                let modelFile = ModelFile(filename: file.path, filePath: file.path, fileSize: UInt64(file.data.count), fileType: "json",
-                                          fileHash: digest, contentType: "application/json", isPrimary: file.path == "model.json",
+        var spooled: [(path: String, spool: String, size: Int, digest: String)] = []
+        defer { for file in spooled { try? FileManager.default.removeItem(atPath: file.spool) } }
+        for file in files {
+            let spool = models.spoolDirectory + "/trained-\(UUID().uuidString)-\(file.path)"
+            guard FileManager.default.createFile(atPath: spool, contents: file.data) else {
+                throw WarehouseError.storageUnavailable("cannot write \(spool)")
+            }
+            let hasher = SHA256()
+            hasher.update(file.data)
+            spooled.append((file.path, spool, file.data.count, Hex.encode(hasher.finalize())))
+        }
+        // Our own ONNX reader checks what the exporter wrote and lists its inputs, outputs and
+        // operators, as it does for uploaded models.
+        let analysis = FormatDetector.analyze(path: spooled[0].spool, name: "model.onnx")
+        guard analysis.format == "onnx" else {
+            throw ONNXExportError.unsupported("the exported model.onnx does not read back: \(analysis.warnings.joined(separator: "; "))")
+        }
+        record.customMetadata["onnx"] = .object(analysis.details)
+
+        return try models.createVersion(record, requestedVersion: nil, primary: "model.onnx") { sink in
+            for file in spooled {
+                let isONNX = file.path == "model.onnx"
+                let modelFile = ModelFile(filename: file.path, filePath: file.path, fileSize: UInt64(file.size),
+                                          fileType: isONNX ? "onnx" : "json", fileHash: file.digest,
+                                          contentType: isONNX ? "application/octet-stream" : "application/json", isPrimary: isONNX,
                                           description: Self.descriptions[file.path],
-                                          format: file.path == "model.json" ? "automl-pipeline" : "json")
-                try sink.add(modelFile, spoolPath: path, size: UInt64(file.data.count), sha256: digest)
+                                          format: isONNX ? "onnx" : file.path == "model.json" ? "automl-pipeline" : "json")
+                try sink.add(modelFile, spoolPath: file.spool, size: UInt64(file.size), sha256: file.digest)
             }
         }
     }
 
     static let descriptions = [
+        "model.onnx": "the whole pipeline as one ONNX graph (ai.onnx \(PipelineExport.opset), ai.onnx.ml \(PipelineExport.mlOpset)): one input per feature column",
         "model.json": "the fitted pipeline (\(TrainedPipeline.formatName) version \(TrainedPipeline.currentVersion))",
         "metrics.json": "test, validation and training metrics",
         "leaderboard.json": "every candidate with its validation score, fit and prediction time",
         "profile.json": "the dataset profile the model was trained on",
     ]
+
+    /// A graph input's or output's shape, symbolic dimensions as null.
+    static func shape(_ info: ONNXValueInfo) -> JSONValue {
+        .array(info.shape.map { $0.map(JSONValue.int) ?? .null })
+    }
 
     static func json<T: Encodable>(_ value: T) throws -> Data {
         Data(try JSONCoding.string(value).utf8)

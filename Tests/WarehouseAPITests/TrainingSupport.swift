@@ -4,15 +4,7 @@ import WarehouseTesting
 
 /// Helpers for the training tests: shared datasets, uploads, waiting for jobs, events.
 enum Training {
-    /// WAREHOUSE_DATASETS_DIR, else `../shared/datasets` beside the checkout.
-    static let datasets: String = {
-        if let directory = ProcessInfo.processInfo.environment["WAREHOUSE_DATASETS_DIR"], !directory.isEmpty { return directory }
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<4 { url.deleteLastPathComponent() }
-        return url.appendingPathComponent("shared/datasets").path
-    }()
-
-    static func path(_ name: String) -> String { datasets + "/" + name + ".csv" }
+    static func path(_ name: String) -> String { SharedDatasetFiles.path(name) }
 
     /// Uploads a dataset (no automatic training unless asked) and returns the response.
     @discardableResult

@@ -35,14 +35,18 @@ import WarehouseTesting
         // The record describes the trained version.
         let record = try client.get("/ai-models/alice/\(name)-automl").object
         #expect(record["version"] as? String == "v1")
-        #expect(record["primary_file_path"] as? String == "model.json")
+        #expect(record["primary_file_path"] as? String == "model.onnx")
+        #expect(record["framework"] as? String == "onnx")
         #expect(record["algorithm"] as? String == result["best_model"] as? String)
         #expect((record["training_dataset"] as? String)?.contains("sha256:\(upload.object["file_hash"] as? String ?? "?")") == true)
         let custom = try #require(record["custom_metadata"] as? [String: Any])
         #expect(custom["task"] as? String == (metric == "r2" ? "regression" : "classification"))
         #expect(custom["time_limit_s"] as? Double == Double(limit))
         let files = Set(((record["files"] as? [[String: Any]]) ?? []).compactMap { $0["file_path"] as? String })
-        #expect(files == ["model.json", "metrics.json", "leaderboard.json", "profile.json"])
+        #expect(files == ["model.onnx", "model.json", "metrics.json", "leaderboard.json", "profile.json"])
+        let outputs = try #require(record["output_shape"] as? [String: Any])
+        #expect(Set(outputs.keys) == (metric == "r2" ? ["variable"] : ["label", "probabilities"]))
+        #expect((record["input_shape"] as? [String: Any])?.count == (custom["features"] as? [Any])?.count)
         let leaderboard = try #require(result["leaderboard"] as? [[String: Any]])
         #expect(leaderboard.count >= 3)
         for entry in leaderboard {
@@ -57,6 +61,8 @@ import WarehouseTesting
         #expect((prediction.object["predictions"] as? [Any])?.count == 5)
         #expect((prediction.object["prediction_ids"] as? [String])?.count == 5)
         if metric == "accuracy" { #expect((prediction.object["probabilities"] as? [[Double]])?.count == 5) }
+
+        try ONNXParity.check(client, user: "alice", model: "\(name)-automl", dataset: Training.path(name))
     }
 
     @Test func secondTrainingCreatesV2AndEventsStream() throws {
