@@ -219,8 +219,9 @@ struct ModelEmitter {
                 ensemble.add(tree, channel: 0, target: index % model.outputs)
             }
         }
-        if model.trees.isEmpty {
-            for target in 0..<model.outputs { ensemble.addConstant(0, target: target) }
+        if ensemble.roots.isEmpty {
+            // TreeEnsemble needs a tree; one that adds 0 changes nothing.
+            ensemble.addConstant(0, target: 0)
         }
         let sums = graph.node("TreeEnsemble", [x], domain: GraphBuilder.mlDomain, ensemble.attributes(targets: model.outputs))
         if isForest {
@@ -262,21 +263,43 @@ struct TreeEnsembleAttributes {
         self.features = features
     }
 
-    /// One tree's leaves for one output channel, adding to `target`.
+    /// One tree's leaves for one output channel, adding to `target`. A subtree whose leaves all
+    /// give this channel 0 becomes a single zero leaf, and a tree that gives it only zeros is
+    /// left out: the sums are the same, and a forest's per-class copies shrink to the paths
+    /// that lead to their class.
     mutating func add(_ tree: DecisionTree, channel: Int, target: Int) {
+        let channels = max(tree.channels, 1)
         guard tree.nodeCount > 0 else {
-            addConstant(tree.leafValues.indices.contains(channel) ? tree.leafValues[channel] : 0, target: target)
+            let value = tree.leafValues.indices.contains(channel) ? tree.leafValues[channel] : 0
+            if value != 0 { addConstant(value, target: target) }
             return
         }
-        let nodeBase = Int64(featureIDs.count)
-        let leafBase = Int64(leafTargets.count)
-        roots.append(nodeBase)
-        func child(_ reference: Int32) -> (id: Int64, isLeaf: Int64) {
-            reference < 0 ? (leafBase + Int64(~reference), 1) : (nodeBase + Int64(reference), 0)
+        func weight(_ leaf: Int32) -> Double { tree.leafValues[Int(~leaf) * channels + channel] }
+        var liveMemo = [Bool?](repeating: nil, count: tree.nodeCount)
+        func isLive(_ reference: Int32) -> Bool {
+            if reference < 0 { return weight(reference) != 0 }
+            if let known = liveMemo[Int(reference)] { return known }
+            let live = isLive(tree.left[Int(reference)]) || isLive(tree.right[Int(reference)])
+            liveMemo[Int(reference)] = live
+            return live
         }
-        for node in 0..<tree.nodeCount {
+        guard isLive(0) else { return }
+
+        // Live inner nodes in depth-first order get consecutive ids.
+        let nodeBase = Int64(featureIDs.count)
+        var order: [Int] = []
+        var ids = [Int64](repeating: -1, count: tree.nodeCount)
+        var stack: [Int32] = [0]
+        while let node = stack.popLast() {
+            ids[Int(node)] = nodeBase + Int64(order.count)
+            order.append(Int(node))
+            for child in [tree.right[Int(node)], tree.left[Int(node)]] where child >= 0 && isLive(child) { stack.append(child) }
+        }
+        roots.append(nodeBase)
+        for node in order {
             let feature = Int(tree.feature[node])
-            var left = child(tree.left[node]), right = child(tree.right[node])
+            var left = child(tree.left[node], ids: ids, weight: weight, target: target, isLive: isLive)
+            var right = child(tree.right[node], ids: ids, weight: weight, target: target, isLive: isLive)
             var missingGoesTrue = tree.defaultLeft[node]  // true = left until swapped
             let leftSet = tree.leftCategories[node]
             featureIDs.append(Int64(feature))
@@ -312,11 +335,15 @@ struct TreeEnsembleAttributes {
             falseIsLeaf.append(right.isLeaf)
             self.missingGoesTrue.append(missingGoesTrue ? 1 : 0)
         }
-        let channels = max(tree.channels, 1)
-        for leaf in 0..<tree.leafCount {
-            leafTargets.append(Int64(target))
-            leafWeights.append(tree.leafValues[leaf * channels + channel])
-        }
+    }
+
+    /// A branch's target: a live inner node, or a new leaf (a real one, or zero for a dead subtree).
+    private mutating func child(_ reference: Int32, ids: [Int64], weight: (Int32) -> Double, target: Int,
+                                isLive: (Int32) -> Bool) -> (id: Int64, isLeaf: Int64) {
+        if reference >= 0 && isLive(reference) { return (ids[Int(reference)], 0) }
+        leafTargets.append(Int64(target))
+        leafWeights.append(reference < 0 ? weight(reference) : 0)
+        return (Int64(leafTargets.count - 1), 1)
     }
 
     /// A tree that is a single leaf: one split whose branches both reach it.

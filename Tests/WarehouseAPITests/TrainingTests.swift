@@ -98,6 +98,7 @@ import WarehouseTesting
         let client = warehouse.client
         try #require(Training.upload(client, dataset: "wine", csv: .file(Training.path("wine"))).status == 200)
         var hashes: [String] = []
+        var onnxHashes: [String] = []
         var metrics: [[String: Double]] = []
         for model in ["a", "b"] {
             let job = try Training.startJob(client, ["user_id": "alice", "dataset_id": "wine", "model_id": model,
@@ -107,8 +108,10 @@ import WarehouseTesting
             metrics.append(((finished["result"] as? [String: Any])?["test_metrics"] as? [String: Double]) ?? [:])
             let files = try client.get("/ai-models/alice/\(model)").object["files"] as? [[String: Any]] ?? []
             hashes.append(files.first { $0["file_path"] as? String == "model.json" }?["file_hash"] as? String ?? "")
+            onnxHashes.append(files.first { $0["file_path"] as? String == "model.onnx" }?["file_hash"] as? String ?? "")
         }
         #expect(hashes[0] == hashes[1] && !hashes[0].isEmpty, "model.json differs between two runs with the same seed")
+        #expect(onnxHashes[0] == onnxHashes[1] && !onnxHashes[0].isEmpty, "model.onnx differs between two runs with the same seed")
         #expect(metrics[0] == metrics[1])
         // A different seed splits differently.
         let other = try Training.startJob(client, ["user_id": "alice", "dataset_id": "wine", "model_id": "c", "time_limit_s": 60, "seed": 4])

@@ -35,6 +35,15 @@ import WarehouseTesting
     }
 
     @Test func handMadePipelineCoversEveryExportPath() throws {
+        // The forest: a copy of each of its four trees per class, less the class-1 copy of the last.
+        let model = try PipelineExport.model(Self.handMade, producerVersion: "test")
+        let forest = model.graph.nodes.filter { $0.opType == "TreeEnsemble" }[1]
+        guard case .ints(let roots)? = forest.attributes.first(where: { $0.name == "tree_roots" })?.value else {
+            Issue.record("no tree_roots")
+            return
+        }
+        #expect(roots.count == 7)
+
         let scratch = try Scratch()
         let rows = scratch.path("rows.csv")
         var csv = "color,size,flag\n"
@@ -129,6 +138,10 @@ import WarehouseTesting
         let forest = TreeEnsembleModel(kind: .randomForest, objective: .binary, outputs: 2, baseScores: [], trees: [
             tree([1], [2.5], [false], [[]], [~0], [~1], [0.9, 0.1, 0.2, 0.8], channels: 2),
             tree([], [], [], [], [], [], [0.5, 0.5], channels: 2),
+            // Pure leaves: each class's copy keeps only the paths to its own leaves...
+            tree([1, 0], [2.5, 0], [true, false], [[], [0, 1]], [1, ~0], [~2, ~1], [1, 0, 0, 1, 0, 1], channels: 2),
+            // ...and a class this tree never votes for gets no copy.
+            tree([2], [0.5], [true], [[]], [~0], [~1], [1, 0, 1, 0], channels: 2),
         ], learningRate: 1)
         func member(_ weight: Double, _ kind: PipelineModel.Kind, linear: LinearModel? = nil, trees: TreeEnsembleModel? = nil) -> EnsembleMember {
             EnsembleMember(weight: weight, model: PipelineModel(kind: kind, name: kind.rawValue, linear: linear, trees: trees, members: nil))
