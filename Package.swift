@@ -27,8 +27,9 @@ let package = Package(
         // The training engine is numeric code: optimised even in debug builds, so the test
         // suite trains at realistic speed.
         .target(name: "WarehouseAutoML", swiftSettings: [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]),
-        // Trained pipelines as ONNX graphs, written by our own protobuf encoder.
-        .target(name: "WarehouseONNX", dependencies: ["WarehouseAutoML"]),
+        // Trained pipelines as ONNX graphs, written by our own protobuf encoder; optimised
+        // like the engine, since it walks every tree node while a job's budget runs.
+        .target(name: "WarehouseONNX", dependencies: ["WarehouseAutoML"], swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "WarehouseFormats", dependencies: ["WarehouseCore", "WarehouseZip"]),
         .target(name: "WarehouseCatalog", dependencies: ["WarehouseCore", "WarehouseSQLite"]),
         .target(name: "WarehouseStorage", dependencies: ["WarehouseCore", "WarehouseCrypto", "WarehouseS3"]),

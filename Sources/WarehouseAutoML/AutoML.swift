@@ -105,6 +105,8 @@ public struct AutoML {
         var rounds: Int?
     }
 
+    static let trainingMetricRows = 10_000
+
     public func run() throws -> AutoMLResult {
         let metric = settings.metric ?? Metric.default(for: table.targetSpec.task)
         let n = table.rowCount
@@ -120,7 +122,7 @@ public struct AutoML {
         progress(0.02, "split \(n) rows: \(pool.rowCount) for training and selection, \(testCount) held out for test metrics", nil)
 
         // Search phase: learners must stop early enough to leave time for refits and scoring.
-        budget.setSoftLimit(budget.limitSeconds * (useCV ? 0.65 : 0.85))
+        budget.setSoftLimit(budget.limitSeconds * (useCV ? 0.62 : 0.8))
         let candidates = Candidate.searchList(rows: n).filter { settings.onlyCandidates?.contains($0.name) ?? true }
         let selection: any ModelSelection = useCV
             ? try CrossValidation(pool: pool, folds: settings.folds, seed: settings.seed, automl: self)
@@ -154,9 +156,9 @@ public struct AutoML {
         scores.append(ensembleScore)
 
         // Final model: the chosen candidates, refitted or bagged (`ModelSelection.final`).
-        // Refits stop at 85%: scoring and writing model.json (seconds for a large ensemble)
-        // take the rest.
-        budget.setSoftLimit(budget.limitSeconds * 0.85)
+        // Refits stop at 80%: scoring and writing model.json and model.onnx (about two
+        // seconds for a 15 MB ensemble) take the rest.
+        budget.setSoftLimit(budget.limitSeconds * 0.8)
         progress(0.85, useEnsemble ? "refitting the weighted ensemble" : "refitting \(fitted[bestSingle].candidate.name)", nil)
         let chosen: [(Int, Double)] = useEnsemble ? weights.enumerated().filter { $0.element > 0 }.map { ($0.offset, $0.element) }
                                                   : [(bestSingle, 1)]
@@ -180,7 +182,12 @@ public struct AutoML {
             testMetrics = Metrics.compute(prediction, target: test.target)
             if problem != .regression { confusion = Metrics.confusion(prediction, target: test.target) }
         }
-        let trainPrediction = finalModel.predict(EncodedRows(columns: pool.columns, count: pool.rowCount))
+        // Training metrics on at most 10,000 of the training rows (an even stride): on large
+        // sets predicting every row would take seconds of the budget for a figure that needs
+        // no more precision.
+        let trainingSample = pool.rowCount <= Self.trainingMetricRows ? pool
+            : pool.subset((0..<Self.trainingMetricRows).map { $0 * pool.rowCount / Self.trainingMetricRows })
+        let trainPrediction = finalModel.predict(EncodedRows(columns: trainingSample.columns, count: trainingSample.rowCount))
         var leaderboard = fitted.enumerated().map { index, result in
             LeaderboardEntry(model: result.candidate.name, kind: result.candidate.kind.rawValue,
                              validationScore: metric.evaluate(result.validation, target: selection.validationTarget),
@@ -200,7 +207,7 @@ public struct AutoML {
             validationScore: metric.evaluate(validationPrediction, target: selection.validationTarget),
             validationMethod: selection.method, trainRows: pool.rowCount, testRows: testRows.count, testMetrics: testMetrics,
             validationMetrics: Metrics.compute(validationPrediction, target: selection.validationTarget),
-            trainingMetrics: Metrics.compute(trainPrediction, target: pool.target), leaderboard: leaderboard,
+            trainingMetrics: Metrics.compute(trainPrediction, target: trainingSample.target), leaderboard: leaderboard,
             confusionMatrix: confusion, seed: settings.seed, timeLimitSeconds: settings.timeLimit, elapsedSeconds: budget.elapsed)
         return AutoMLResult(pipeline: pipeline, report: report)
     }

@@ -30,6 +30,9 @@ import WarehouseTesting
         #expect(score >= floor, "\(name): test \(metric) \(score) < floor \(floor)")
         // The time limit holds, with 10% to spare, load and registration included.
         let elapsed = try #require(Training.seconds(finished["started_at"] as? String, finished["finished_at"] as? String))
+        let exportSeconds = ((try client.get("/ai-models/alice/\(name)-automl").object["custom_metadata"] as? [String: Any])?["onnx"]
+            as? [String: Any])?["export_s"] as? Double
+        print("training \(name): \(String(format: "%.1f", elapsed)) s for a \(limit) s limit, ONNX export \(exportSeconds ?? -1) s")
         #expect(elapsed <= Double(limit) * 1.1, "\(name): took \(elapsed) s for a \(limit) s limit")
 
         // The record describes the trained version.
