@@ -3,7 +3,8 @@ import WarehouseCore
 import WarehouseHTTPServer
 import WarehouseService
 
-/// `/datasets`: upload a CSV (profiled while it is local), read records and profiles, delete.
+/// `/datasets`: upload a CSV (profiled while it is local) and read records and profiles;
+/// deleting is in LifecycleRoutes, as it also removes the dataset's automatic models.
 struct DatasetRoutes {
     let datasets: DatasetService
     let training: TrainingService
@@ -27,6 +28,7 @@ struct DatasetRoutes {
                                                               datasetVersion: record.version, timeLimit: fields.timeLimit,
                                                               automatic: true)
                     trainingRequest.name = "\(record.name) AutoML"
+                    trainingRequest.trigger = "dataset_upload"
                     job = try training.submit(trainingRequest)
                 }
                 return JSON.response(DatasetUploadDTO(dataset: record, trainingJob: job))
@@ -37,13 +39,6 @@ struct DatasetRoutes {
             RouteDefinition("GET", "/datasets/{user_id}/{dataset_id}") { request in
                 JSON.response(DatasetDTO(try datasets.record(user: try request.userParameter(), dataset: try request.datasetParameter(),
                                                              version: request.nonEmptyQuery("version"))))
-            },
-            RouteDefinition("DELETE", "/datasets/{user_id}/{dataset_id}") { request in
-                let user = try request.userParameter()
-                let dataset = try request.datasetParameter()
-                let versions = try datasets.delete(user: user, dataset: dataset)
-                return JSON.response(["deleted": JSONValue.bool(true), "user_id": .string(user), "dataset_id": .string(dataset),
-                                      "deleted_versions": .array(versions.map(JSONValue.string))])
             },
         ]
     }

@@ -68,7 +68,8 @@ struct ModelRoutes {
             RouteDefinition("DELETE", "/ai-models/{user_id}/{model_id}") { request in
                 let user = try request.userParameter()
                 let model = try request.modelParameter()
-                let deleted = try service.delete(user: user, model: model, version: try request.versionQuery())
+                let deleted = try service.delete(user: user, model: model, version: try request.versionQuery(),
+                                                 force: try request.flagQuery("force"))
                 return JSON.response(DeletionDTO(userID: user, modelID: model, deletedVersions: deleted))
             },
             RouteDefinition("GET", "/ai-models/{user_id}/{model_id}/download") { request in

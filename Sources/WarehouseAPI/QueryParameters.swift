@@ -26,9 +26,18 @@ extension HTTPRequest {
         return value
     }
 
-    /// `?version=` validated, or nil for "latest".
+    /// `?version=` validated (`v2`, or `@alias`), `?alias=` as `@alias`, or nil for "latest".
     func versionQuery() throws -> String? {
-        try nonEmptyQuery("version").map { try ModelVersionNumber.parse($0).text }
+        let alias = try nonEmptyQuery("alias").map { "@" + (try Identifiers.alias($0)) }
+        guard let version = nonEmptyQuery("version") else { return alias }
+        guard alias == nil else { throw WarehouseError.invalid("give either 'version' or 'alias', not both") }
+        if version.hasPrefix("@") { return "@" + (try Identifiers.alias(String(version.dropFirst()), field: "version alias")) }
+        return try ModelVersionNumber.parse(version).text
+    }
+
+    /// A boolean query flag (absent: false).
+    func flagQuery(_ name: String) throws -> Bool {
+        try nonEmptyQuery(name).map { try FieldValues.bool($0, field: name) } ?? false
     }
 
     func userParameter() throws -> String {

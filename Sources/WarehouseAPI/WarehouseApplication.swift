@@ -16,6 +16,8 @@ public final class WarehouseApplication: Sendable {
     public let datasets: DatasetService
     public let training: TrainingService
     public let predictions: PredictionService
+    public let lifecycle: ModelLifecycle
+    public let feedback: FeedbackService
     /// Whether this process runs training workers (maintenance commands do not).
     let runsTraining: Bool
     public let router: Router
@@ -50,8 +52,11 @@ public final class WarehouseApplication: Sendable {
         service = ModelService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp",
                                zipLimits: configuration.zipLimits)
         datasets = DatasetService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp")
-        training = TrainingService(models: service, datasets: datasets, workers: configuration.trainingWorkers, logger: logger)
+        lifecycle = ModelLifecycle(models: service, logger: logger)
+        training = TrainingService(models: service, datasets: datasets, lifecycle: lifecycle, workers: configuration.trainingWorkers,
+                                   logger: logger)
         predictions = PredictionService(models: service, capacity: configuration.predictionCacheSize)
+        feedback = FeedbackService(models: service, training: training, lifecycle: lifecycle, defaults: configuration.retraining)
         runsTraining = recover
         do {
             for action in try (recover ? service.recover(spoolDirectory: dataDirectory + "/tmp") + datasets.recover() : []) {
@@ -88,6 +93,8 @@ public final class WarehouseApplication: Sendable {
             + TokenRoutes(access: access).definitions
             + DatasetRoutes(datasets: datasets, training: training, access: access, uploadBody: .multipart(multipart)).definitions
             + TrainingRoutes(training: training, predictions: predictions, access: access).definitions
+            + LifecycleRoutes(lifecycle: lifecycle, feedback: feedback, training: training, datasets: datasets, models: service,
+                              access: access).definitions
         router = Router(routes: routes) { [logger] error, head in
             ErrorResponses.response(for: error, head: head, logger: logger)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import WarehouseCore
+import WarehouseService
 import WarehouseZip
 
 /// Service settings: defaults, then `config/warehouse.json` (or `--config FILE`), then
@@ -38,6 +39,8 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     public var trainingWorkers = 1
     /// Trained pipelines kept in memory for /predict.
     public var predictionCacheSize = 16
+    /// When retraining starts by itself (a model's own settings override these).
+    public var retraining = RetrainingDefaults()
 
     public init() {}
 
@@ -155,6 +158,18 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         case "prediction_cache_size":
             guard let count = Int(value), (1...10_000).contains(count) else { throw invalid("a number from 1 to 10000") }
             predictionCacheSize = count
+        case "retrain_enabled":
+            guard let flag = try? FieldValues.bool(value, field: name) else { throw invalid("true or false") }
+            retraining.enabled = flag
+        case "retrain_accuracy_threshold":
+            guard let threshold = Double(value), (0...1).contains(threshold) else { throw invalid("a number from 0 to 1") }
+            retraining.accuracyThreshold = threshold
+        case "retrain_feedback_count":
+            guard let count = Int(value), count >= 1 else { throw invalid("a positive count") }
+            retraining.feedbackCount = count
+        case "retrain_min_feedback":
+            guard let count = Int(value), count >= 1 else { throw invalid("a positive count") }
+            retraining.minimumFeedback = count
         default:
             throw WarehouseError.invalid("\(source): unknown setting '\(name)'")
         }

@@ -29,10 +29,16 @@ extension Catalog {
                   finishedAt: row.string("finished_at"))
     }
 
+    /// With `exclusive`, a queued or running job for the same model is a 409 (naming it).
     public func insertJob(id: String, user: String, dataset: String, model: String, request: String, createdAt: String,
-                          firstEvent: String) throws {
+                          firstEvent: String, exclusive: Bool = false) throws {
         try database.write { db in
             do {
+                if exclusive, let active = try db.queryOne("""
+                    SELECT id, state FROM training_jobs WHERE user_id = ? AND model_id = ? AND state IN ('queued', 'running') LIMIT 1
+                    """, [.text(user), .text(model)]) {
+                    throw WarehouseError.conflict("model '\(model)' already has a \(active.string("state")!) training job (\(active.string("id")!))")
+                }
                 _ = try db.run("""
                     INSERT INTO training_jobs (id, user_id, dataset_id, model_id, state, message, request, created_at)
                     VALUES (?, ?, ?, ?, 'queued', 'queued', ?, ?)
@@ -114,6 +120,14 @@ extension Catalog {
     public func runningJobs() throws -> [StoredJob] {
         try database.read { db in
             try db.query("SELECT \(Self.jobColumns) FROM training_jobs WHERE state = 'running'").map(Self.job)
+        }
+    }
+
+    /// When the model's latest training job was created (nil: never trained here).
+    public func lastJobCreatedAt(user: String, model: String) throws -> String? {
+        try database.read { db in
+            try db.queryOne("SELECT MAX(created_at) AS last FROM training_jobs WHERE user_id = ? AND model_id = ?",
+                            [.text(user), .text(model)])?.string("last")
         }
     }
 }

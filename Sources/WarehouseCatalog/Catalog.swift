@@ -226,11 +226,18 @@ public final class Catalog: Sendable {
     // MARK: - Deleting
 
     /// Hides one ready version (or, with nil, every ready version of the model) by marking it
-    /// `deleting`, and returns the records whose objects must now be removed.
-    public func beginDelete(user: String, model: String, version: String?) throws -> [(id: Int64, record: ModelVersionRecord)] {
+    /// `deleting`, and returns the records whose objects must now be removed. A version that
+    /// holds an alias is a 409 unless `force`, which removes its aliases (kept in the history).
+    public func beginDelete(user: String, model: String, version: String?, force: Bool = false,
+                            now: String = Timestamps.now()) throws -> [(id: Int64, record: ModelVersionRecord)] {
         try database.write { db in
             let rows: [SQLiteRow]
-            if let version {
+            if let version, version.hasPrefix("@") {
+                guard let id = try versionID(db, user: user, model: model, version: version) else {
+                    throw WarehouseError.notFound(Self.describe(model: model, version: version) + " not found")
+                }
+                rows = try db.query("SELECT id FROM versions WHERE id = ?", [.integer(id)])
+            } else if let version {
                 rows = try db.query("SELECT id FROM versions WHERE user_id = ? AND model_id = ? AND version = ? AND state = 'ready'",
                                     [.text(user), .text(model), .text(version)])
             } else {
@@ -244,8 +251,19 @@ public final class Catalog: Sendable {
             for row in rows {
                 let id = Int64(row.int("id")!)
                 guard let record = try loadRecord(db, id: id) else { continue }
-                try db.run("UPDATE versions SET state = 'deleting' WHERE id = ?", [.integer(id)])
                 doomed.append((id, record))
+            }
+            let held = try aliasesHeld(db, user: user, model: model, versions: doomed.map(\.record.version))
+            if !held.isEmpty && !force {
+                let list = held.map { "'\($0.alias)' → \($0.version)" }.joined(separator: ", ")
+                throw WarehouseError.conflict("\(Self.describe(model: model, version: version)) holds the alias \(list); move it first or delete with force=true")
+            }
+            for alias in held {
+                try moveAlias(db, user: user, model: model, alias: alias.alias, to: nil, action: "removed",
+                              reason: "version \(alias.version) deleted", now: now)
+            }
+            for (id, _) in doomed {
+                try db.run("UPDATE versions SET state = 'deleting' WHERE id = ?", [.integer(id)])
             }
             return doomed
         }
@@ -254,6 +272,11 @@ public final class Catalog: Sendable {
     /// Removes the rows of a version whose objects are gone.
     public func finishDelete(id: Int64) throws {
         try database.write { db in
+            // Its predictions and their feedback go with it.
+            try db.run("""
+                DELETE FROM predictions WHERE (user_id, model_id, version) IN
+                    (SELECT user_id, model_id, version FROM versions WHERE id = ?)
+                """, [.integer(id)])
             try db.run("DELETE FROM versions WHERE id = ?", [.integer(id)])
         }
     }
@@ -305,9 +328,16 @@ public final class Catalog: Sendable {
 
     // MARK: - Rows
 
+    /// `version` is a version, `@alias`, or nil for the latest.
     private func versionID(_ db: SQLiteConnection, user: String, model: String, version: String?) throws -> Int64? {
         let row: SQLiteRow?
-        if let version {
+        if let version, version.hasPrefix("@") {
+            row = try db.queryOne("""
+                SELECT v.id FROM aliases a
+                JOIN versions v ON v.user_id = a.user_id AND v.model_id = a.model_id AND v.version = a.version
+                WHERE a.user_id = ? AND a.model_id = ? AND a.alias = ? AND v.state = 'ready'
+                """, [.text(user), .text(model), .text(String(version.dropFirst()))])
+        } else if let version {
             row = try db.queryOne("SELECT id FROM versions WHERE user_id = ? AND model_id = ? AND version = ? AND state = 'ready'",
                                   [.text(user), .text(model), .text(version)])
         } else {
@@ -340,6 +370,10 @@ public final class Catalog: Sendable {
                       isPrimary: file.bool("is_primary"), description: file.string("description"), format: file.string("format"))
         }
         record.primaryFilePath = record.files.first(where: \.isPrimary)?.filePath
+        // Mirrors the production alias, whatever the stored record says.
+        record.isProductionReady = try db.queryOne("""
+            SELECT 1 AS held FROM aliases WHERE user_id = ? AND model_id = ? AND alias = ? AND version = ?
+            """, [.text(record.userID), .text(record.modelID), .text(Self.productionAlias), .text(record.version)]) != nil
         return record
     }
 
@@ -386,7 +420,9 @@ public final class Catalog: Sendable {
     }
 
     public static func describe(model: String, version: String?) -> String {
-        version.map { "version \($0) of model '\(model)'" } ?? "model '\(model)'"
+        guard let version else { return "model '\(model)'" }
+        if version.hasPrefix("@") { return "alias '\(version.dropFirst())' of model '\(model)'" }
+        return "version \(version) of model '\(model)'"
     }
 
     public static func now() -> String {

@@ -155,5 +155,75 @@ enum Schema {
                 PRIMARY KEY (job_id, seq)
             ) WITHOUT ROWID;
             """),
+        .init("005-lifecycle", """
+            -- Named pointers to versions (`production`, …): one version per alias.
+            CREATE TABLE aliases (
+                user_id TEXT NOT NULL,
+                model_id TEXT NOT NULL,
+                alias TEXT NOT NULL,
+                version TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                PRIMARY KEY (user_id, model_id, alias)
+            ) WITHOUT ROWID;
+            -- Every move of an alias; `version` NULL when it was removed.
+            CREATE TABLE alias_history (
+                id INTEGER PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                model_id TEXT NOT NULL,
+                alias TEXT NOT NULL,
+                version TEXT,
+                previous_version TEXT,
+                action TEXT NOT NULL,
+                reason TEXT NOT NULL DEFAULT '',
+                created_at TEXT NOT NULL
+            );
+            CREATE INDEX alias_history_by_alias ON alias_history (user_id, model_id, alias, id);
+
+            -- Promotions, refusals, rollbacks, failures, retraining starts; `data` is the JSON.
+            CREATE TABLE notifications (
+                id INTEGER PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                model_id TEXT NOT NULL,
+                data TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            );
+            CREATE INDEX notifications_by_user ON notifications (user_id, id);
+
+            -- Every prediction /predict answered: its inputs (feature columns, JSON) and answer.
+            CREATE TABLE predictions (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                model_id TEXT NOT NULL,
+                version TEXT NOT NULL,
+                predicted TEXT NOT NULL,
+                inputs TEXT NOT NULL,
+                created_at TEXT NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX predictions_by_model ON predictions (user_id, model_id, version);
+
+            -- The actual outcome of a prediction, one per prediction (a later report replaces it).
+            CREATE TABLE feedback (
+                prediction_id TEXT PRIMARY KEY REFERENCES predictions (id) ON DELETE CASCADE,
+                user_id TEXT NOT NULL,
+                model_id TEXT NOT NULL,
+                version TEXT NOT NULL,
+                predicted TEXT NOT NULL,
+                actual TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            ) WITHOUT ROWID;
+            CREATE INDEX feedback_by_model ON feedback (user_id, model_id, created_at);
+
+            -- Per-model retraining thresholds; NULL means the server's default.
+            CREATE TABLE retraining_settings (
+                user_id TEXT NOT NULL,
+                model_id TEXT NOT NULL,
+                enabled INTEGER,
+                accuracy_threshold REAL,
+                feedback_count INTEGER,
+                PRIMARY KEY (user_id, model_id)
+            ) WITHOUT ROWID;
+            CREATE INDEX training_jobs_by_model ON training_jobs (user_id, model_id, state);
+            """),
     ])
 }

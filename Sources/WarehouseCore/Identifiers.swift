@@ -28,6 +28,16 @@ public enum Identifiers {
         return user
     }
 
+    /// An alias name (`production`, `staging`, …): the rule of names, but starting with a
+    /// letter, so that `@v2` can never be mistaken for a version.
+    public static func alias(_ value: String?, field: String = "alias") throws -> String {
+        let alias = try name(value, field: field)
+        guard let first = alias.utf8.first, (65...90).contains(first) || (97...122).contains(first), alias.count <= 64 else {
+            throw WarehouseError.invalid("\(field) must start with a letter and have at most 64 characters (got \(quoted(alias)))")
+        }
+        return alias
+    }
+
     private static func isAlphanumeric(_ byte: UInt8) -> Bool {
         (48...57).contains(byte) || (65...90).contains(byte) || (97...122).contains(byte)
     }

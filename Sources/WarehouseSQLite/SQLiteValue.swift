@@ -19,6 +19,7 @@ extension SQLiteValue {
     public init(_ value: Int64?) { self = value.map(SQLiteValue.integer) ?? .null }
     public init(_ value: Double?) { self = value.map(SQLiteValue.real) ?? .null }
     public init(_ value: Bool) { self = .integer(value ? 1 : 0) }
+    public init(_ value: Bool?) { self = value.map { .integer($0 ? 1 : 0) } ?? .null }
 }
 
 /// One result row; columns are looked up by name.

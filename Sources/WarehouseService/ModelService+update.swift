@@ -1,4 +1,5 @@
 import Foundation
+import WarehouseCatalog
 import WarehouseCore
 
 extension ModelService {
@@ -9,10 +10,27 @@ extension ModelService {
 
     /// Applies a partial JSON update to one version (latest when `version` is nil) and rewrites
     /// its manifest, in one catalog transaction.
+    /// `is_production_ready` mirrors the `production` alias: true moves the alias to this
+    /// version, false removes it if this version holds it.
     public func update(user: String, model: String, version: String?, patch: [String: JSONValue]) throws -> ModelVersionRecord {
         guard !patch.isEmpty else { throw WarehouseError.invalid("the update is empty: send a JSON object with the fields to change") }
         for key in patch.keys.sorted() where Self.immutableFields.contains(key) {
             throw WarehouseError.invalid("field '\(key)' cannot be changed")
+        }
+        var patch = patch
+        if let production = patch.removeValue(forKey: "is_production_ready") {
+            guard case .bool(let flag) = production else { throw WarehouseError.invalid("field 'is_production_ready' must be true or false") }
+            var target = try record(user: user, model: model, version: version)
+            if !patch.isEmpty { target = try update(user: user, model: model, version: target.version, patch: patch) }
+            let now = Timestamps.now()
+            if flag {
+                try catalog.setAlias(user: user, model: model, alias: Catalog.productionAlias, version: target.version,
+                                     reason: "is_production_ready set by an update", now: now)
+            } else if try catalog.aliases(user: user, model: model)[Catalog.productionAlias] == target.version {
+                _ = try catalog.removeAlias(user: user, model: model, alias: Catalog.productionAlias,
+                                            reason: "is_production_ready cleared by an update", now: now)
+            }
+            return try record(user: user, model: model, version: target.version)
         }
         let manifestUser = user
         return try catalog.update(user: user, model: model, version: version, change: { record in
@@ -65,7 +83,6 @@ enum MetadataPatch {
                 default: throw WarehouseError.invalid("field 'custom_metadata' must be a JSON object")
                 }
             case "is_active": record.isActive = try bool(value, key)
-            case "is_production_ready": record.isProductionReady = try bool(value, key)
             case "primary_file_path":
                 guard let path = try string(value, key), record.files.contains(where: { $0.filePath == path }) else {
                     throw WarehouseError.invalid("field 'primary_file_path' must name a file of version \(record.version)")

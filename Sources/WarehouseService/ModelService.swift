@@ -169,8 +169,9 @@ public final class ModelService: Sendable {
     /// Deletes one version, or with nil the whole model: hidden from readers first, then the
     /// manifest (so a reindex cannot bring it back), then every object under its prefix, then
     /// the rows. If storage fails midway, startup recovery finishes the job.
-    public func delete(user: String, model: String, version: String?) throws -> [String] {
-        let doomed = try catalog.beginDelete(user: user, model: model, version: version)
+    /// A version holding an alias is a 409 unless `force` (which removes the alias).
+    public func delete(user: String, model: String, version: String?, force: Bool = false) throws -> [String] {
+        let doomed = try catalog.beginDelete(user: user, model: model, version: version, force: force)
         var failure: (any Error)?
         for (id, record) in doomed {
             do {

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import WarehouseAutoML
+import WarehouseCatalog
 import WarehouseCore
 import WarehouseCrypto
 
@@ -24,10 +25,14 @@ public final class PredictionService: Sendable {
         public let predictionIDs: [String]
     }
 
-    /// Rows are column → raw text (nil = missing).
+    /// Rows are column → raw text (nil = missing). Without a version, the `production` alias
+    /// answers, else the latest version. Every answer is stored under its prediction id, with
+    /// the row's feature values, for feedback and retraining.
     public func predict(user: String, model: String, version: String?, rows: [[String: String?]]) throws -> Answer {
         guard !rows.isEmpty else { throw WarehouseError.invalid("no rows to predict: send {\"rows\": [{column: value, …}]} or a CSV body") }
-        let record = try models.record(user: user, model: model, version: version)
+        let record = try version.map { try models.record(user: user, model: model, version: $0) }
+            ?? models.catalog.record(user: user, model: model, version: "@" + Catalog.productionAlias)
+            ?? models.record(user: user, model: model, version: nil)
         let predictor = try predictor(for: record)
         let output: PipelineOutput
         do {
@@ -36,6 +41,17 @@ public final class PredictionService: Sendable {
             throw WarehouseError.invalid(error.description)
         }
         let ids = rows.indices.map { _ in "pred_" + Hex.encode(SecureRandom.bytes(12)) }
+        let features = predictor.pipeline.features.map(\.name)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var stored: [(id: String, predicted: String, inputs: String)] = []
+        stored.reserveCapacity(rows.count)
+        for (index, row) in rows.enumerated() {
+            let inputs = Dictionary(uniqueKeysWithValues: features.map { ($0, row[$0] ?? nil) })
+            let predicted = output.labels?[index] ?? output.values.map { String($0[index]) } ?? ""
+            stored.append((ids[index], predicted, String(decoding: try encoder.encode(inputs), as: UTF8.self)))
+        }
+        try models.catalog.insertPredictions(stored, user: user, model: model, version: record.version, now: Timestamps.now())
         return Answer(record: record, pipeline: predictor.pipeline, output: output, predictionIDs: ids)
     }
 

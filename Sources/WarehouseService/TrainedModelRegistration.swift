@@ -13,7 +13,7 @@ struct TrainedModelRegistration {
     let models: ModelService
 
     func register(result: AutoMLResult, request: TrainingRequest, dataset: DatasetRecord, profile: DatasetProfile,
-                  jobID: String) throws -> ModelVersionRecord {
+                  jobID: String, feedbackRows: Int = 0) throws -> ModelVersionRecord {
         let report = result.report
         let isClassification = profile.taskType == .classification
         let scoreName = isClassification ? "accuracy" : "r2"
@@ -30,8 +30,12 @@ struct TrainedModelRegistration {
         record.testAccuracy = report.testMetrics[scoreName]
         record.trainingLoss = report.trainingMetrics[lossName]
         record.trainingDataset = "\(request.datasetID)@\(dataset.version) sha256:\(dataset.fileHash)"
+            + (feedbackRows > 0 ? " + \(feedbackRows) feedback rows" : "")
         record.tags = ["automl", "tabular", profile.problemType.rawValue]
+        let exportStarted = Date()
         let onnx = try PipelineExport.model(result.pipeline, producerVersion: "\(TrainedPipeline.formatName) \(TrainedPipeline.currentVersion)")
+        let onnxBytes = Data(onnx.encoded())
+        let exportSeconds = Date().timeIntervalSince(exportStarted)
         record.inputShape = .object(Dictionary(uniqueKeysWithValues: onnx.graph.inputs.map { ($0.name, Self.shape($0)) }))
         record.outputShape = .object(Dictionary(uniqueKeysWithValues: onnx.graph.outputs.map { ($0.name, Self.shape($0)) }))
         record.customMetadata = [
@@ -57,11 +61,13 @@ struct TrainedModelRegistration {
             ]),
             "training_job": .string(jobID),
             "automatic": .bool(request.automatic),
+            "trigger": .string(request.trigger ?? "request"),
+            "feedback_rows": .int(Int64(feedbackRows)),
             "pipeline_format": .string("\(TrainedPipeline.formatName)@\(TrainedPipeline.currentVersion)"),
         ]
 
         let files: [(path: String, data: Data)] = [
-            ("model.onnx", Data(onnx.encoded())),
+            ("model.onnx", onnxBytes),
             ("model.json", try result.pipeline.encoded()),
             ("metrics.json", try Self.json(MetricsFile(report: report))),
             ("leaderboard.json", try Self.json(report.leaderboard)),
@@ -84,7 +90,9 @@ struct TrainedModelRegistration {
         guard analysis.format == "onnx" else {
             throw ONNXExportError.unsupported("the exported model.onnx does not read back: \(analysis.warnings.joined(separator: "; "))")
         }
-        record.customMetadata["onnx"] = .object(analysis.details)
+        var details = analysis.details
+        details["export_s"] = .double((exportSeconds * 1000).rounded() / 1000)
+        record.customMetadata["onnx"] = .object(details)
 
         return try models.createVersion(record, requestedVersion: nil, primary: "model.onnx") { sink in
             for file in spooled {

@@ -16,8 +16,14 @@ public struct TrainingRequest: Codable, Sendable {
     public var testFraction: Double
     public var name: String?
     public var description: String?
-    /// True when the dataset upload queued this job (`auto_train`).
+    /// True when the warehouse queued this job by itself (`auto_train`, a new dataset version,
+    /// `recreate-models`, or automatic retraining of such a model): its models are the
+    /// dataset's automatic models.
     public var automatic: Bool
+    /// Also train on the model's feedback rows (inputs with their actual outcomes).
+    public var includeFeedback: Bool?
+    /// Why the job exists: `request`, `dataset_upload`, `recreate`, `retrain`, `live_accuracy`, `feedback_count`.
+    public var trigger: String?
 
     public static let defaultTimeLimit = 60.0
 
@@ -25,6 +31,7 @@ public struct TrainingRequest: Codable, Sendable {
         case userID = "user_id", datasetID = "dataset_id", datasetVersion = "dataset_version", modelID = "model_id"
         case targetColumn = "target_column", taskType = "task_type", timeLimit = "time_limit_s", metric, seed
         case testFraction = "test_fraction", name, description, automatic
+        case includeFeedback = "include_feedback", trigger
     }
 
     public init(userID: String, datasetID: String, datasetVersion: String? = nil, modelID: String? = nil,
@@ -76,6 +83,11 @@ public struct TrainingRequest: Codable, Sendable {
                       timeLimit: limit, metric: try string("metric"), seed: UInt64(seed ?? 0), testFraction: testFraction)
         name = try string("name")
         description = try string("description")
+        switch object["include_feedback"] {
+        case nil, .null?: break
+        case .bool(let flag)?: includeFeedback = flag
+        default: throw WarehouseError.invalid("field 'include_feedback' must be true or false")
+        }
     }
 
     public static func parseTask(_ text: String) throws -> TaskType {

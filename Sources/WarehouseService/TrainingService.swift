@@ -10,6 +10,7 @@ import WarehouseCrypto
 public final class TrainingService: Sendable {
     let models: ModelService
     let datasets: DatasetService
+    let lifecycle: ModelLifecycle
     let workerCount: Int
     let logger: Logger
     /// Budgets of running jobs, so a cancel reaches the learners.
@@ -17,9 +18,10 @@ public final class TrainingService: Sendable {
     private let wakeup = NSCondition()
     private let stopping = Atomic<Bool>(false)
 
-    public init(models: ModelService, datasets: DatasetService, workers: Int, logger: Logger) {
+    public init(models: ModelService, datasets: DatasetService, lifecycle: ModelLifecycle, workers: Int, logger: Logger) {
         self.models = models
         self.datasets = datasets
+        self.lifecycle = lifecycle
         workerCount = max(1, workers)
         self.logger = logger
     }
@@ -28,8 +30,9 @@ public final class TrainingService: Sendable {
 
     // MARK: - Submitting and reading
 
-    /// Validates the request against the dataset and queues the job.
-    public func submit(_ request: TrainingRequest) throws -> TrainingJob {
+    /// Validates the request against the dataset and queues the job. With `exclusive`, a
+    /// queued or running job for the same model is a 409.
+    public func submit(_ request: TrainingRequest, exclusive: Bool = false) throws -> TrainingJob {
         let dataset = try datasets.record(user: request.userID, dataset: request.datasetID, version: request.datasetVersion)
         if let target = request.targetColumn, dataset.profile.column(target) == nil {
             throw WarehouseError.invalid("target column '\(target)' is not in dataset '\(request.datasetID)' (columns: \(dataset.profile.columns.map(\.name).prefix(30).joined(separator: ", ")))")
@@ -48,7 +51,8 @@ public final class TrainingService: Sendable {
         let now = Timestamps.now()
         let event = TrainingEvent(type: .status, message: "queued", progress: 0, status: "queued")
         try catalog.insertJob(id: id, user: request.userID, dataset: request.datasetID, model: request.modelID,
-                              request: try JSONCoding.string(pinned), createdAt: now, firstEvent: try JSONCoding.string(event))
+                              request: try JSONCoding.string(pinned), createdAt: now, firstEvent: try JSONCoding.string(event),
+                              exclusive: exclusive)
         wakeup.lock()
         wakeup.broadcast()
         wakeup.unlock()
@@ -107,6 +111,7 @@ public final class TrainingService: Sendable {
             let reason = "interrupted: the server stopped while this job was running"
             try record(stale.id, TrainingEvent(type: .error, message: reason, progress: stale.progress, status: "failed"),
                        state: "failed", error: reason, finishedAt: Timestamps.now())
+            lifecycle.trainingFailed(user: stale.userID, model: stale.modelID, jobID: stale.id, reason: reason)
             actions.append("marked interrupted training job \(stale.id) failed")
         }
         for index in 0..<workerCount {
@@ -209,6 +214,7 @@ public final class TrainingService: Sendable {
             try? record(stored.id, TrainingEvent(type: .error, message: reason, progress: progress, status: "failed",
                                                  elapsedSeconds: budget.elapsed),
                         state: "failed", error: reason, finishedAt: Timestamps.now())
+            lifecycle.trainingFailed(user: request.userID, model: request.modelID, jobID: stored.id, reason: reason)
         } catch is TrainingCancelled {
             finished.store(true, ordering: .relaxed)
             let progress = state.withLock { $0.progress }
@@ -222,6 +228,7 @@ public final class TrainingService: Sendable {
             try? record(stored.id, TrainingEvent(type: .error, message: reason, progress: progress, status: "failed",
                                                  elapsedSeconds: budget.elapsed),
                         state: "failed", error: reason, finishedAt: Timestamps.now())
+            lifecycle.trainingFailed(user: request.userID, model: request.modelID, jobID: stored.id, reason: reason)
             logger.warning("training job \(stored.id) failed: \(reason)")
         }
     }
@@ -239,11 +246,24 @@ public final class TrainingService: Sendable {
     func train(_ request: TrainingRequest, jobID: String, budget: TrainingBudget,
                progress: @escaping @Sendable (Double, String, LeaderboardEntry?) -> Void) throws -> JSONValue {
         let dataset = try datasets.record(user: request.userID, dataset: request.datasetID, version: request.datasetVersion)
-        let local = try datasets.localCopy(dataset)
+        var local = try datasets.localCopy(dataset)
         defer { if local.temporary { try? FileManager.default.removeItem(atPath: local.path) } }
-        progress(0.01, "reading \(dataset.filename) (\(dataset.rows) rows)", nil)
+        var feedbackRows = 0
+        if request.includeFeedback == true {
+            let examples = try catalog.feedbackExamples(user: request.userID, model: request.modelID)
+            if !examples.isEmpty {
+                let augmented = try DatasetService.translatingErrors {
+                    try FeedbackRows.append(examples, to: local.path, target: request.targetColumn ?? dataset.targetColumn,
+                                            directory: models.spoolDirectory)
+                }
+                if local.temporary { try? FileManager.default.removeItem(atPath: local.path) }
+                local = (augmented, true)
+                feedbackRows = examples.count
+            }
+        }
+        progress(0.01, "reading \(dataset.filename) (\(dataset.rows) rows\(feedbackRows > 0 ? " + \(feedbackRows) feedback rows" : ""))", nil)
         let sameTarget = request.targetColumn == nil || request.targetColumn == dataset.targetColumn
-        let profile = try sameTarget && (request.taskType == nil || request.taskType == dataset.taskType)
+        let profile = try sameTarget && (request.taskType == nil || request.taskType == dataset.taskType) && feedbackRows == 0
             ? dataset.profile
             : DatasetService.translatingErrors {
                 try DatasetProfile.profile(path: local.path, targetColumn: request.targetColumn ?? dataset.targetColumn,
@@ -267,8 +287,11 @@ public final class TrainingService: Sendable {
         try budget.checkCancelled()
         progress(0.97, "registering \(request.modelID)", nil)
         let record = try TrainedModelRegistration(models: models).register(
-            result: result, request: request, dataset: dataset, profile: profile, jobID: jobID)
+            result: result, request: request, dataset: dataset, profile: profile, jobID: jobID, feedbackRows: feedbackRows)
+        let promotion = lifecycle.promoteAfterTraining(record, report: result.report, jobID: jobID)
         return .object([
+            "promoted": .bool(promotion.promoted), "promotion": .string(promotion.reason),
+            "feedback_rows": .int(Int64(feedbackRows)),
             "model_id": .string(record.modelID), "user_id": .string(record.userID), "version": .string(record.version),
             "best_model": .string(result.report.bestModel), "metric": .string(result.report.metric),
             "validation_score": .double(result.report.validationScore),
