@@ -79,14 +79,7 @@ for name in args.names or SHARED:
     load_seconds = time.perf_counter() - started
     with open(rows_path, newline="") as f:
         rows = list(csv.DictReader(f))
-    model_inputs = json.loads({p.key: p.value for p in onnx.load(model_path).metadata_props}["inputs"])
-    feeds = {}
-    for spec in model_inputs:
-        texts = [row[spec["column"]] for row in rows]
-        if spec["kind"] == "categorical":
-            feeds[spec["name"]] = np.array([[t.strip()] for t in texts], dtype=object)
-        else:
-            feeds[spec["name"]] = np.array([[onnx_parity.number(t, spec["type"])] for t in texts], dtype=np.float32)
+    feeds = onnx_parity.feeds(onnx.load(model_path), rows)
     session.run(None, feeds)
     best = math.inf
     for _ in range(3):

@@ -13,18 +13,17 @@ public struct AliasEvent: Sendable {
 }
 
 /// Aliases: named pointers to ready versions (one version per alias), with their history.
-/// An alias is resolved wherever a version is accepted, written `@alias`.
+/// An alias is resolved wherever a version is accepted, written `@alias`. Every change hands
+/// the model's new alias map to `publish` inside its transaction (the service writes it to
+/// the bucket; if that fails, the change is rolled back).
 extension Catalog {
     public static let productionAlias = "production"
 
+    /// Receives a model's aliases after a change, inside the change's transaction.
+    public typealias AliasPublisher = ([String: String]) throws -> Void
+
     public func aliases(user: String, model: String) throws -> [String: String] {
-        try database.read { db in
-            var aliases: [String: String] = [:]
-            for row in try db.query("SELECT alias, version FROM aliases WHERE user_id = ? AND model_id = ?", [.text(user), .text(model)]) {
-                aliases[row.string("alias")!] = row.string("version")!
-            }
-            return aliases
-        }
+        try database.read { db in try aliasMap(db, user: user, model: model) }
     }
 
     /// Newest first.
@@ -40,17 +39,22 @@ extension Catalog {
     /// Points `alias` at a ready version; answers the version it pointed at before.
     @discardableResult
     public func setAlias(user: String, model: String, alias: String, version: String, action: String = "set",
-                         reason: String = "", now: String) throws -> String? {
+                         reason: String = "", now: String, publish: AliasPublisher) throws -> String? {
         try database.write { db in
             _ = try readyVersionIDForAlias(db, user: user, model: model, version: version)
-            return try moveAlias(db, user: user, model: model, alias: alias, to: version, action: action, reason: reason, now: now)
+            let previous = try moveAlias(db, user: user, model: model, alias: alias, to: version, action: action, reason: reason, now: now)
+            if previous != version { try publish(try aliasMap(db, user: user, model: model)) }
+            return previous
         }
     }
 
     /// Removes an alias; answers the version it pointed at (nil: it was not set).
-    public func removeAlias(user: String, model: String, alias: String, reason: String = "", now: String) throws -> String? {
+    public func removeAlias(user: String, model: String, alias: String, reason: String = "", now: String,
+                            publish: AliasPublisher) throws -> String? {
         try database.write { db in
-            try moveAlias(db, user: user, model: model, alias: alias, to: nil, action: "removed", reason: reason, now: now)
+            let previous = try moveAlias(db, user: user, model: model, alias: alias, to: nil, action: "removed", reason: reason, now: now)
+            if previous != nil { try publish(try aliasMap(db, user: user, model: model)) }
+            return previous
         }
     }
 
@@ -58,7 +62,7 @@ extension Catalog {
     /// the alias is unset), says so; decided and written under the write lock, so concurrent
     /// promotions are judged one after the other.
     public func promote(user: String, model: String, version: String, alias: String = productionAlias, now: String,
-                        decide: (ModelVersionRecord?) throws -> (promote: Bool, reason: String))
+                        publish: AliasPublisher, decide: (ModelVersionRecord?) throws -> (promote: Bool, reason: String))
         throws -> (promoted: Bool, reason: String, holder: ModelVersionRecord?) {
         try database.write { db in
             _ = try readyVersionIDForAlias(db, user: user, model: model, version: version)
@@ -72,6 +76,7 @@ extension Catalog {
             let (promote, reason) = try decide(holder)
             if promote {
                 try moveAlias(db, user: user, model: model, alias: alias, to: version, action: "promoted", reason: reason, now: now)
+                try publish(try aliasMap(db, user: user, model: model))
             }
             return (promote, reason, holder)
         }
@@ -79,8 +84,8 @@ extension Catalog {
 
     /// Moves `alias` back to the version that held it before the current holder got it (skipping
     /// versions deleted since). 409 when there is no earlier holder.
-    public func rollback(user: String, model: String, alias: String = productionAlias, reason: String, now: String)
-        throws -> (from: String, to: String) {
+    public func rollback(user: String, model: String, alias: String = productionAlias, reason: String, now: String,
+                         publish: AliasPublisher) throws -> (from: String, to: String) {
         try database.write { db in
             guard let current = try db.queryOne("SELECT version FROM aliases WHERE user_id = ? AND model_id = ? AND alias = ?",
                                                 [.text(user), .text(model), .text(alias)])?.string("version") else {
@@ -104,11 +109,20 @@ extension Catalog {
                 throw WarehouseError.conflict("model '\(model)' has no earlier '\(alias)' version to roll back to (\(current) is the first)")
             }
             try moveAlias(db, user: user, model: model, alias: alias, to: target, action: "rolled_back", reason: reason, now: now)
+            try publish(try aliasMap(db, user: user, model: model))
             return (current, target)
         }
     }
 
     // MARK: - Rows
+
+    func aliasMap(_ db: SQLiteConnection, user: String, model: String) throws -> [String: String] {
+        var aliases: [String: String] = [:]
+        for row in try db.query("SELECT alias, version FROM aliases WHERE user_id = ? AND model_id = ?", [.text(user), .text(model)]) {
+            aliases[row.string("alias")!] = row.string("version")!
+        }
+        return aliases
+    }
 
     /// Writes the alias row and its history entry; answers the previous version.
     @discardableResult

@@ -229,7 +229,7 @@ public final class Catalog: Sendable {
     /// `deleting`, and returns the records whose objects must now be removed. A version that
     /// holds an alias is a 409 unless `force`, which removes its aliases (kept in the history).
     public func beginDelete(user: String, model: String, version: String?, force: Bool = false,
-                            now: String = Timestamps.now()) throws -> [(id: Int64, record: ModelVersionRecord)] {
+                            now: String = Timestamps.now(), publish: AliasPublisher = { _ in }) throws -> [(id: Int64, record: ModelVersionRecord)] {
         try database.write { db in
             let rows: [SQLiteRow]
             if let version, version.hasPrefix("@") {
@@ -262,6 +262,7 @@ public final class Catalog: Sendable {
                 try moveAlias(db, user: user, model: model, alias: alias.alias, to: nil, action: "removed",
                               reason: "version \(alias.version) deleted", now: now)
             }
+            if !held.isEmpty { try publish(try aliasMap(db, user: user, model: model)) }
             for (id, _) in doomed {
                 try db.run("UPDATE versions SET state = 'deleting' WHERE id = ?", [.integer(id)])
             }

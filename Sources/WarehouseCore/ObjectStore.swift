@@ -109,4 +109,9 @@ public enum ObjectKeys {
     public static func manifest(user: String, model: String, version: String) -> String {
         "manifests/models/\(user)/\(model)/\(version).json"
     }
+
+    /// A model's aliases, so that `reindex` restores them too.
+    public static func aliasManifest(user: String, model: String) -> String {
+        "manifests/aliases/\(user)/\(model).json"
+    }
 }

@@ -34,7 +34,8 @@ public final class ModelLifecycle: Sendable {
     /// Points `alias` at `version` (a version, or `@other-alias`).
     public func setAlias(user: String, model: String, alias: String, version: String) throws -> AliasState {
         let target = try models.record(user: user, model: model, version: version)
-        let previous = try catalog.setAlias(user: user, model: model, alias: alias, version: target.version, now: Timestamps.now())
+        let previous = try catalog.setAlias(user: user, model: model, alias: alias, version: target.version, now: Timestamps.now(),
+                                            publish: models.aliasPublisher(user: user, model: model))
         if alias == Catalog.productionAlias, previous != target.version {
             notify(user: user, model: model, [
                 "outcome": .string("promoted"), "version": .string(target.version), "production_version": previous.map(JSONValue.string) ?? .null,
@@ -46,7 +47,8 @@ public final class ModelLifecycle: Sendable {
 
     public func removeAlias(user: String, model: String, alias: String) throws -> AliasState {
         _ = try models.record(user: user, model: model, version: nil)
-        guard try catalog.removeAlias(user: user, model: model, alias: alias, reason: "removed by hand", now: Timestamps.now()) != nil else {
+        guard try catalog.removeAlias(user: user, model: model, alias: alias, reason: "removed by hand", now: Timestamps.now(),
+                                      publish: models.aliasPublisher(user: user, model: model)) != nil else {
             throw WarehouseError.notFound("model '\(model)' has no alias '\(alias)'")
         }
         return try aliases(user: user, model: model)
@@ -56,7 +58,8 @@ public final class ModelLifecycle: Sendable {
     public func rollback(user: String, model: String, reason: String?) throws -> (from: String, to: String) {
         _ = try models.record(user: user, model: model, version: nil)
         let why = reason ?? "rolled back by hand"
-        let moved = try catalog.rollback(user: user, model: model, reason: why, now: Timestamps.now())
+        let moved = try catalog.rollback(user: user, model: model, reason: why, now: Timestamps.now(),
+                                         publish: models.aliasPublisher(user: user, model: model))
         notify(user: user, model: model, [
             "outcome": .string("rolled_back"), "version": .string(moved.to), "production_version": .string(moved.from),
             "reason": .string(why),
@@ -73,8 +76,8 @@ public final class ModelLifecycle: Sendable {
         let score = report.validationScore
         let higherIsBetter = Metric(rawValue: metric)?.higherIsBetter ?? true
         do {
-            let outcome = try catalog.promote(user: record.userID, model: record.modelID, version: record.version,
-                                              now: Timestamps.now()) { holder in
+            let outcome = try catalog.promote(user: record.userID, model: record.modelID, version: record.version, now: Timestamps.now(),
+                                              publish: models.aliasPublisher(user: record.userID, model: record.modelID)) { holder in
                 guard let holder else { return (true, "first production version (validation \(metric) \(Self.format(score)))") }
                 guard let held = Self.validationScore(of: holder, metric: metric) else {
                     return (false, "production \(holder.version) has no validation \(metric) to compare with; move the alias by hand")
@@ -93,7 +96,12 @@ public final class ModelLifecycle: Sendable {
             return (outcome.promoted, outcome.reason)
         } catch {
             logger.error("promotion of \(record.modelID) \(record.version) failed: \(error)")
-            return (false, "promotion failed: \(error)")
+            let reason = "promotion failed: \(error)"
+            notify(user: record.userID, model: record.modelID, [
+                "outcome": .string("not_promoted"), "version": .string(record.version), "metric": .string(metric),
+                "score": .double(score), "reason": .string(reason), "job_id": .string(jobID),
+            ])
+            return (false, reason)
         }
     }
 

@@ -7,10 +7,13 @@ import WarehouseCrypto
 extension ModelService {
     public struct ReindexReport: Sendable, Equatable {
         public var imported: [String] = []
+        /// Aliases restored from `manifests/aliases/`.
+        public var aliases: [String] = []
         public var unreadable: [String] = []
     }
 
-    /// Reads every manifest under `manifests/models/` and puts its version into the catalog.
+    /// Reads every manifest under `manifests/models/` and puts its version into the catalog,
+    /// then the aliases under `manifests/aliases/` that point at versions it has.
     public func reindex() throws -> ReindexReport {
         var report = ReindexReport()
         for object in try store.list(prefix: "manifests/models/") where object.key.hasSuffix(".json") {
@@ -22,6 +25,27 @@ extension ModelService {
                 }
                 try catalog.importVersion(record)
                 report.imported.append("\(record.userID)/\(record.modelID) \(record.version)")
+            } catch let error as WarehouseError {
+                throw error
+            } catch {
+                report.unreadable.append("\(object.key): \(error)")
+            }
+        }
+        // Then the aliases, for the versions that came back.
+        for object in try store.list(prefix: "manifests/aliases/") where object.key.hasSuffix(".json") {
+            do {
+                let manifest = try JSONDecoder().decode(AliasManifest.self, from: Data(try store.getData(key: object.key)))
+                guard ObjectKeys.aliasManifest(user: manifest.userID, model: manifest.modelID) == object.key else {
+                    report.unreadable.append("\(object.key): it names \(manifest.userID)/\(manifest.modelID)")
+                    continue
+                }
+                for (alias, version) in manifest.aliases.sorted(by: { $0.key < $1.key }) {
+                    try catalog.setAlias(user: manifest.userID, model: manifest.modelID, alias: alias, version: version,
+                                         action: "restored", reason: "reindex", now: Timestamps.now(), publish: { _ in })
+                    report.aliases.append("\(manifest.userID)/\(manifest.modelID) @\(alias) → \(version)")
+                }
+            } catch WarehouseError.notFound(let detail) {
+                report.unreadable.append("\(object.key): \(detail)")
             } catch let error as WarehouseError {
                 throw error
             } catch {

@@ -25,10 +25,12 @@ extension ModelService {
             let now = Timestamps.now()
             if flag {
                 try catalog.setAlias(user: user, model: model, alias: Catalog.productionAlias, version: target.version,
-                                     reason: "is_production_ready set by an update", now: now)
+                                     reason: "is_production_ready set by an update", now: now,
+                                     publish: aliasPublisher(user: user, model: model))
             } else if try catalog.aliases(user: user, model: model)[Catalog.productionAlias] == target.version {
                 _ = try catalog.removeAlias(user: user, model: model, alias: Catalog.productionAlias,
-                                            reason: "is_production_ready cleared by an update", now: now)
+                                            reason: "is_production_ready cleared by an update", now: now,
+                                            publish: aliasPublisher(user: user, model: model))
             }
             return try record(user: user, model: model, version: target.version)
         }

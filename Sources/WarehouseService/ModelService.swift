@@ -171,7 +171,8 @@ public final class ModelService: Sendable {
     /// the rows. If storage fails midway, startup recovery finishes the job.
     /// A version holding an alias is a 409 unless `force` (which removes the alias).
     public func delete(user: String, model: String, version: String?, force: Bool = false) throws -> [String] {
-        let doomed = try catalog.beginDelete(user: user, model: model, version: version, force: force)
+        let doomed = try catalog.beginDelete(user: user, model: model, version: version, force: force,
+                                             publish: aliasPublisher(user: user, model: model))
         var failure: (any Error)?
         for (id, record) in doomed {
             do {
@@ -183,6 +184,19 @@ public final class ModelService: Sendable {
         }
         if let failure { throw failure }
         return doomed.map(\.record.version)
+    }
+
+    /// Writes a model's aliases to the bucket (`manifests/aliases/…`), or removes the object
+    /// when none are left.
+    func aliasPublisher(user: String, model: String) -> Catalog.AliasPublisher {
+        { [store] aliases in
+            let key = ObjectKeys.aliasManifest(user: user, model: model)
+            if aliases.isEmpty {
+                try store.delete(key: key)
+            } else {
+                try store.putData(key: key, data: try AliasManifest.encode(AliasManifest(userID: user, modelID: model, aliases: aliases)))
+            }
+        }
     }
 
     func removeObjects(user: String, model: String, version: String) throws {
@@ -231,6 +245,21 @@ public struct Download: Sendable {
 }
 
 /// The manifest: the full version record as stored next to the objects.
+/// `manifests/aliases/{user}/{model}.json`: a model's aliases, for `reindex`.
+struct AliasManifest: Codable, Equatable {
+    let userID: String
+    let modelID: String
+    let aliases: [String: String]
+
+    enum CodingKeys: String, CodingKey { case userID = "user_id", modelID = "model_id", aliases }
+
+    static func encode(_ manifest: AliasManifest) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(manifest))
+    }
+}
+
 public enum Manifest {
     public static func encode(_ record: ModelVersionRecord) throws -> [UInt8] {
         let encoder = JSONEncoder()

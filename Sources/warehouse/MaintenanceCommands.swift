@@ -32,8 +32,9 @@ struct ReindexCommand: WarehouseCommand {
     func run() throws -> Int32 {
         let report = try openWarehouse(settings).service.reindex()
         for version in report.imported { say("imported \(version)") }
+        for alias in report.aliases { say("restored alias \(alias)") }
         for problem in report.unreadable { say("unreadable manifest \(problem)") }
-        say("reindex: \(report.imported.count) version(s) imported, \(report.unreadable.count) manifest(s) unreadable")
+        say("reindex: \(report.imported.count) version(s) imported, \(report.aliases.count) alias(es) restored, \(report.unreadable.count) manifest(s) unreadable")
         return report.unreadable.isEmpty ? 0 : 1
     }
 }

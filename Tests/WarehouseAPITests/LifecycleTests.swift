@@ -169,6 +169,43 @@ import WarehouseTesting
         #expect(try client.get("/ai-models/alice/wine-automl").status == 200)
     }
 
+    @Test func regressionFeedbackAndTheCountTrigger() throws {
+        let warehouse = try TestWarehouse()
+        let client = warehouse.client
+        // Semicolons and a quoted category with a comma: feedback rows are appended in kind.
+        var csv = "x;kind;y\n"
+        for row in 0..<300 {
+            let x = Double(row % 50) / 5, kind = row % 3 == 0 ? "\"a;b\"" : "c"
+            csv += "\(x);\(kind);\(2 * x + (row % 3 == 0 ? 5 : 0) + Double(row % 7) / 10)\n"
+        }
+        let upload = try Training.upload(client, dataset: "lines", csv: .bytes(Array(csv.utf8)), extra: [("time_limit", "3")], autoTrain: true)
+        try #require(upload.status == 200, "\(upload.text)")
+        let job = try #require((upload.object["training_job"] as? [String: Any])?["job_id"] as? String)
+        try #require(try Training.wait(client, job: job)["status"] as? String == "succeeded")
+        let prediction = try Self.post(client, "/ai-models/alice/lines-automl/predict",
+                                       ["rows": (0..<5).map { ["x": String($0), "kind": $0 % 2 == 0 ? "a;b" : "c"] }])
+        try #require(prediction.status == 200, "\(prediction.text)")
+        let ids = try #require(prediction.object["prediction_ids"] as? [String])
+        #expect(try Self.put(client, "/ai-models/alice/lines-automl/retraining", ["feedback_count": 3]).status == 200)
+        let feedback = try Self.post(client, "/ai-models/alice/lines-automl/feedback",
+                                     ["items": ids.enumerated().map { ["prediction_id": $1, "actual": Double($0) * 2 + 1] }])
+        try #require(feedback.status == 200, "\(feedback.text)")
+        let retraining = try #require((feedback.object["retraining"] as? [String: Any])?["job_id"] as? String, "\(feedback.text)")
+        #expect(((feedback.object["retraining"] as? [String: Any])?["reason"] as? String)?.contains("5 outcomes") == true)
+        let done = try Training.wait(client, job: retraining)
+        #expect(done["status"] as? String == "succeeded", "\(done)")
+        #expect((done["result"] as? [String: Any])?["feedback_rows"] as? Int == 5)
+        let record = try client.get("/ai-models/alice/lines-automl?version=v2").object
+        #expect((record["training_dataset"] as? String)?.hasSuffix("+ 5 feedback rows") == true, "\(record["training_dataset"] ?? "")")
+        #expect((record["custom_metadata"] as? [String: Any])?["trigger"] as? String == "feedback_count")
+        let performance = try client.get("/ai-models/alice/lines-automl/performance").object
+        #expect(performance["task"] as? String == "regression")
+        let v1 = try #require((performance["versions"] as? [[String: Any]])?.first { $0["version"] as? String == "v1" })
+        let live = try #require(v1["live"] as? [String: Double])
+        #expect(live["mae"] != nil && live["rmse"] != nil && live["accuracy"] == nil)
+        #expect(v1["feedback"] as? Int == 5 && v1["predictions"] as? Int == 5)
+    }
+
     @Test func badLifecycleRequestsAreClearErrors() throws {
         let warehouse = try TestWarehouse()
         let client = warehouse.client

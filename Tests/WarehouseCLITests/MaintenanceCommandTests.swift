@@ -30,6 +30,9 @@ import WarehouseTesting
         do {
             let warehouse = try TestWarehouse(directory: directory)
             before = try seed(warehouse)
+            let alias = try warehouse.client.request("PUT", "/ai-models/u/a/aliases/production", headers: [("Content-Type", "application/json")],
+                                                     body: Array(#"{"version": "v1"}"#.utf8))
+            #expect(alias.status == 200, "\(alias.text)")
             warehouse.stop()
         }
         let data = directory.path + "/data"
@@ -37,6 +40,7 @@ import WarehouseTesting
         let result = try run(["reindex", "--data-dir", data])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("1 version(s) imported"))
+        #expect(result.output.contains("restored alias u/a @production → v1"), "\(result.output)")
 
         let after = try TestWarehouse(directory: directory)
         let record = try after.client.get("/ai-models/u/a?version=v1").object
@@ -46,6 +50,7 @@ import WarehouseTesting
         #expect(hashes(record).count == 2)
         #expect(record["created_at"] as? String == before["created_at"] as? String)
         #expect(try after.client.get("/ai-models/search/u?query=a").array.count == 1)
+        #expect(record["is_production_ready"] as? Bool == true)
     }
 
     @Test func gcReportsThenRemovesOrphans() throws {

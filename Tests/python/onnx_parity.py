@@ -51,6 +51,20 @@ def number(text, kind):
     return float(value) if NUMBER.fullmatch(value) else math.nan
 
 
+def feeds(model, rows):
+    """onnxruntime inputs for CSV rows (dicts of raw text), as the model's metadata describes them."""
+    import numpy as np
+    inputs = json.loads({p.key: p.value for p in model.metadata_props}["inputs"])
+    result = {}
+    for spec in inputs:
+        texts = [row[spec["column"]] for row in rows]
+        if spec["kind"] == "categorical":
+            result[spec["name"]] = np.array([[t.strip()] for t in texts], dtype=object)
+        else:
+            result[spec["name"]] = np.array([[number(t, spec["type"])] for t in texts], dtype=np.float32)
+    return result
+
+
 def compare(model_path, rows_path, predict_path):
     import numpy as np
     import onnx
@@ -58,23 +72,12 @@ def compare(model_path, rows_path, predict_path):
 
     model = onnx.load(model_path)
     onnx.checker.check_model(model, full_check=True)
-    metadata = {p.key: p.value for p in model.metadata_props}
-    inputs = json.loads(metadata["inputs"])
-
     with open(rows_path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        rows = list(reader)
-    feeds = {}
-    for spec in inputs:
-        texts = [row[spec["column"]] for row in rows]
-        if spec["kind"] == "categorical":
-            feeds[spec["name"]] = np.array([[t.strip()] for t in texts], dtype=object)
-        else:
-            feeds[spec["name"]] = np.array([[number(t, spec["type"])] for t in texts], dtype=np.float32)
+        rows = list(csv.DictReader(f))
 
     session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
-    outputs = dict(zip(names, session.run(None, feeds)))
+    outputs = dict(zip(names, session.run(None, feeds(model, rows))))
     with open(predict_path, encoding="utf-8") as f:
         answer = json.load(f)
 
