@@ -18,6 +18,7 @@ public final class WarehouseApplication: Sendable {
     public let predictions: PredictionService
     public let lifecycle: ModelLifecycle
     public let feedback: FeedbackService
+    public let metrics = ServiceMetrics()
     /// Whether this process runs training workers (maintenance commands do not).
     let runsTraining: Bool
     public let router: Router
@@ -41,13 +42,14 @@ public final class WarehouseApplication: Sendable {
         } catch {
             throw WarehouseError.storageUnavailable("cannot create data directory \(dataDirectory): \(error.localizedDescription)")
         }
-        let store: any ObjectStore
+        let backend: any ObjectStore
         switch configuration.storage {
         case .filesystem:
-            store = try FileSystemStore(root: dataDirectory + "/objects", temporaryDirectory: dataDirectory + "/tmp")
+            backend = try FileSystemStore(root: dataDirectory + "/objects", temporaryDirectory: dataDirectory + "/tmp")
         case .s3:
-            store = try Self.makeS3Store(configuration, logger: logger)
+            backend = try Self.makeS3Store(configuration, logger: logger)
         }
+        let store = MeteredObjectStore(inner: backend, metrics: metrics)
         let catalog = try Catalog(path: dataDirectory + "/catalog.sqlite3")
         service = ModelService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp",
                                zipLimits: configuration.zipLimits)
@@ -89,7 +91,7 @@ public final class WarehouseApplication: Sendable {
         }
         let routes = ModelRoutes(service: service, access: access, uploadBody: .multipart(multipart),
                                  stagedUploadBody: .multipart(staging)).definitions
-            + SystemRoutes(service: service, storage: configuration.storage.rawValue).definitions
+            + SystemRoutes(service: service, storage: configuration.storage.rawValue, metrics: metrics).definitions
             + TokenRoutes(access: access).definitions
             + DatasetRoutes(datasets: datasets, training: training, access: access, uploadBody: .multipart(multipart)).definitions
             + TrainingRoutes(training: training, predictions: predictions, access: access).definitions
@@ -100,6 +102,7 @@ public final class WarehouseApplication: Sendable {
         }
         var serverConfiguration = HTTPServerConfiguration(host: configuration.host, port: configuration.port)
         serverConfiguration.maxBodyBytes = configuration.maxUploadBytes
+        serverConfiguration.observer = metrics
         serverConfiguration.connectionTimeoutSeconds = configuration.connectionTimeoutSeconds
         serverConfiguration.connectionLimit = configuration.connectionLimit
         serverConfiguration.minBodyBytesPerSecond = configuration.minUploadBytesPerSecond
@@ -155,15 +158,33 @@ final class SHA256Digest: UploadDigest {
     func finalizeHex() -> String { Hex.encode(hasher.finalize()) }
 }
 
-/// /health and other service-level routes.
+/// /health, /metrics and other service-level routes.
 struct SystemRoutes {
     let service: ModelService
     let storage: String
+    let metrics: ServiceMetrics
 
     var definitions: [RouteDefinition] {
         let service = self.service
         let storage = self.storage
+        let metrics = self.metrics
         return [
+            RouteDefinition("GET", "/metrics") { _ in
+                let statistics = try service.catalog.statistics()
+                let states = ["queued", "running", "succeeded", "failed", "cancelled"]
+                let text = metrics.exposition(gauges: [
+                    ("warehouse_training_jobs", "Training jobs by state.",
+                     states.map { ([("state", $0)], Double(statistics.jobsByState[$0] ?? 0)) }),
+                    ("warehouse_catalog_models", "Models with at least one ready version.", [([], Double(statistics.models))]),
+                    ("warehouse_catalog_versions", "Ready versions.", [([], Double(statistics.versions))]),
+                    ("warehouse_catalog_files", "Files of ready versions.", [([], Double(statistics.files))]),
+                    ("warehouse_catalog_stored_bytes", "Bytes of the files of ready versions.", [([], Double(statistics.storedBytes))]),
+                    ("warehouse_catalog_datasets", "Datasets with at least one ready version.", [([], Double(statistics.datasets))]),
+                ])
+                var headers = HTTPHeaders()
+                headers.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                return HTTPResponse(status: 200, headers: headers, body: .bytes(Array(text.utf8)))
+            },
             RouteDefinition("GET", "/health") { _ in
                 var checks: [String: String] = [:]
                 var failure: String?

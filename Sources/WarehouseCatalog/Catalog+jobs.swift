@@ -131,3 +131,40 @@ extension Catalog {
         }
     }
 }
+
+/// Sizes of what the catalog holds, for `/metrics`.
+public struct CatalogStatistics: Sendable {
+    public var models = 0
+    public var versions = 0
+    public var files = 0
+    public var storedBytes: Int64 = 0
+    public var datasets = 0
+    public var jobsByState: [String: Int] = [:]
+}
+
+extension Catalog {
+    public func statistics() throws -> CatalogStatistics {
+        try database.read { db in
+            var statistics = CatalogStatistics()
+            if let row = try db.queryOne("""
+                SELECT COUNT(DISTINCT user_id || '/' || model_id) AS models, COUNT(*) AS versions FROM versions WHERE state = 'ready'
+                """) {
+                statistics.models = row.int("models") ?? 0
+                statistics.versions = row.int("versions") ?? 0
+            }
+            if let row = try db.queryOne("""
+                SELECT COUNT(*) AS files, COALESCE(SUM(f.file_size), 0) AS bytes FROM files f
+                JOIN versions v ON v.id = f.version_id WHERE v.state = 'ready' AND f.state = 'ready'
+                """) {
+                statistics.files = row.int("files") ?? 0
+                statistics.storedBytes = Int64(row.int("bytes") ?? 0)
+            }
+            statistics.datasets = try db.queryOne("SELECT COUNT(DISTINCT user_id || '/' || dataset_id) AS n FROM datasets WHERE state = 'ready'")?
+                .int("n") ?? 0
+            for row in try db.query("SELECT state, COUNT(*) AS n FROM training_jobs GROUP BY state") {
+                statistics.jobsByState[row.string("state")!] = row.int("n") ?? 0
+            }
+            return statistics
+        }
+    }
+}

@@ -8,9 +8,12 @@ public protocol HTTPHandler: Sendable {
 public struct HTTPRequestPlan {
     public let body: HTTPBodyKind
     public let respond: (Result<HTTPRequestBody, any Error>) -> HTTPResponse
+    /// The route pattern that matched, for metrics (`unmatched` when none did).
+    public let route: String
 
-    public init(body: HTTPBodyKind, respond: @escaping (Result<HTTPRequestBody, any Error>) -> HTTPResponse) {
+    public init(body: HTTPBodyKind, route: String = "unmatched", respond: @escaping (Result<HTTPRequestBody, any Error>) -> HTTPResponse) {
         self.body = body
+        self.route = route
         self.respond = respond
     }
 }

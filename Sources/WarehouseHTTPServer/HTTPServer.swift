@@ -19,6 +19,8 @@ public struct HTTPServerConfiguration: Sendable {
     /// is cut off (a trickle of bytes keeps an idle timeout from ever firing).
     public var minBodyBytesPerSecond: UInt64 = 1024
     public var slowBodyGraceSeconds: Double = 30
+    /// Told about every request (metrics).
+    public var observer: (any HTTPRequestObserver)?
 
     public init(host: String = "127.0.0.1", port: UInt16 = 8000) {
         self.host = host
@@ -93,12 +95,15 @@ enum Callbacks {
             let plan = server.handler.plan(for: head)
             let context = RequestContext(head: head, plan: plan, maxBodyBytes: server.configuration.maxBodyBytes,
                                          minBytesPerSecond: server.configuration.minBodyBytesPerSecond,
-                                         graceSeconds: server.configuration.slowBodyGraceSeconds)
+                                         graceSeconds: server.configuration.slowBodyGraceSeconds,
+                                         observer: server.configuration.observer)
             if let declared = head.contentLength, declared > server.configuration.maxBodyBytes {
                 // Refuse before reading: curl's "Expect: 100-continue" then never sends the body.
                 let response = plan.respond(.failure(HTTPBodyError.tooLarge(
                     "request body of \(declared) bytes is larger than the limit of \(server.configuration.maxBodyBytes) bytes")))
-                return ResponseSender.queue(response, on: connection)
+                context.status = response.status
+                defer { context.finish() }
+                return ResponseSender.queue(response, on: connection, sent: context.sent)
             }
             requestContext.pointee = Unmanaged.passRetained(context).toOpaque()
             return MHD_Result.YES
@@ -113,13 +118,16 @@ enum Callbacks {
             // Closing the connection ends the request; the completion callback rolls it back.
             return context.isTooSlow ? MHD_Result.NO : MHD_Result.YES
         }
-        return ResponseSender.queue(context.respond(), on: connection)
+        let response = context.respond()
+        context.status = response.status
+        return ResponseSender.queue(response, on: connection, sent: context.sent)
     }
 
     static let completed: MHD_RequestCompletedCallback = { _, _, requestContext, _ in
         // Runs for finished and aborted requests alike: dropping the context removes any
         // spool files an aborted upload left.
         guard let requestContext, let pointer = requestContext.pointee else { return }
+        Unmanaged<RequestContext>.fromOpaque(pointer).takeUnretainedValue().finish()
         Unmanaged<RequestContext>.fromOpaque(pointer).release()
         requestContext.pointee = nil
     }

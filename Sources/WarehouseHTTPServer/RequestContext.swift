@@ -13,11 +13,18 @@ final class RequestContext {
     private let minBytesPerSecond: UInt64
     private let graceSeconds: Double
     private let started = ContinuousClock.now
+    private let observer: (any HTTPRequestObserver)?
+    private var finished = false
+    /// The status of the response queued, if one was.
+    var status: Int?
+    let sent = SentBytes()
 
     init(head: HTTPRequestHead, plan: HTTPRequestPlan, maxBodyBytes: UInt64, minBytesPerSecond: UInt64 = 0,
-         graceSeconds: Double = .infinity) {
+         graceSeconds: Double = .infinity, observer: (any HTTPRequestObserver)? = nil) {
         self.head = head
         self.plan = plan
+        self.observer = observer
+        observer?.requestBegan(method: head.method, route: plan.route)
         self.maxBodyBytes = maxBodyBytes
         self.minBytesPerSecond = minBytesPerSecond
         self.graceSeconds = graceSeconds
@@ -60,12 +67,24 @@ final class RequestContext {
         }
     }
 
+    private var elapsedSeconds: Double {
+        let elapsed = ContinuousClock.now - started
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
     /// Whether the body, past its grace period, arrives slower than the minimum rate.
     var isTooSlow: Bool {
-        let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsedSeconds
         guard seconds > graceSeconds else { return false }
         return Double(received) / seconds < Double(minBytesPerSecond)
+    }
+
+    /// The request is over (sent, refused or abandoned): tell the observer, once.
+    func finish() {
+        guard !finished else { return }
+        finished = true
+        observer?.requestEnded(method: head.method, route: plan.route, status: status, seconds: elapsedSeconds,
+                               bytesIn: received, bytesOut: sent.count)
     }
 
     /// The whole body has arrived: answer.

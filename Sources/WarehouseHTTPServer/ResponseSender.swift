@@ -5,8 +5,8 @@ import Glibc
 
 /// Turns an `HTTPResponse` into an MHD response and queues it.
 enum ResponseSender {
-    static func queue(_ response: HTTPResponse, on connection: OpaquePointer) -> MHD_Result {
-        guard let mhdResponse = makeResponse(response.body) else {
+    static func queue(_ response: HTTPResponse, on connection: OpaquePointer, sent: SentBytes? = nil) -> MHD_Result {
+        guard let mhdResponse = makeResponse(response.body, sent: sent) else {
             let fallback = Array("{\"detail\":\"internal error: cannot open response body\"}".utf8)
             guard let failed = bytesResponse(fallback) else { return MHD_Result.NO }
             defer { MHD_destroy_response(failed) }
@@ -20,13 +20,15 @@ enum ResponseSender {
         return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
     }
 
-    private static func makeResponse(_ body: HTTPResponseBody) -> OpaquePointer? {
+    private static func makeResponse(_ body: HTTPResponseBody, sent: SentBytes?) -> OpaquePointer? {
         switch body {
         case .empty:
             return bytesResponse([])
         case .bytes(let bytes):
+            sent?.add(bytes.count)
             return bytesResponse(bytes)
         case .file(let path, let offset, let length):
+            sent?.add(Int(length))
             let descriptor = open(path, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else { return nil }
             // MHD owns the descriptor from here (closed when the response is destroyed) and
@@ -37,7 +39,7 @@ enum ResponseSender {
             }
             return response
         case .stream(let length, let reader):
-            let box = Unmanaged.passRetained(StreamBox(reader)).toOpaque()
+            let box = Unmanaged.passRetained(StreamBox(reader, sent: sent)).toOpaque()
             return MHD_create_response_from_callback(length ?? mw_mhd_size_unknown, 256 * 1024,
                                                      StreamCallbacks.read, box, StreamCallbacks.free)
         }
@@ -54,7 +56,11 @@ enum ResponseSender {
 /// Owns a streamed body's reader for the lifetime of the MHD response.
 final class StreamBox {
     let reader: any HTTPBodyReader
-    init(_ reader: any HTTPBodyReader) { self.reader = reader }
+    let sent: SentBytes?
+    init(_ reader: any HTTPBodyReader, sent: SentBytes?) {
+        self.reader = reader
+        self.sent = sent
+    }
 }
 
 enum StreamCallbacks {
@@ -63,6 +69,7 @@ enum StreamCallbacks {
         let box = Unmanaged<StreamBox>.fromOpaque(cls).takeUnretainedValue()
         do {
             let count = try box.reader.read(into: UnsafeMutableRawBufferPointer(start: buffer, count: max))
+            box.sent?.add(count)
             return count == 0 ? mw_mhd_reader_end_of_stream : count
         } catch {
             return mw_mhd_reader_end_with_error

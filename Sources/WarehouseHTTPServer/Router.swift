@@ -10,6 +10,7 @@ public final class Router: HTTPHandler, Sendable {
 
     struct Route: Sendable {
         let method: String
+        let pattern: String
         let segments: [Segment]
         let body: HTTPBodyKind
         let handler: Handler
@@ -25,10 +26,15 @@ public final class Router: HTTPHandler, Sendable {
 
     public init(routes: [RouteDefinition], errorResponder: @escaping @Sendable (any Error, HTTPRequestHead) -> HTTPResponse) {
         self.routes = routes.map { definition in
-            Route(method: definition.method, segments: Self.segments(of: definition.pattern), body: definition.body,
+            Route(method: definition.method, pattern: definition.pattern, segments: Self.segments(of: definition.pattern), body: definition.body,
                   handler: definition.handler)
         }
         self.errorResponder = errorResponder
+    }
+
+    /// Every route as (method, pattern), in registration order.
+    public var registeredRoutes: [(method: String, pattern: String)] {
+        routes.map { ($0.method, $0.pattern) }
     }
 
     static func segments(of pattern: String) -> [Segment] {
@@ -71,7 +77,7 @@ public final class Router: HTTPHandler, Sendable {
         }
         let handler = best.route.handler
         let parameters = best.parameters
-        return HTTPRequestPlan(body: best.route.body) { received in
+        return HTTPRequestPlan(body: best.route.body, route: best.route.pattern) { received in
             do {
                 let body = try received.get()
                 return try handler(HTTPRequest(head: head, pathParameters: parameters, body: body))
