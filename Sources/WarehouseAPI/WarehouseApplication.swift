@@ -169,6 +169,9 @@ struct SystemRoutes {
         let storage = self.storage
         let metrics = self.metrics
         return [
+            RouteDefinition("GET", "/openapi.json") { _ in
+                JSON.response(OpenAPIDocument.document())
+            },
             RouteDefinition("GET", "/metrics") { _ in
                 let statistics = try service.catalog.statistics()
                 let states = ["queued", "running", "succeeded", "failed", "cancelled"]

@@ -1,0 +1,308 @@
+import WarehouseCore
+
+/// `GET /openapi.json`: the API as an OpenAPI 3.1 document, built from one table of
+/// operations. A test checks it with openapi-spec-validator and against the router's routes.
+enum OpenAPIDocument {
+    enum Body {
+        case json(String)                  // a component schema
+        case multipart([(String, String, Bool)])  // (field, description, required); "file" fields are binary
+        case jsonOrCSV(String)
+    }
+
+    struct Operation {
+        let method: String
+        let path: String
+        let tag: String
+        let summary: String
+        var query: [(name: String, description: String, type: String)] = []
+        var body: Body?
+        var success: (status: Int, description: String, content: String)  // content: schema name, "binary", "text", "sse", "zip-or-file"
+        var errors: [Int]
+    }
+
+    static let userErrors = [400, 401, 403, 404, 500, 503]
+
+    static let operations: [Operation] = [
+        Operation(method: "GET", path: "/health", tag: "system", summary: "Liveness: storage and catalog checks (no token needed)",
+                  success: (200, "healthy", "Health"), errors: [503]),
+        Operation(method: "GET", path: "/metrics", tag: "system", summary: "Prometheus metrics (text format 0.0.4)",
+                  success: (200, "metrics", "text"), errors: [401, 500]),
+        Operation(method: "GET", path: "/openapi.json", tag: "system", summary: "This document",
+                  success: (200, "the OpenAPI document", "object"), errors: [401]),
+        Operation(method: "POST", path: "/auth/tokens", tag: "auth", summary: "Create a user token (admin); the secret is shown once",
+                  body: .json("TokenRequest"), success: (200, "the new token", "Token"), errors: [400, 401, 403]),
+        Operation(method: "GET", path: "/auth/tokens", tag: "auth", summary: "List tokens (admin), without secrets",
+                  query: [("user_id", "only this user's tokens", "string")], success: (200, "tokens", "TokenList"), errors: [401, 403]),
+        Operation(method: "DELETE", path: "/auth/tokens/{token_id}", tag: "auth", summary: "Revoke a token (admin)",
+                  success: (200, "revoked", "object"), errors: [401, 403, 404]),
+
+        Operation(method: "POST", path: "/ai-models/upload/single", tag: "models", summary: "Upload one file as a new version (or add it to an existing version)",
+                  body: .multipart(uploadFields(file: "file")), success: (200, "the version record", "ModelVersion"), errors: userErrors + [409, 413]),
+        Operation(method: "POST", path: "/ai-models/upload/folder", tag: "models", summary: "Upload a ZIP of a model folder as a new version",
+                  body: .multipart(uploadFields(file: "zip_file") + [("preserve_structure", "keep the folder layout (default true)", false)]),
+                  success: (200, "the version record", "ModelVersion"), errors: userErrors + [409, 413]),
+        Operation(method: "GET", path: "/ai-models/{user_id}", tag: "models", summary: "List models: the latest version of each, filtered",
+                  query: listQuery, success: (200, "records; X-Total-Count has the total", "ModelVersionList"), errors: userErrors),
+        Operation(method: "GET", path: "/ai-models/search/{user_id}", tag: "models", summary: "Full-text search with filters",
+                  query: [("query", "words, matched as prefixes", "string")] + listQuery,
+                  success: (200, "records by relevance; X-Total-Count has the total", "ModelVersionList"), errors: userErrors),
+        Operation(method: "GET", path: "/ai-models/{user_id}/{model_id}", tag: "models", summary: "A version's record (default: latest)",
+                  query: versionQuery, success: (200, "the record", "ModelVersion"), errors: userErrors),
+        Operation(method: "PUT", path: "/ai-models/{user_id}/{model_id}", tag: "models", summary: "Partial update of a version's metadata",
+                  query: versionQuery, body: .json("MetadataUpdate"), success: (200, "the updated record", "ModelVersion"), errors: userErrors),
+        Operation(method: "DELETE", path: "/ai-models/{user_id}/{model_id}", tag: "models", summary: "Delete a version, or the whole model without version",
+                  query: versionQuery + [("force", "also when it holds an alias (the alias is removed)", "boolean")],
+                  success: (200, "what was deleted", "Deletion"), errors: userErrors + [409]),
+        Operation(method: "GET", path: "/ai-models/{user_id}/{model_id}/versions", tag: "models", summary: "Every version of a model, oldest first",
+                  success: (200, "records", "ModelVersionList"), errors: userErrors),
+        Operation(method: "GET", path: "/ai-models/{user_id}/{model_id}/files", tag: "models", summary: "A version's files with sizes and SHA-256",
+                  query: versionQuery, success: (200, "files", "FileList"), errors: userErrors),
+        Operation(method: "GET", path: "/ai-models/{user_id}/{model_id}/download", tag: "models",
+                  summary: "One file (with filename), else the whole version as a ZIP; Range, ETag and If-None-Match honoured",
+                  query: versionQuery + [("filename", "a file path of the version", "string")],
+                  success: (200, "the file or a ZIP (206 for a range, 304 when unchanged)", "binary"), errors: userErrors + [416]),
+
+        Operation(method: "GET", path: "/ai-models/{user_id}/{model_id}/aliases", tag: "lifecycle", summary: "A model's aliases and their history",
+                  success: (200, "aliases", "Aliases"), errors: userErrors),
+        Operation(method: "PUT", path: "/ai-models/{user_id}/{model_id}/aliases/{alias}", tag: "lifecycle", summary: "Point an alias at a version",
+                  body: .json("AliasRequest"), success: (200, "aliases", "Aliases"), errors: userErrors),
+        Operation(method: "DELETE", path: "/ai-models/{user_id}/{model_id}/aliases/{alias}", tag: "lifecycle", summary: "Remove an alias",
+                  success: (200, "aliases", "Aliases"), errors: userErrors),
+        Operation(method: "POST", path: "/ai-models/{user_id}/{model_id}/rollback", tag: "lifecycle",
+                  summary: "Move production back to its previous holder", body: .json("RollbackRequest"),
+                  success: (200, "where production moved", "Rollback"), errors: userErrors + [409]),
+        Operation(method: "GET", path: "/notifications", tag: "lifecycle", summary: "Promotions, refusals, rollbacks, failures, retraining starts; newest first",
+                  query: [("user_id", "whose notifications (required)", "string"), ("limit", "at most this many (1-1000, default 100)", "integer"),
+                          ("before_id", "older than this notification id", "integer")],
+                  success: (200, "notifications", "NotificationList"), errors: [400, 401, 403, 500]),
+        Operation(method: "POST", path: "/ai-models/{user_id}/{model_id}/predict", tag: "training",
+                  summary: "Predict with a trained version (default: production, else latest): JSON rows or a CSV body",
+                  query: versionQuery, body: .jsonOrCSV("PredictionRequest"), success: (200, "predictions with their ids", "Prediction"), errors: userErrors + [413]),
+        Operation(method: "POST", path: "/ai-models/{user_id}/{model_id}/feedback", tag: "lifecycle", summary: "Actual outcomes of predictions (one or items)",
+                  body: .json("FeedbackRequest"), success: (200, "what was recorded, and a retraining it started", "FeedbackReceipt"), errors: userErrors + [413]),
+        Operation(method: "GET", path: "/ai-models/{user_id}/{model_id}/performance", tag: "lifecycle", summary: "Live metrics per version from feedback",
+                  success: (200, "performance", "Performance"), errors: userErrors),
+        Operation(method: "POST", path: "/ai-models/{user_id}/{model_id}/retrain", tag: "lifecycle", summary: "Retrain on the model's dataset plus feedback rows",
+                  body: .json("RetrainRequest"), success: (202, "the queued job", "TrainingJob"), errors: userErrors + [409]),
+        Operation(method: "GET", path: "/ai-models/{user_id}/{model_id}/retraining", tag: "lifecycle", summary: "Automatic retraining thresholds in effect",
+                  success: (200, "settings", "RetrainingSettings"), errors: userErrors),
+        Operation(method: "PUT", path: "/ai-models/{user_id}/{model_id}/retraining", tag: "lifecycle", summary: "Set a model's own retraining thresholds",
+                  body: .json("RetrainingUpdate"), success: (200, "settings", "RetrainingSettings"), errors: userErrors),
+
+        Operation(method: "POST", path: "/datasets/upload", tag: "datasets", summary: "Upload a CSV dataset (profiled; auto_train queues a job)",
+                  body: .multipart([("file", "the CSV file", true), ("user_id", "owner", true), ("dataset_id", "dataset id", true),
+                                    ("name", "display name", false), ("description", "description", false),
+                                    ("target_column", "the column to predict", false), ("task_type", "classification or regression", false),
+                                    ("auto_train", "queue a training job (default true)", false), ("time_limit", "its budget in seconds", false)]),
+                  success: (200, "the dataset record and profile, with the job", "DatasetUpload"), errors: userErrors + [413]),
+        Operation(method: "GET", path: "/datasets/{user_id}", tag: "datasets", summary: "The latest version of each dataset",
+                  success: (200, "datasets", "DatasetList"), errors: userErrors),
+        Operation(method: "GET", path: "/datasets/{user_id}/{dataset_id}", tag: "datasets", summary: "A dataset's record and profile",
+                  query: [("version", "v1, v2… (default: latest)", "string")], success: (200, "record and profile", "Dataset"), errors: userErrors),
+        Operation(method: "DELETE", path: "/datasets/{user_id}/{dataset_id}", tag: "datasets", summary: "Delete every version, and the models trained automatically from it",
+                  query: [("keep_models", "keep the automatic models", "boolean")], success: (200, "what was deleted", "DatasetDeletion"), errors: userErrors),
+        Operation(method: "POST", path: "/datasets/{user_id}/{dataset_id}/recreate-models", tag: "datasets", summary: "Retrain the dataset's automatic models now",
+                  body: .json("RetrainRequest"), success: (202, "the queued jobs", "JobList"), errors: userErrors + [409]),
+
+        Operation(method: "POST", path: "/training/jobs", tag: "training", summary: "Queue a training job",
+                  body: .json("TrainingRequest"), success: (202, "the queued job", "TrainingJob"), errors: [400, 401, 403, 404, 500]),
+        Operation(method: "GET", path: "/training/jobs", tag: "training", summary: "A user's jobs, newest first",
+                  query: [("user_id", "whose jobs (required)", "string")], success: (200, "jobs", "TrainingJobList"), errors: [400, 401, 403, 500]),
+        Operation(method: "GET", path: "/training/jobs/{job_id}", tag: "training", summary: "A job's status, progress and result",
+                  success: (200, "the job", "TrainingJob"), errors: [401, 404, 500]),
+        Operation(method: "POST", path: "/training/jobs/{job_id}/cancel", tag: "training", summary: "Cancel a queued or running job",
+                  success: (200, "the job", "TrainingJob"), errors: [401, 404, 409, 500]),
+        Operation(method: "GET", path: "/training/jobs/{job_id}/events", tag: "training",
+                  summary: "Server-Sent Events until the job ends; Last-Event-ID resumes", success: (200, "text/event-stream", "sse"),
+                  errors: [401, 404]),
+    ]
+
+    static let versionQuery: [(name: String, description: String, type: String)] = [
+        ("version", "a version (v3) or @alias (default: latest)", "string"), ("alias", "an alias, same as version=@alias", "string"),
+    ]
+
+    static let listQuery: [(name: String, description: String, type: String)] = [
+        ("framework", "pytorch, tensorflow, sklearn, onnx, keras, huggingface, other", "string"),
+        ("model_type", "classification, regression, …", "string"), ("tags", "comma-separated; all must match", "string"),
+        ("format", "a detected file format (safetensors, onnx, gguf…)", "string"),
+        ("min_parameters", "at least this many parameters", "integer"), ("max_parameters", "at most this many parameters", "integer"),
+        ("skip", "results to skip", "integer"), ("limit", "at most this many (1-1000, default 100)", "integer"),
+    ]
+
+    static func uploadFields(file: String) -> [(String, String, Bool)] {
+        [(file, "the file", true), ("user_id", "owner", true), ("model_id", "model id", true), ("version", "v1, v2… (default: next)", false),
+         ("name", "display name", false), ("description", "description", false), ("framework", "detected when omitted", false),
+         ("model_type", "classification, regression, …", false), ("algorithm", "algorithm", false), ("is_primary", "make this the primary file", false),
+         ("tags", "comma-separated", false), ("training_accuracy", "number", false), ("validation_accuracy", "number", false),
+         ("test_accuracy", "number", false), ("training_loss", "number", false), ("python_version", "text", false),
+         ("hardware_requirements", "text", false)]
+    }
+
+    static let errorDescriptions: [Int: String] = [
+        400: "bad input", 401: "no or invalid token", 403: "another user's namespace (or not admin)", 404: "not found",
+        409: "conflict", 413: "too large", 416: "range not satisfiable", 500: "internal error", 503: "storage unavailable",
+    ]
+
+    /// Object schemas: (name, description, required properties, properties as name → type).
+    static let schemas: [(String, String, [String], [(String, String)])] = [
+        ("Error", "every error", ["detail"], [("detail", "string")]),
+        ("Health", "service health", ["status"], [("status", "string"), ("storage", "string"), ("checks", "object"), ("detail", "string")]),
+        ("TokenRequest", "", ["user_id"], [("user_id", "string")]),
+        ("Token", "", ["id", "user_id"], [("id", "string"), ("user_id", "string"), ("token", "string"), ("created_at", "string")]),
+        ("ModelFile", "", ["file_path"], [("filename", "string"), ("file_path", "string"), ("file_size", "integer"), ("file_type", "string"),
+                                          ("file_hash", "string"), ("content_type", "string"), ("is_primary", "boolean"), ("format", "string")]),
+        ("ModelVersion", "a version record (the seed schema plus detected formats)", ["model_id", "user_id", "version"],
+         [("model_id", "string"), ("user_id", "string"), ("name", "string"), ("description", "string"), ("version", "string"),
+          ("framework", "string"), ("model_type", "string"), ("algorithm", "string"), ("files", "array:ModelFile"),
+          ("primary_file_path", "string"), ("input_shape", "any"), ("output_shape", "any"), ("num_parameters", "integer"),
+          ("model_size_mb", "number"), ("training_dataset", "string"), ("training_accuracy", "number"), ("validation_accuracy", "number"),
+          ("test_accuracy", "number"), ("training_loss", "number"), ("tags", "array:string"), ("custom_metadata", "object"),
+          ("created_at", "string"), ("updated_at", "string"), ("is_active", "boolean"), ("is_production_ready", "boolean")]),
+        ("MetadataUpdate", "fields to change (model_id, user_id, version, files, dates and sizes cannot)", [],
+         [("name", "string"), ("description", "string"), ("tags", "array:string"), ("is_production_ready", "boolean"), ("custom_metadata", "object")]),
+        ("Deletion", "", ["deleted"], [("deleted", "boolean"), ("user_id", "string"), ("model_id", "string"), ("deleted_versions", "array:string")]),
+        ("AliasRequest", "", ["version"], [("version", "string")]),
+        ("Aliases", "", ["aliases"], [("user_id", "string"), ("model_id", "string"), ("aliases", "object"), ("history", "array:object")]),
+        ("RollbackRequest", "optional body", [], [("reason", "string")]),
+        ("Rollback", "", ["version"], [("user_id", "string"), ("model_id", "string"), ("alias", "string"), ("from_version", "string"), ("version", "string")]),
+        ("Notification", "", ["id", "outcome"], [("id", "integer"), ("outcome", "string"), ("model_id", "string"), ("version", "string"),
+                                                   ("metric", "string"), ("score", "number"), ("production_version", "string"),
+                                                   ("production_score", "number"), ("reason", "string"), ("job_id", "string"), ("created_at", "string")]),
+        ("PredictionRequest", "rows of column → value", ["rows"], [("rows", "array:object")]),
+        ("Prediction", "", ["predictions", "prediction_ids"], [("model_id", "string"), ("version", "string"), ("predictions", "array:any"),
+                                                                ("probabilities", "array:any"), ("classes", "array:any"), ("prediction_ids", "array:string")]),
+        ("FeedbackRequest", "one outcome, or items of them", [], [("prediction_id", "string"), ("actual", "any"), ("items", "array:object")]),
+        ("FeedbackReceipt", "", ["recorded"], [("recorded", "integer"), ("new", "integer"), ("updated", "integer"), ("retraining", "object")]),
+        ("Performance", "", ["versions"], [("user_id", "string"), ("model_id", "string"), ("task", "string"), ("production_version", "string"),
+                                           ("versions", "array:object"), ("retraining", "object")]),
+        ("RetrainRequest", "optional body", [], [("time_limit_s", "number"), ("include_feedback", "boolean")]),
+        ("RetrainingSettings", "", ["enabled"], [("enabled", "boolean"), ("accuracy_threshold", "number"), ("feedback_count", "integer"), ("overrides", "object")]),
+        ("RetrainingUpdate", "", [], [("enabled", "boolean"), ("accuracy_threshold", "number"), ("feedback_count", "integer")]),
+        ("Dataset", "a dataset version with its profile", ["dataset_id"], [("user_id", "string"), ("dataset_id", "string"), ("version", "string"),
+                                                                          ("rows", "integer"), ("columns", "array:object"), ("target_column", "string"),
+                                                                          ("task_type", "string"), ("sample_data", "array:object")]),
+        ("DatasetUpload", "", ["dataset_id"], [("dataset_id", "string"), ("version", "string"), ("training_job", "object")]),
+        ("DatasetDeletion", "", ["deleted"], [("deleted", "boolean"), ("deleted_versions", "array:string"), ("deleted_models", "array:object")]),
+        ("TrainingRequest", "", ["user_id", "dataset_id"], [("user_id", "string"), ("dataset_id", "string"), ("dataset_version", "string"),
+                                                            ("model_id", "string"), ("target_column", "string"), ("task_type", "string"),
+                                                            ("time_limit_s", "number"), ("metric", "string"), ("seed", "integer"),
+                                                            ("test_fraction", "number"), ("name", "string"), ("description", "string"),
+                                                            ("include_feedback", "boolean")]),
+        ("TrainingJob", "", ["job_id", "status"], [("job_id", "string"), ("user_id", "string"), ("dataset_id", "string"), ("model_id", "string"),
+                                                   ("status", "string"), ("progress", "number"), ("message", "string"), ("result", "object"),
+                                                   ("error", "string"), ("created_at", "string"), ("started_at", "string"), ("finished_at", "string")]),
+        ("JobList", "", ["jobs"], [("jobs", "array:TrainingJob")]),
+    ]
+
+    static let arrays: [(String, String)] = [
+        ("TokenList", "Token"), ("ModelVersionList", "ModelVersion"), ("FileList", "ModelFile"), ("NotificationList", "Notification"),
+        ("DatasetList", "Dataset"), ("TrainingJobList", "TrainingJob"),
+    ]
+
+    static func type(_ text: String) -> JSONValue {
+        if text.hasPrefix("array:") { return .object(["type": .string("array"), "items": type(String(text.dropFirst(6)))]) }
+        switch text {
+        case "string", "integer", "number", "boolean", "object": return .object(["type": .string(text)])
+        case "any": return .object([:])
+        default: return .object(["$ref": .string("#/components/schemas/\(text)")])
+        }
+    }
+
+    static func document() -> JSONValue {
+        var paths: [String: [String: JSONValue]] = [:]
+        for operation in operations {
+            var parameters: [JSONValue] = operation.path.split(separator: "/").filter { $0.hasPrefix("{") }.map { part in
+                .object(["name": .string(String(part.dropFirst().dropLast())), "in": .string("path"), "required": .bool(true),
+                         "schema": .object(["type": .string("string")])])
+            }
+            parameters += operation.query.map { query in
+                .object(["name": .string(query.name), "in": .string("query"), "description": .string(query.description),
+                         "required": .bool(query.description.contains("(required)")), "schema": type(query.type)])
+            }
+            var entry: [String: JSONValue] = [
+                "summary": .string(operation.summary), "tags": .array([.string(operation.tag)]),
+                "operationId": .string(operationID(operation)),
+            ]
+            if !parameters.isEmpty { entry["parameters"] = .array(parameters) }
+            if let body = operation.body { entry["requestBody"] = requestBody(body) }
+            var responses: [String: JSONValue] = ["\(operation.success.status)": successResponse(operation.success)]
+            for status in operation.errors {
+                responses[String(status)] = .object([
+                    "description": .string(errorDescriptions[status] ?? "error"),
+                    "content": .object(["application/json": .object(["schema": type("Error")])]),
+                ])
+            }
+            entry["responses"] = .object(responses)
+            paths[operation.path, default: [:]][operation.method.lowercased()] = .object(entry)
+        }
+        var components: [String: JSONValue] = [:]
+        for (name, description, required, properties) in schemas {
+            var schema: [String: JSONValue] = [
+                "type": .string("object"),
+                "properties": .object(Dictionary(uniqueKeysWithValues: properties.map { ($0.0, type($0.1)) })),
+            ]
+            if !description.isEmpty { schema["description"] = .string(description) }
+            if !required.isEmpty { schema["required"] = .array(required.map(JSONValue.string)) }
+            components[name] = .object(schema)
+        }
+        for (name, item) in arrays { components[name] = .object(["type": .string("array"), "items": type(item)]) }
+        return .object([
+            "openapi": .string("3.1.0"),
+            "info": .object([
+                "title": .string("Model Warehouse"), "version": .string("1.0.0"),
+                "description": .string("Store, find, download and train machine-learning models. Every request but GET /health carries Authorization: Bearer TOKEN."),
+            ]),
+            "servers": .array([.object(["url": .string("/")])]),
+            "security": .array([.object(["bearer": .array([])])]),
+            "paths": .object(paths.mapValues(JSONValue.object)),
+            "components": .object([
+                "schemas": .object(components),
+                "securitySchemes": .object(["bearer": .object(["type": .string("http"), "scheme": .string("bearer")])]),
+            ]),
+        ])
+    }
+
+    static func operationID(_ operation: Operation) -> String {
+        let words = operation.path.split(separator: "/").map { part -> String in
+            let clean = part.hasPrefix("{") ? "by_" + part.dropFirst().dropLast() : String(part)
+            return clean.replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: ".", with: "_")
+        }
+        return ([operation.method.lowercased()] + words).joined(separator: "_")
+    }
+
+    static func requestBody(_ body: Body) -> JSONValue {
+        switch body {
+        case .json(let schema):
+            return .object(["required": .bool(!schema.hasSuffix("Request") || ["TokenRequest", "AliasRequest", "FeedbackRequest", "TrainingRequest"].contains(schema)),
+                            "content": .object(["application/json": .object(["schema": type(schema)])])])
+        case .jsonOrCSV(let schema):
+            return .object(["required": .bool(true), "content": .object([
+                "application/json": .object(["schema": type(schema)]),
+                "text/csv": .object(["schema": .object(["type": .string("string"), "description": .string("a header row, then rows")])]),
+            ])])
+        case .multipart(let fields):
+            let properties = Dictionary(uniqueKeysWithValues: fields.map { field -> (String, JSONValue) in
+                let binary = field.0 == "file" || field.0 == "zip_file"
+                return (field.0, .object(["type": .string("string"), "description": .string(field.1)]
+                    .merging(binary ? ["format": .string("binary")] : [:]) { $1 }))
+            })
+            return .object(["required": .bool(true), "content": .object(["multipart/form-data": .object(["schema": .object([
+                "type": .string("object"), "properties": .object(properties),
+                "required": .array(fields.filter(\.2).map { .string($0.0) }),
+            ])])])])
+        }
+    }
+
+    static func successResponse(_ success: (status: Int, description: String, content: String)) -> JSONValue {
+        let content: JSONValue
+        switch success.content {
+        case "binary":
+            content = .object(["application/octet-stream": .object(["schema": .object(["type": .string("string"), "format": .string("binary")])]),
+                               "application/zip": .object(["schema": .object(["type": .string("string"), "format": .string("binary")])])])
+        case "text": content = .object(["text/plain": .object(["schema": .object(["type": .string("string")])])])
+        case "sse": content = .object(["text/event-stream": .object(["schema": .object(["type": .string("string")])])])
+        default: content = .object(["application/json": .object(["schema": type(success.content)])])
+        }
+        return .object(["description": .string(success.description), "content": content])
+    }
+}
