@@ -38,7 +38,9 @@ let package = Package(
             dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip", "WarehouseAutoML", "WarehouseONNX"]
         ),
         .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseAutoML", "WarehouseCrypto", "WarehouseZip", "WarehouseStorage", "WarehouseS3"]),
-        .executableTarget(name: "warehouse", dependencies: ["WarehouseAPI", "WarehouseFormats", "WarehouseAutoML"]),
+        // The command-line client: the HTTP API over libcurl, uploads streamed (folders zipped on the fly).
+        .target(name: "WarehouseClient", dependencies: ["WarehouseCore", "WarehouseCurl", "WarehouseZip"]),
+        .executableTarget(name: "warehouse", dependencies: ["WarehouseAPI", "WarehouseFormats", "WarehouseAutoML", "WarehouseClient"]),
         .target(name: "WarehouseTesting", dependencies: ["WarehouseAPI", "WarehouseStorage"]),
 
         .testTarget(name: "WarehouseCryptoTests", dependencies: ["WarehouseCrypto"]),

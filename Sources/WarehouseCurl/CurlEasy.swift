@@ -12,6 +12,9 @@ public struct CurlRequest {
         case bytes([UInt8])
         /// `length` bytes of the file at `path` from `offset`, read as curl sends them.
         case file(path: String, offset: UInt64, length: UInt64)
+        /// Bytes pulled as curl sends them (0 = the end); without a length the body goes
+        /// chunked.
+        case stream(length: UInt64?, read: (UnsafeMutableRawBufferPointer) throws -> Int)
     }
 
     public var method: String
@@ -117,16 +120,21 @@ public final class CurlEasy {
                 try transfer.setBody(bytes: bytes)
             case .file(let path, let offset, let length):
                 try transfer.setBody(path: path, offset: offset, length: length)
+            case .stream(let length, let read):
+                transfer.setBody(length: length, read: read)
+                if length == nil { headerList = curl_slist_append(headerList, "Transfer-Encoding: chunked") }
+                mw_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList)
             }
-            if let length = transfer.bodyLength {
+            if transfer.bodyLength != nil || transfer.streamsBody {
                 mw_curl_setopt_long(handle, CURLOPT_UPLOAD, 1)
-                mw_curl_setopt_off_t(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(length))
+                if let length = transfer.bodyLength { mw_curl_setopt_off_t(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(length)) }
                 mw_curl_setopt_read_function(handle, CurlCallbacks.read)
                 mw_curl_setopt_pointer(handle, CURLOPT_READDATA, context)
                 if request.method != "PUT" { mw_curl_setopt_pointer(handle, CURLOPT_CUSTOMREQUEST, request.method) }
             }
 
             let code = curl_easy_perform(handle)
+            if let failure = transfer.bodyFailure { throw failure }
             if code != CURLE_OK, !(code == CURLE_WRITE_ERROR && transfer.abortedByConsumer) {
                 let detail = errorPointer[0] != 0 ? String(cString: errorPointer.baseAddress!)
                                                   : String(cString: curl_easy_strerror(code))
@@ -154,6 +162,10 @@ final class Transfer {
     private var bodyDescriptor: Int32 = -1
     private var bodyOffset: UInt64 = 0
     private var bodySent: UInt64 = 0
+    private var bodyReader: ((UnsafeMutableRawBufferPointer) throws -> Int)?
+    /// What the body reader threw: the transfer is aborted and this is rethrown.
+    var bodyFailure: (any Error)?
+    var streamsBody: Bool { bodyReader != nil }
 
     init(handle: UnsafeMutableRawPointer, onData: ((UnsafeRawBufferPointer) -> Bool)?) {
         self.handle = handle
@@ -185,7 +197,20 @@ final class Transfer {
         bodyLength = length
     }
 
+    func setBody(length: UInt64?, read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) {
+        bodyReader = read
+        bodyLength = length
+    }
+
     func readBody(into buffer: UnsafeMutableRawBufferPointer) -> Int {
+        if let bodyReader {
+            do {
+                return try bodyReader(buffer)
+            } catch {
+                bodyFailure = error
+                return -1
+            }
+        }
         guard let length = bodyLength, bodySent < length else { return 0 }
         let wanted = Int(min(UInt64(buffer.count), length - bodySent))
         if bodyDescriptor >= 0 {

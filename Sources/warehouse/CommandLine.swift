@@ -24,8 +24,10 @@ struct OptionParser {
     private(set) var values: [String: String] = [:]
     private(set) var flags: Set<String> = []
     private(set) var positional: [String] = []
+    /// Every value of a repeatable option, in order (`--tag a --tag b`).
+    private(set) var lists: [String: [String]] = [:]
 
-    init(_ arguments: [String], options: Set<String>, flags knownFlags: Set<String> = []) throws {
+    init(_ arguments: [String], options: Set<String>, flags knownFlags: Set<String> = [], repeatable: Set<String> = []) throws {
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
@@ -45,6 +47,7 @@ struct OptionParser {
                         value = arguments[index]
                     }
                     values[name] = value
+                    if repeatable.contains(name), let value { lists[name, default: []].append(value) }
                 } else {
                     throw UsageError(description: "unknown option --\(name)")
                 }

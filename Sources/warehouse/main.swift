@@ -1,7 +1,10 @@
 import Foundation
 
 /// Entry point: dispatches to a subcommand; prints usage for none or `--help`.
-let commands: [any WarehouseCommand.Type] = [ServeCommand.self, InspectCommand.self, ReindexCommand.self, GarbageCollectCommand.self, FsckCommand.self, TokenCommand.self, BenchBoostingCommand.self]
+let commands: [any WarehouseCommand.Type] = [
+    ServeCommand.self, PushCommand.self, PullCommand.self, ListCommand.self, SearchCommand.self, TrainCommand.self, PredictCommand.self,
+    InspectCommand.self, ReindexCommand.self, GarbageCollectCommand.self, FsckCommand.self, TokenCommand.self, BenchBoostingCommand.self,
+]
 
 @MainActor func printUsage(to handle: FileHandle) {
     var text = "usage: warehouse <command> [options]\n\ncommands:\n"

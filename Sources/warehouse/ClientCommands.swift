@@ -1,0 +1,417 @@
+import Foundation
+import WarehouseClient
+import WarehouseCore
+import WarehouseZip
+
+/// Options every client command takes: the server and the token (flags, else
+/// WAREHOUSE_URL / WAREHOUSE_TOKEN), and `--json` for scripts.
+struct ClientOptions {
+    static let options: Set<String> = ["url", "token"]
+    static let flags: Set<String> = ["json"]
+    static let usage = "[--url URL] [--token TOKEN] [--json]"
+
+    let client: WarehouseClient
+    let json: Bool
+
+    init(_ parser: OptionParser) {
+        let environment = ProcessInfo.processInfo.environment
+        let url = parser.values["url"] ?? environment["WAREHOUSE_URL"] ?? "http://127.0.0.1:8000"
+        client = WarehouseClient(baseURL: url, token: parser.values["token"] ?? environment["WAREHOUSE_TOKEN"])
+        json = parser.flags.contains("json")
+    }
+
+    /// Exit codes scripts can trust: 0 done, 1 the server or the network failed (5xx, no
+    /// connection), 2 the server refused the request (4xx), 3 a training job failed or was
+    /// cancelled, 64 a usage error.
+    static func exitCode(for error: any Error) -> Int32 {
+        guard let error = error as? ClientError else { return 1 }
+        return (400..<500).contains(error.status) ? 2 : 1
+    }
+
+    func output(_ value: JSONValue) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self))
+    }
+}
+
+/// Transfer progress on stderr: a bar redrawn in place on a terminal, else one line at the end.
+final class Progress {
+    let label: String
+    let isTerminal = isatty(STDERR_FILENO) == 1
+    let started = Date()
+    private var lastDraw = Date.distantPast
+
+    init(_ label: String) { self.label = label }
+
+    func update(_ done: UInt64, _ total: UInt64?) {
+        guard isTerminal, Date().timeIntervalSince(lastDraw) > 0.1 else { return }
+        lastDraw = Date()
+        var line = "\r\(label) \(Self.bytes(done))"
+        if let total, total > 0 {
+            let fraction = min(1, Double(done) / Double(total))
+            let filled = Int(fraction * 30)
+            line += " / \(Self.bytes(total)) [" + String(repeating: "=", count: filled) + String(repeating: " ", count: 30 - filled) + "] \(Int(fraction * 100))%"
+        }
+        FileHandle.standardError.write(Data((line + "   ").utf8))
+    }
+
+    func finish(_ done: UInt64) {
+        let seconds = max(Date().timeIntervalSince(started), 0.001)
+        let text = "\(label) \(Self.bytes(done)) in \(String(format: "%.1f", seconds)) s (\(Self.bytes(UInt64(Double(done) / seconds)))/s)\n"
+        FileHandle.standardError.write(Data(((isTerminal ? "\r" : "") + text).utf8))
+    }
+
+    static func bytes(_ count: UInt64) -> String {
+        let units = ["B", "KB", "MB", "GB", "TB"]
+        var value = Double(count), unit = 0
+        while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
+        return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}
+
+/// `USER/MODEL[@version|@alias]`.
+struct ModelReference {
+    let user: String
+    let model: String
+    /// `v2`, `@production`, or nil for latest.
+    let version: String?
+
+    init(_ text: String) throws {
+        var rest = Substring(text), version: String?
+        if let at = rest.firstIndex(of: "@") {
+            let suffix = String(rest[rest.index(after: at)...])
+            version = suffix.hasPrefix("v") && suffix.dropFirst().first?.isNumber == true ? suffix : "@" + suffix
+            rest = rest[..<at]
+        }
+        let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+            throw UsageError(description: "expected USER/MODEL[@version|@alias], got '\(text)'")
+        }
+        user = String(parts[0])
+        model = String(parts[1])
+        self.version = version
+    }
+
+    var query: String { version.map { "version=" + WarehouseClient.query($0) } ?? "" }
+}
+
+/// Runs a client command body, mapping failures to exit codes and messages on stderr.
+func runClient(_ body: () throws -> Int32) -> Int32 {
+    do {
+        return try body()
+    } catch let error as UsageError {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        return 64
+    } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        return ClientOptions.exitCode(for: error)
+    }
+}
+
+struct PushCommand: WarehouseCommand {
+    static let name = "push"
+    static let abstract = "Upload a file, or a folder zipped on the fly, as a model version"
+    static let usage = "warehouse push PATH --user U --model M [--version v] [--tag t]… [--framework f] [--description d] \(ClientOptions.usage)"
+    let path: String
+    let fields: [(String, String)]
+    let options: ClientOptions
+
+    init(arguments: [String]) throws {
+        let parser = try OptionParser(arguments, options: ClientOptions.options.union(["user", "model", "version", "tag", "framework", "description", "name"]),
+                                      flags: ClientOptions.flags, repeatable: ["tag"])
+        guard parser.positional.count == 1 else { throw UsageError(description: "give one PATH") }
+        guard let user = parser.values["user"], let model = parser.values["model"] else { throw UsageError(description: "--user and --model are required") }
+        path = parser.positional[0]
+        var fields = [("user_id", user), ("model_id", model)]
+        for key in ["version", "framework", "description", "name"] { if let value = parser.values[key] { fields.append((key, value)) } }
+        if let tags = parser.lists["tag"], !tags.isEmpty { fields.append(("tags", tags.joined(separator: ","))) }
+        self.fields = fields
+        options = ClientOptions(parser)
+    }
+
+    func run() throws -> Int32 {
+        runClient {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw UsageError(description: "\(path) does not exist")
+            }
+            let name = URL(fileURLWithPath: path).lastPathComponent
+            let progress = Progress(isDirectory.boolValue ? "zipping and uploading \(name)/" : "uploading \(name)")
+            let record = isDirectory.boolValue
+                ? try options.client.upload("/ai-models/upload/folder", fields: fields, fileField: "zip_file", filename: name + ".zip",
+                                            source: .folder(path), progress: progress.update)
+                : try options.client.upload("/ai-models/upload/single", fields: fields, fileField: "file", filename: name,
+                                            source: .file(path), progress: progress.update)
+            if case .object(let object) = record {
+                progress.finish(UInt64(object["files"].flatMap { files -> Int? in
+                    guard case .array(let list) = files else { return nil }
+                    return list.compactMap { if case .object(let file) = $0 { return file["file_size"]?.doubleValue.map(Int.init) } else { return nil } }.reduce(0, +)
+                } ?? 0))
+            }
+            if options.json { options.output(record) } else if case .object(let object) = record {
+                print("\(object["user_id"]?.stringValue ?? "")/\(object["model_id"]?.stringValue ?? "")@\(object["version"]?.stringValue ?? "") (\(object["framework"]?.stringValue ?? ""), primary \(object["primary_file_path"]?.stringValue ?? "-"))")
+            }
+            return 0
+        }
+    }
+}
+
+struct PullCommand: WarehouseCommand {
+    static let name = "pull"
+    static let abstract = "Download a model version (its files into a folder) or one file"
+    static let usage = "warehouse pull USER/MODEL[@version|@alias] [-o DIR] [--file PATH] \(ClientOptions.usage)"
+    let reference: ModelReference
+    let directory: String
+    let file: String?
+    let options: ClientOptions
+
+    init(arguments: [String]) throws {
+        let normalized = arguments.map { $0 == "-o" ? "--output" : $0 }
+        let parser = try OptionParser(normalized, options: ClientOptions.options.union(["output", "file"]), flags: ClientOptions.flags)
+        guard parser.positional.count == 1 else { throw UsageError(description: "give one USER/MODEL") }
+        reference = try ModelReference(parser.positional[0])
+        directory = parser.values["output"] ?? reference.model
+        file = parser.values["file"]
+        options = ClientOptions(parser)
+    }
+
+    func run() throws -> Int32 {
+        runClient {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let base = "/ai-models/\(reference.user)/\(reference.model)/download?" + reference.query
+            var written: [String] = []
+            if let file {
+                let destination = directory + "/" + URL(fileURLWithPath: file).lastPathComponent
+                let progress = Progress("downloading \(file)")
+                progress.finish(try options.client.download(base + "&filename=" + WarehouseClient.query(file), to: destination,
+                                                            progress: progress.update))
+                written.append(destination)
+            } else {
+                let archive = directory + "/.warehouse-pull-\(UUID().uuidString).zip"
+                defer { try? FileManager.default.removeItem(atPath: archive) }
+                let progress = Progress("downloading \(reference.user)/\(reference.model)")
+                progress.finish(try options.client.download(base, to: archive, progress: progress.update))
+                // Extracted with the server's own safety checks on paths, sizes and counts.
+                let extractor = try ZipExtractor(path: archive, limits: ZipLimits())
+                try extractor.extract { entry, stream in
+                    let target = directory + "/" + entry.path
+                    try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    guard FileManager.default.createFile(atPath: target, contents: nil), let handle = FileHandle(forWritingAtPath: target) else {
+                        throw ClientError(status: 0, detail: "cannot write \(target)")
+                    }
+                    defer { try? handle.close() }
+                    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+                    defer { buffer.deallocate() }
+                    while true {
+                        let count = try stream.read(into: buffer)
+                        if count == 0 { break }
+                        try handle.write(contentsOf: Data(buffer[0..<count]))
+                    }
+                    written.append(target)
+                }
+            }
+            if options.json { options.output(.object(["files": .array(written.map(JSONValue.string))])) } else { written.forEach { print($0) } }
+            return 0
+        }
+    }
+}
+
+struct ListCommand: WarehouseCommand {
+    static let name = "ls"
+    static let abstract = "List a user's models (latest version of each)"
+    static let usage = "warehouse ls USER [--framework f] [--model-type t] [--tags a,b] [--limit N] \(ClientOptions.usage)"
+    let user: String
+    let filters: [(String, String)]
+    let options: ClientOptions
+
+    init(arguments: [String]) throws {
+        let parser = try OptionParser(arguments, options: ClientOptions.options.union(SearchCommand.filterOptions), flags: ClientOptions.flags)
+        guard parser.positional.count == 1 else { throw UsageError(description: "give one USER") }
+        user = parser.positional[0]
+        filters = SearchCommand.filters(parser)
+        options = ClientOptions(parser)
+    }
+
+    func run() throws -> Int32 {
+        runClient {
+            let records = try options.client.json("GET", "/ai-models/\(user)?" + SearchCommand.queryString(filters))
+            if options.json { options.output(records) } else { SearchCommand.printTable(records) }
+            return 0
+        }
+    }
+}
+
+struct SearchCommand: WarehouseCommand {
+    static let name = "search"
+    static let abstract = "Search a user's models by text and filters"
+    static let usage = "warehouse search USER QUERY [--framework f] [--model-type t] [--tags a,b] [--format f] [--limit N] \(ClientOptions.usage)"
+    static let filterOptions: Set<String> = ["framework", "model-type", "tags", "format", "limit", "skip"]
+    let user: String
+    let text: String
+    let filters: [(String, String)]
+    let options: ClientOptions
+
+    init(arguments: [String]) throws {
+        let parser = try OptionParser(arguments, options: ClientOptions.options.union(Self.filterOptions), flags: ClientOptions.flags)
+        guard parser.positional.count >= 2 else { throw UsageError(description: "give USER and QUERY") }
+        user = parser.positional[0]
+        text = parser.positional.dropFirst().joined(separator: " ")
+        filters = Self.filters(parser)
+        options = ClientOptions(parser)
+    }
+
+    static func filters(_ parser: OptionParser) -> [(String, String)] {
+        filterOptions.sorted().compactMap { key in parser.values[key].map { (key.replacingOccurrences(of: "-", with: "_"), $0) } }
+    }
+
+    static func queryString(_ items: [(String, String)]) -> String {
+        items.map { "\($0.0)=\(WarehouseClient.query($0.1))" }.joined(separator: "&")
+    }
+
+    func run() throws -> Int32 {
+        runClient {
+            let records = try options.client.json("GET", "/ai-models/search/\(user)?" + Self.queryString([("query", text)] + filters))
+            if options.json { options.output(records) } else { Self.printTable(records) }
+            return 0
+        }
+    }
+
+    static func printTable(_ records: JSONValue) {
+        guard case .array(let items) = records else { return }
+        var rows = [["MODEL", "VERSION", "FRAMEWORK", "TYPE", "SIZE", "TAGS", "UPDATED"]]
+        for case .object(let record) in items {
+            let tags: String
+            if case .array(let list)? = record["tags"] { tags = list.compactMap(\.stringValue).joined(separator: ",") } else { tags = "" }
+            rows.append([record["model_id"]?.stringValue ?? "", record["version"]?.stringValue ?? "", record["framework"]?.stringValue ?? "",
+                         record["model_type"]?.stringValue ?? "", String(format: "%.2f MB", record["model_size_mb"]?.doubleValue ?? 0), tags,
+                         String((record["updated_at"]?.stringValue ?? "").prefix(19))])
+        }
+        let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        for row in rows {
+            print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+        }
+    }
+}
+
+struct TrainCommand: WarehouseCommand {
+    static let name = "train"
+    static let abstract = "Upload a CSV dataset, train on it, follow the job and print the leaderboard"
+    static let usage = "warehouse train USER DATASET.csv [--dataset-id ID] [--target COLUMN] [--time-limit 60] \(ClientOptions.usage)"
+    let user: String
+    let path: String
+    let fields: [(String, String)]
+    let options: ClientOptions
+
+    init(arguments: [String]) throws {
+        let parser = try OptionParser(arguments, options: ClientOptions.options.union(["dataset-id", "target", "time-limit"]), flags: ClientOptions.flags)
+        guard parser.positional.count == 2 else { throw UsageError(description: "give USER and DATASET.csv") }
+        user = parser.positional[0]
+        path = parser.positional[1]
+        let dataset = parser.values["dataset-id"] ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+            .replacingOccurrences(of: " ", with: "_")
+        var fields = [("user_id", user), ("dataset_id", dataset), ("auto_train", "true"), ("time_limit", parser.values["time-limit"] ?? "60")]
+        if let target = parser.values["target"] { fields.append(("target_column", target)) }
+        self.fields = fields
+        options = ClientOptions(parser)
+    }
+
+    func run() throws -> Int32 {
+        runClient {
+            guard FileManager.default.fileExists(atPath: path) else { throw UsageError(description: "\(path) does not exist") }
+            let progress = Progress("uploading \(URL(fileURLWithPath: path).lastPathComponent)")
+            let upload = try options.client.upload("/datasets/upload", fields: fields, fileField: "file",
+                                                   filename: URL(fileURLWithPath: path).lastPathComponent, source: .file(path),
+                                                   progress: progress.update)
+            guard case .object(let dataset) = upload, case .object(let job)? = dataset["training_job"], let id = job["job_id"]?.stringValue else {
+                throw ClientError(status: 0, detail: "the server queued no training job")
+            }
+            progress.finish(UInt64(dataset["file_size"]?.doubleValue ?? 0))
+            let terminal = isatty(STDERR_FILENO) == 1
+            FileHandle.standardError.write(Data("dataset \(dataset["dataset_id"]?.stringValue ?? "") \(dataset["version"]?.stringValue ?? ""): \(dataset["rows"]?.doubleValue.map { Int($0) } ?? 0) rows, target \(dataset["target_column"]?.stringValue ?? "?"), job \(id)\n".utf8))
+            var leaderboard: [(String, Double)] = []
+            try options.client.events("/training/jobs/\(id)/events") { event in
+                guard case .object(let object) = event else { return true }
+                if case .object(let candidate)? = object["candidate"], let model = candidate["model"]?.stringValue,
+                   let score = candidate["validation_score"]?.doubleValue {
+                    leaderboard.append((model, score))
+                    if !options.json { FileHandle.standardError.write(Data(((terminal ? "\r" : "") + "  \(model): validation \(String(format: "%.4f", score))\n").utf8)) }
+                } else if terminal, !options.json, let percent = object["progress"]?.doubleValue {
+                    FileHandle.standardError.write(Data("\r[\(String(format: "%5.1f", percent))%] \((object["message"]?.stringValue ?? "").prefix(60))   ".utf8))
+                }
+                return object["type"]?.stringValue != "complete" && object["type"]?.stringValue != "error"
+            }
+            let finished = try options.client.json("GET", "/training/jobs/\(id)")
+            guard case .object(let state) = finished else { return 1 }
+            if terminal && !options.json { FileHandle.standardError.write(Data("\r".utf8)) }
+            if options.json {
+                options.output(finished)
+            } else if state["status"]?.stringValue == "succeeded", case .object(let result)? = state["result"] {
+                print("trained \(user)/\(result["model_id"]?.stringValue ?? "")@\(result["version"]?.stringValue ?? ""): \(result["best_model"]?.stringValue ?? "")")
+                print("validation \(result["metric"]?.stringValue ?? "") \(String(format: "%.4f", result["validation_score"]?.doubleValue ?? 0)); promoted: \(result["promoted"] == .bool(true) ? "yes" : "no")")
+                if case .object(let test)? = result["test_metrics"] {
+                    print("test: " + test.keys.sorted().map { "\($0) \(String(format: "%.4f", test[$0]?.doubleValue ?? 0))" }.joined(separator: ", "))
+                }
+                print("leaderboard:")
+                if case .array(let rows)? = result["leaderboard"] {
+                    for case .object(let row) in rows {
+                        print("  \((row["model"]?.stringValue ?? "").padding(toLength: 32, withPad: " ", startingAt: 0)) \(String(format: "%.4f", row["validation_score"]?.doubleValue ?? 0))")
+                    }
+                }
+            } else {
+                FileHandle.standardError.write(Data("training \(state["status"]?.stringValue ?? "?"): \(state["error"]?.stringValue ?? "")\n".utf8))
+            }
+            return state["status"]?.stringValue == "succeeded" ? 0 : 3
+        }
+    }
+}
+
+struct PredictCommand: WarehouseCommand {
+    static let name = "predict"
+    static let abstract = "Predict the rows of a CSV file with a trained model"
+    static let usage = "warehouse predict USER/MODEL[@version|@alias] FILE.csv \(ClientOptions.usage)"
+    let reference: ModelReference
+    let path: String
+    let options: ClientOptions
+
+    init(arguments: [String]) throws {
+        let parser = try OptionParser(arguments, options: ClientOptions.options, flags: ClientOptions.flags)
+        guard parser.positional.count == 2 else { throw UsageError(description: "give USER/MODEL and FILE.csv") }
+        reference = try ModelReference(parser.positional[0])
+        path = parser.positional[1]
+        options = ClientOptions(parser)
+    }
+
+    func run() throws -> Int32 {
+        runClient {
+            guard FileManager.default.fileExists(atPath: path) else { throw UsageError(description: "\(path) does not exist") }
+            let answer = try options.client.post("/ai-models/\(reference.user)/\(reference.model)/predict?" + reference.query,
+                                                 file: path, contentType: "text/csv")
+            if options.json { options.output(answer); return 0 }
+            guard case .object(let object) = answer, case .array(let predictions)? = object["predictions"] else { return 1 }
+            var classes: [String] = []
+            if case .array(let list)? = object["classes"] {
+                classes = list.map { $0.stringValue ?? $0.doubleValue.map { String(Int($0)) } ?? "" }
+            }
+            print((["prediction_id", "prediction"] + classes.map { "p(\($0))" }).joined(separator: ","))
+            var ids: [String] = []
+            if case .array(let list)? = object["prediction_ids"] { ids = list.compactMap(\.stringValue) }
+            var probabilities: [JSONValue] = []
+            if case .array(let list)? = object["probabilities"] { probabilities = list }
+            for (index, prediction) in predictions.enumerated() {
+                var fields = [index < ids.count ? ids[index] : "", prediction.stringValue ?? prediction.doubleValue.map { Progress.number($0) } ?? ""]
+                if index < probabilities.count, case .array(let row) = probabilities[index] {
+                    fields += row.map { String(format: "%.6g", $0.doubleValue ?? 0) }
+                }
+                print(fields.map { $0.contains(",") ? "\"\($0)\"" : $0 }.joined(separator: ","))
+            }
+            return 0
+        }
+    }
+}
+
+extension Progress {
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+}
