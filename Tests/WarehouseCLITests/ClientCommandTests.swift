@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+import WarehouseTesting
+
+/// The client verbs (push, pull, ls, search, train, predict), run as the built binary against
+/// a running server, with the exit codes scripts rely on.
+@Suite(.serialized) struct ClientCommandTests {
+    static func run(_ arguments: [String], server: TestWarehouse?, token: String? = TestWarehouse.adminToken,
+                    directory: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ServeCommandTests.binary)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["WAREHOUSE_URL"] = server.map { "http://127.0.0.1:\($0.client.port)" } ?? "http://127.0.0.1:1"
+        environment["WAREHOUSE_TOKEN"] = token
+        process.environment = environment
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func pushPullListAndSearch() throws {
+        let warehouse = try TestWarehouse()
+        let work = try TemporaryDirectory()
+        let weights = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try Data(weights).write(to: URL(fileURLWithPath: work.path + "/weights.bin"))
+        try FileManager.default.createDirectory(atPath: work.path + "/bert/sub", withIntermediateDirectories: true)
+        try Data("{\"model_type\": \"bert\"}".utf8).write(to: URL(fileURLWithPath: work.path + "/bert/config.json"))
+        try Data(weights.prefix(5000)).write(to: URL(fileURLWithPath: work.path + "/bert/sub/part.bin"))
+
+        let file = try Self.run(["push", "weights.bin", "--user", "alice", "--model", "plain", "--tag", "prod", "--tag", "demo"],
+                                server: warehouse, directory: work.path)
+        #expect(file.status == 0, "\(file.stderr)")
+        #expect(file.stdout.contains("alice/plain@v1"))
+        #expect(file.stderr.contains("uploading weights.bin 300.0 KB"), "\(file.stderr)")  // a plain line, not a terminal bar
+        let folder = try Self.run(["push", "bert", "--user", "alice", "--model", "bert-base", "--json"], server: warehouse, directory: work.path)
+        #expect(folder.status == 0, "\(folder.stderr)")
+        let record = try #require(try JSONSerialization.jsonObject(with: Data(folder.stdout.utf8)) as? [String: Any])
+        #expect(Set(((record["files"] as? [[String: Any]]) ?? []).compactMap { $0["file_path"] as? String }) == ["config.json", "sub/part.bin"])
+
+        let list = try Self.run(["ls", "alice"], server: warehouse)
+        #expect(list.status == 0 && list.stdout.contains("plain") && list.stdout.contains("bert-base") && list.stdout.contains("prod,demo"))
+        let search = try Self.run(["search", "alice", "bert", "--json"], server: warehouse)
+        let hits = try #require(try JSONSerialization.jsonObject(with: Data(search.stdout.utf8)) as? [[String: Any]])
+        #expect(hits.map { $0["model_id"] as? String } == ["bert-base"])
+
+        // Pull a whole version into a folder, by alias; and one file.
+        #expect(try warehouse.client.put("/ai-models/alice/bert-base/aliases/production", json: #"{"version": "v1"}"#).status == 200)
+        let pulled = try Self.run(["pull", "alice/bert-base@production", "-o", "copy"], server: warehouse, directory: work.path)
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: work.path + "/copy/sub/part.bin")) == Data(weights.prefix(5000)))
+        #expect(FileManager.default.fileExists(atPath: work.path + "/copy/config.json"))
+        let one = try Self.run(["pull", "alice/plain@v1", "--file", "weights.bin", "-o", "one"], server: warehouse, directory: work.path)
+        #expect(one.status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: work.path + "/one/weights.bin")) == Data(weights))
+
+        // Exit codes: refused (4xx) 2, unreachable 1, usage 64.
+        let missing = try Self.run(["pull", "alice/nothing", "-o", "x"], server: warehouse, directory: work.path)
+        #expect(missing.status == 2 && missing.stderr.contains("not found"))
+        #expect(try Self.run(["ls", "alice"], server: warehouse, token: "wrong").status == 2)
+        #expect(try Self.run(["ls", "alice"], server: nil).status == 1)
+        #expect(try Self.run(["pull"], server: warehouse).status == 64)
+        #expect(try Self.run(["push", "nowhere.bin", "--user", "alice", "--model", "m"], server: warehouse).status == 64)
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/x/.partial"))
+    }
+
+    @Test func trainFollowsTheJobAndPredictPrintsCSV() throws {
+        let warehouse = try TestWarehouse()
+        let work = try TemporaryDirectory()
+        let iris = SharedDatasetFiles.path("iris")
+        let train = try Self.run(["train", "alice", iris, "--time-limit", "3"], server: warehouse)
+        #expect(train.status == 0, "\(train.stderr)")
+        #expect(train.stdout.contains("trained alice/iris-automl@v1"), "\(train.stdout)")
+        #expect(train.stdout.contains("leaderboard:") && train.stdout.contains("LinearModel"))
+        #expect(train.stderr.contains("LinearModel: validation"), "\(train.stderr)")  // candidates as they are scored
+
+        let rows = try String(contentsOfFile: iris, encoding: .utf8).split(separator: "\n").prefix(6).joined(separator: "\n") + "\n"
+        try rows.write(toFile: work.path + "/rows.csv", atomically: true, encoding: .utf8)
+        let predict = try Self.run(["predict", "alice/iris-automl@production", "rows.csv"], server: warehouse, directory: work.path)
+        #expect(predict.status == 0, "\(predict.stderr)")
+        let lines = predict.stdout.split(separator: "\n")
+        #expect(lines.first == "prediction_id,prediction,p(setosa),p(versicolor),p(virginica)")
+        #expect(lines.count == 6 && lines.dropFirst().allSatisfy { $0.hasPrefix("pred_") && $0.contains(",setosa,") })
+        let json = try Self.run(["predict", "alice/iris-automl", "rows.csv", "--json"], server: warehouse, directory: work.path)
+        let answer = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect((answer["prediction_ids"] as? [String])?.count == 5)
+        // A dataset the server refuses exits 2 with the server's reason.
+        try "a,b\n1,x\n2,x\n".write(toFile: work.path + "/one-class.csv", atomically: true, encoding: .utf8)
+        let refused = try Self.run(["train", "alice", "one-class.csv", "--target", "b"], server: warehouse, directory: work.path)
+        #expect(refused.status == 2 && refused.stderr.contains("at least 2"), "\(refused.status) \(refused.stderr)")
+    }
+}
