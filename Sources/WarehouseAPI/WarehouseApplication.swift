@@ -97,6 +97,8 @@ public final class WarehouseApplication: Sendable {
             + TrainingRoutes(training: training, predictions: predictions, access: access).definitions
             + LifecycleRoutes(lifecycle: lifecycle, feedback: feedback, training: training, datasets: datasets, models: service,
                               access: access).definitions
+            + WebRoutes(service: service, datasets: datasets, training: training, lifecycle: lifecycle, access: access,
+                        uploadBody: .multipart(multipart)).definitions
         router = Router(routes: routes) { [logger] error, head in
             ErrorResponses.response(for: error, head: head, logger: logger)
         }

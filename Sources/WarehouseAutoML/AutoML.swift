@@ -48,6 +48,8 @@ public struct AutoMLReport: Codable, Sendable {
     public var trainingMetrics: [String: Double]
     public var leaderboard: [LeaderboardEntry]
     public var confusionMatrix: [[Int]]?
+    /// Regression: up to 300 test rows as [actual, predicted] (for a chart).
+    public var predictedVsActual: [[Double]]?
     public var seed: UInt64
     public var timeLimitSeconds: Double
     public var elapsedSeconds: Double
@@ -58,6 +60,7 @@ public struct AutoMLReport: Codable, Sendable {
         case trainRows = "train_rows", testRows = "test_rows", testMetrics = "test_metrics"
         case validationMetrics = "validation_metrics", trainingMetrics = "training_metrics"
         case confusionMatrix = "confusion_matrix", timeLimitSeconds = "time_limit_s", elapsedSeconds = "elapsed_s"
+        case predictedVsActual = "predicted_vs_actual"
     }
 }
 
@@ -176,11 +179,13 @@ public struct AutoML {
         let validationPrediction = useEnsemble ? ensembleValidation : fitted[bestSingle].validation
         var testMetrics: [String: Double] = [:]
         var confusion: [[Int]]?
+        var pairs: [[Double]]?
         if !testRows.isEmpty {
             let test = table.subset(testRows)
             let prediction = finalModel.predict(EncodedRows(columns: test.columns, count: test.rowCount))
             testMetrics = Metrics.compute(prediction, target: test.target)
             if problem != .regression { confusion = Metrics.confusion(prediction, target: test.target) }
+            else { pairs = zip(test.target, prediction.values).prefix(300).map { [$0, $1] } }
         }
         // Training metrics on at most 10,000 of the training rows (an even stride): on large
         // sets predicting every row would take seconds of the budget for a figure that needs
@@ -208,7 +213,8 @@ public struct AutoML {
             validationMethod: selection.method, trainRows: pool.rowCount, testRows: testRows.count, testMetrics: testMetrics,
             validationMetrics: Metrics.compute(validationPrediction, target: selection.validationTarget),
             trainingMetrics: Metrics.compute(trainPrediction, target: trainingSample.target), leaderboard: leaderboard,
-            confusionMatrix: confusion, seed: settings.seed, timeLimitSeconds: settings.timeLimit, elapsedSeconds: budget.elapsed)
+            confusionMatrix: confusion, predictedVsActual: pairs, seed: settings.seed, timeLimitSeconds: settings.timeLimit,
+            elapsedSeconds: budget.elapsed)
         return AutoMLResult(pipeline: pipeline, report: report)
     }
 

@@ -135,6 +135,7 @@ struct MetricsFile: Encodable {
         case metric, bestModel = "best_model", validationScore = "validation_score", validationMethod = "validation_method"
         case trainRows = "train_rows", testRows = "test_rows", test, validation, training
         case confusionMatrix = "confusion_matrix", seed, timeLimit = "time_limit_s", elapsed = "elapsed_s"
+        case predictedVsActual = "predicted_vs_actual"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -149,6 +150,7 @@ struct MetricsFile: Encodable {
         try c.encode(report.validationMetrics, forKey: .validation)
         try c.encode(report.trainingMetrics, forKey: .training)
         try c.encode(report.confusionMatrix, forKey: .confusionMatrix)
+        try c.encodeIfPresent(report.predictedVsActual, forKey: .predictedVsActual)
         try c.encode(report.seed, forKey: .seed)
         try c.encode(report.timeLimitSeconds, forKey: .timeLimit)
         try c.encode(report.elapsedSeconds, forKey: .elapsed)

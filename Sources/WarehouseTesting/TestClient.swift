@@ -75,7 +75,7 @@ public struct TestClient: Sendable {
 
     /// A multipart/form-data POST with the fields and files in the order given.
     public func upload(_ path: String, fields: [(String, String)], files: [(field: String, filename: String, content: TestFilePart)],
-                       fieldsAfterFiles: Bool = false) throws -> TestResponse {
+                       fieldsAfterFiles: Bool = false, headers: [(String, String)] = []) throws -> TestResponse {
         let boundary = "----warehouse-test-\(UUID().uuidString)"
         var fieldBytes: [UInt8] = []
         for (name, value) in fields {
@@ -99,6 +99,7 @@ public struct TestClient: Sendable {
 
         let connection = try TestConnection(host: host, port: port)
         let head = "POST \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nConnection: close\r\n" + authorizationLine
+            + headers.map { "\($0.0): \($0.1)\r\n" }.joined()
             + "Content-Type: multipart/form-data; boundary=\(boundary)\r\nContent-Length: \(length)\r\n\r\n"
         try connection.send(Array(head.utf8))
         if !fieldsAfterFiles { try connection.send(fieldBytes) }

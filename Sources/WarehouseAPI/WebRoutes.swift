@@ -1,0 +1,208 @@
+import Foundation
+import WarehouseCatalog
+import WarehouseCore
+import WarehouseCrypto
+import WarehouseHTTPServer
+import WarehouseService
+
+/// The web UI under `/ui`: server-rendered pages, signed in with a token kept in an HttpOnly,
+/// SameSite=Strict cookie. Pages follow the API's namespace rules; forms that change state
+/// carry a CSRF token derived from the session (HMAC of the token), checked on every POST.
+struct WebRoutes {
+    let service: ModelService
+    let datasets: DatasetService
+    let training: TrainingService
+    let lifecycle: ModelLifecycle
+    let access: AccessControl
+    let uploadBody: HTTPBodyKind
+
+    static let cookie = "warehouse_session"
+
+    struct Session {
+        let token: String
+        let principal: Principal
+        var csrf: String { WebRoutes.csrf(for: token) }
+        /// The user whose pages are shown by default: their own, or `?user=` for the admin.
+        func user(_ request: HTTPRequest) -> String? {
+            if case .user(let name) = principal { return name }
+            return request.nonEmptyQuery("user")
+        }
+    }
+
+    static func csrf(for token: String) -> String {
+        Hex.encode(HMACSHA256.authenticate("warehouse-ui-csrf", key: Array(token.utf8)))
+    }
+
+    static func session(_ request: HTTPRequest, access: AccessControl) -> Session? {
+        guard let token = cookieValue(request.headers["cookie"], name: cookie), !token.isEmpty,
+              let principal = try? access.authenticate(authorization: "Bearer " + token) else { return nil }
+        return Session(token: token, principal: principal)
+    }
+
+    static func cookieValue(_ header: String?, name: String) -> String? {
+        for part in (header ?? "").split(separator: ";") {
+            let pair = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+            if pair.count == 2, pair[0] == name { return String(pair[1]).removingPercentEncoding }
+        }
+        return nil
+    }
+
+    static func redirect(_ location: String, cookie: String? = nil) -> HTTPResponse {
+        var headers = HTTPHeaders()
+        headers.add("Location", location)
+        if let cookie { headers.add("Set-Cookie", cookie) }
+        return HTTPResponse(status: 303, headers: headers, body: .empty)
+    }
+
+    static func page(_ html: HTML, status: Int = 200) -> HTTPResponse {
+        var headers = HTTPHeaders()
+        headers.add("Content-Type", "text/html; charset=utf-8")
+        headers.add("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+        headers.add("X-Content-Type-Options", "nosniff")
+        headers.add("Cache-Control", "no-store")
+        return HTTPResponse(status: status, headers: headers, body: .bytes(Array(html.text.utf8)))
+    }
+
+    /// Runs a page handler for a signed-in caller; errors become an error page.
+    static func signedIn(_ request: HTTPRequest, access: AccessControl, _ body: (Session) throws -> HTTPResponse) -> HTTPResponse {
+        guard let session = session(request, access: access) else {
+            return redirect("/ui/login?next=" + HTML.query(request.head.path))
+        }
+        do {
+            return try body(session)
+        } catch let error as WarehouseError {
+            let status: Int
+            switch error {
+            case .notFound: status = 404
+            case .forbidden: status = 403
+            case .invalid: status = 400
+            case .conflict: status = 409
+            default: status = 500
+            }
+            return page(WebPages.layout("Error", session: session, body: "<h1>\(status)</h1><p class=\"error\">\(error.description)</p>"), status: status)
+        } catch {
+            return page(WebPages.layout("Error", session: session, body: "<h1>Error</h1><p class=\"error\">\(String(describing: error))</p>"), status: 500)
+        }
+    }
+
+    static func checkCSRF(_ value: String?, session: Session) throws {
+        guard let value, value == session.csrf else { throw WarehouseError.forbidden("the form's CSRF token is missing or wrong; reload the page") }
+    }
+
+    var definitions: [RouteDefinition] {
+        let service = self.service, datasets = self.datasets, training = self.training, lifecycle = self.lifecycle, access = self.access
+        return [
+            RouteDefinition("GET", "/ui") { _ in Self.redirect("/ui/models") },
+            RouteDefinition("GET", "/ui/login") { request in
+                Self.page(WebPages.login(next: request.nonEmptyQuery("next"), failed: request.nonEmptyQuery("failed") != nil))
+            },
+            RouteDefinition("POST", "/ui/login", body: .buffered(maxBytes: 16 << 10)) { request in
+                let form = WebPages.formFields(request.body.bytes)
+                let token = form["token"] ?? ""
+                let next = form["next"].flatMap { $0.hasPrefix("/ui/") && !$0.contains("//") ? $0 : nil } ?? "/ui/models"
+                guard (try? access.authenticate(authorization: "Bearer " + token)) != nil else {
+                    return Self.redirect("/ui/login?failed=1&next=" + HTML.query(next))
+                }
+                let value = token.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                return Self.redirect(next, cookie: "\(Self.cookie)=\(value); Path=/ui; HttpOnly; SameSite=Strict; Max-Age=2592000")
+            },
+            RouteDefinition("POST", "/ui/logout", body: .buffered(maxBytes: 16 << 10)) { request in
+                Self.signedIn(request, access: access) { session in
+                    try Self.checkCSRF(WebPages.formFields(request.body.bytes)["csrf"], session: session)
+                    return Self.redirect("/ui/login", cookie: "\(Self.cookie)=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0")
+                }
+            },
+            RouteDefinition("GET", "/ui/models") { request in
+                Self.signedIn(request, access: access) { session in
+                    guard let user = session.user(request) else { return Self.page(WebPages.chooseUser(session: session, path: "/ui/models")) }
+                    try session.principal.authorize(user: user)
+                    let text = request.nonEmptyQuery("query")
+                    let query = try request.modelQuery(user: user, text: text)
+                    let result = try service.search(query)
+                    return Self.page(WebPages.models(session: session, user: user, query: query, records: result.records, total: result.total))
+                }
+            },
+            RouteDefinition("GET", "/ui/models/{user_id}/{model_id}") { request in
+                Self.signedIn(request, access: access) { session in
+                    let user = try request.userParameter(), model = try request.modelParameter()
+                    try session.principal.authorize(user: user)
+                    let record = try service.record(user: user, model: model, version: try request.versionQuery())
+                    let versions = try service.versions(user: user, model: model)
+                    let aliases = try lifecycle.aliases(user: user, model: model)
+                    var metrics: JSONValue?
+                    if record.files.contains(where: { $0.filePath == "metrics.json" }) {
+                        metrics = try? JSONDecoder().decode(JSONValue.self, from: Data(service.store.getData(
+                            key: ObjectKeys.file(user: user, model: model, version: record.version, path: "metrics.json"))))
+                    }
+                    return Self.page(WebPages.model(session: session, record: record, versions: versions, aliases: aliases, metrics: metrics))
+                }
+            },
+            RouteDefinition("GET", "/ui/download/{user_id}/{model_id}") { request in
+                guard let session = Self.session(request, access: access) else { return Self.redirect("/ui/login") }
+                let user = try request.userParameter(), model = try request.modelParameter()
+                try session.principal.authorize(user: user)
+                let version = try request.versionQuery()
+                if let filename = request.nonEmptyQuery("filename") {
+                    return try DownloadResponse.make(try service.downloadTarget(user: user, model: model, version: version, filename: filename),
+                                                     request: request, store: service.store)
+                }
+                return try ArchiveResponse.make(try service.record(user: user, model: model, version: version), request: request, service: service)
+            },
+            RouteDefinition("GET", "/ui/datasets/{user_id}/{dataset_id}") { request in
+                Self.signedIn(request, access: access) { session in
+                    let user = try request.userParameter()
+                    try session.principal.authorize(user: user)
+                    let record = try datasets.record(user: user, dataset: try request.datasetParameter(), version: request.nonEmptyQuery("version"))
+                    return Self.page(WebPages.dataset(session: session, record: record))
+                }
+            },
+            RouteDefinition("GET", "/ui/jobs/{job_id}") { request in
+                Self.signedIn(request, access: access) { session in
+                    let job = try training.job(id: request.parameter("job_id"))
+                    do { try session.principal.authorize(user: job.userID) } catch { throw WarehouseError.notFound("training job not found") }
+                    var metrics: JSONValue?
+                    var version: String?
+                    if case .object(let result)? = job.result { version = result["version"]?.stringValue }
+                    if job.status == "succeeded", let version {
+                        metrics = try? JSONDecoder().decode(JSONValue.self, from: Data(service.store.getData(
+                            key: ObjectKeys.file(user: job.userID, model: job.modelID, version: version, path: "metrics.json"))))
+                    }
+                    let classes = version.flatMap { try? service.record(user: job.userID, model: job.modelID, version: $0).customMetadata["classes"] }
+                    return Self.page(WebPages.job(session: session, job: job, metrics: metrics, classes: classes ?? nil))
+                }
+            },
+            RouteDefinition("GET", "/ui/jobs/{job_id}/events") { request in
+                guard let session = Self.session(request, access: access) else { throw WarehouseError.unauthorized("sign in first") }
+                let job = try training.job(id: request.parameter("job_id"))
+                do { try session.principal.authorize(user: job.userID) } catch { throw WarehouseError.notFound("training job not found") }
+                var headers = HTTPHeaders()
+                headers.add("Content-Type", "text/event-stream")
+                headers.add("Cache-Control", "no-cache")
+                let after = Int(request.headers["last-event-id"] ?? "0") ?? 0
+                return HTTPResponse(status: 200, headers: headers, body: .stream(length: nil, reader: JobEventStream(training: training, jobID: job.jobID, after: after)))
+            },
+            RouteDefinition("GET", "/ui/notifications") { request in
+                Self.signedIn(request, access: access) { session in
+                    guard let user = session.user(request) else { return Self.page(WebPages.chooseUser(session: session, path: "/ui/notifications")) }
+                    try session.principal.authorize(user: user)
+                    return Self.page(WebPages.notifications(session: session, user: user, items: try lifecycle.notifications(user: user, limit: 200, before: nil)))
+                }
+            },
+            RouteDefinition("GET", "/ui/upload") { request in
+                Self.signedIn(request, access: access) { session in Self.page(WebPages.upload(session: session, user: session.user(request))) }
+            },
+            RouteDefinition("POST", "/ui/upload", body: uploadBody) { request in
+                guard let session = Self.session(request, access: access) else { throw WarehouseError.unauthorized("sign in first") }
+                let form = try ModelRoutes.form(of: request)
+                try Self.checkCSRF(form.field("csrf"), session: session)
+                let fields = try UploadFields(form.fields.filter { $0.name != "csrf" && $0.name != "as_folder" })
+                try session.principal.authorize(user: fields.userID)
+                let incoming = try ModelRoutes.incomingFile(named: "file", in: form)
+                let record = form.field("as_folder") == "on"
+                    ? try service.uploadFolder(fields: fields, archive: incoming, preserveStructure: true, primaryFile: nil)
+                    : try service.uploadSingle(fields: fields, file: incoming)
+                return JSON.response(["location": "/ui/models/\(record.userID)/\(record.modelID)?version=\(record.version)"])
+            },
+        ]
+    }
+}

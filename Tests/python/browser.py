@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Loads web UI pages in headless Chromium, signed in, and reports what they show.
+
+  browser.py BASE_URL TOKEN SCREENSHOT_DIR NAME=PATH [NAME=PATH ...]
+
+Signs in through the login form (so the HttpOnly session cookie is set the way a person
+gets it), then for each page: navigates, waits for the load event and a quiet moment,
+writes SCREENSHOT_DIR/NAME.png, and prints one JSON line {name, url, title, text, svg, errors}.
+Driven over the Chrome DevTools Protocol (websocket-client)."""
+import base64, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
+import websocket
+
+
+def chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise SystemExit("no chromium on PATH (apt-get install chromium)")
+
+
+class Page:
+    def __init__(self, url):
+        self.socket = websocket.create_connection(url, timeout=30)
+        self.next_id = 0
+        self.events = []
+
+    def call(self, method, **params):
+        self.next_id += 1
+        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv())
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            self.events.append(message)
+
+    def evaluate(self, expression):
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
+
+    def load(self, url):
+        self.call("Page.navigate", url=url)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.evaluate("document.readyState") == "complete" and self.evaluate("location.href") != "about:blank":
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+
+
+def main():
+    base, token, directory, pages = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+    os.makedirs(directory, exist_ok=True)
+    profile = tempfile.mkdtemp(prefix="warehouse-chromium-")
+    port = 9300 + os.getpid() % 500
+    process = subprocess.Popen([chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                f"--remote-debugging-port={port}", f"--user-data-dir={profile}", "--window-size=1280,900",
+                                "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        targets = None
+        for _ in range(200):
+            try:
+                targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=1))
+                if any(t.get("type") == "page" for t in targets):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        target = next(t for t in targets if t.get("type") == "page")
+        page = Page(target["webSocketDebuggerUrl"])
+        page.call("Page.enable")
+        page.call("Runtime.enable")
+        page.load(base + "/ui/login")
+        page.evaluate(f"document.querySelector('input[name=token]').value = {json.dumps(token)}; document.querySelector('form').submit()")
+        time.sleep(0.5)
+        for item in pages:
+            name, path = item.split("=", 1)
+            page.events.clear()
+            page.load(base + path)
+            shot = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+            with open(os.path.join(directory, name + ".png"), "wb") as f:
+                f.write(base64.b64decode(shot["data"]))
+            errors = [e["params"].get("exceptionDetails", {}).get("text", "") for e in page.events if e.get("method") == "Runtime.exceptionThrown"]
+            print(json.dumps({"name": name, "url": page.evaluate("location.pathname + location.search"), "title": page.evaluate("document.title"),
+                              "text": page.evaluate("document.body.innerText"), "svg": page.evaluate("document.querySelectorAll('svg').length"),
+                              "errors": errors}), flush=True)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
