@@ -4,6 +4,7 @@ import WarehouseCore
 /// operations. A test checks it with openapi-spec-validator and against the router's routes.
 enum OpenAPIDocument {
     enum Body {
+        case form([String])                // application/x-www-form-urlencoded fields
         case json(String)                  // a component schema
         case multipart([(String, String, Bool)])  // (field, description, required); "file" fields are binary
         case jsonOrCSV(String)
@@ -16,9 +17,40 @@ enum OpenAPIDocument {
         let summary: String
         var query: [(name: String, description: String, type: String)] = []
         var body: Body?
-        var success: (status: Int, description: String, content: String)  // content: schema name, "binary", "text", "sse", "zip-or-file"
+        var success: (status: Int, description: String, content: String)  // content: schema name, "binary", "text", "html", "sse"
         var errors: [Int]
+        /// Web UI routes: signed in with the session cookie (`cookie`), or open (`none`).
+        var security = "bearer"
     }
+
+    static func page(_ method: String, _ path: String, _ summary: String, query: [(name: String, description: String, type: String)] = [],
+                     body: Body? = nil, success: (Int, String, String) = (200, "an HTML page (303 to /ui/login when signed out)", "html"),
+                     errors: [Int] = [400, 403, 404], security: String = "cookie") -> Operation {
+        Operation(method: method, path: path, tag: "ui", summary: summary, query: query, body: body, success: success, errors: errors,
+                  security: security)
+    }
+
+    static let uiOperations: [Operation] = [
+        page("GET", "/ui", "Redirects to the models page", success: (303, "redirect", "html"), errors: [404], security: "none"),
+        page("GET", "/ui/login", "The sign-in form", query: [("next", "where to go after signing in", "string"), ("failed", "show the failure", "string")],
+             success: (200, "an HTML page", "html"), errors: [400], security: "none"),
+        page("POST", "/ui/login", "Sign in: sets the HttpOnly, SameSite=Strict session cookie", body: .form(["token", "next"]),
+             success: (303, "redirect (to /ui/login?failed=1 for a bad token)", "html"), errors: [400], security: "none"),
+        page("POST", "/ui/logout", "Sign out (CSRF token required)", body: .form(["csrf"]), success: (303, "redirect to /ui/login", "html"), errors: [403]),
+        page("GET", "/ui/models", "Models with search and filters", query: [("user", "whose models (admin)", "string"), ("query", "search words", "string")] + listQuery),
+        page("GET", "/ui/models/{user_id}/{model_id}", "A model: versions, aliases, files, metadata, metrics, lineage", query: versionQuery),
+        page("GET", "/ui/download/{user_id}/{model_id}", "Download a file or the version as ZIP with the session cookie",
+             query: versionQuery + [("filename", "a file path of the version", "string")], success: (200, "the file or a ZIP", "binary")),
+        page("GET", "/ui/datasets/{user_id}/{dataset_id}", "A dataset's profile with charts and sample rows", query: [("version", "v1, v2… (default: latest)", "string")]),
+        page("GET", "/ui/jobs/{job_id}", "A training job: live progress, leaderboard, metrics"),
+        page("GET", "/ui/jobs/{job_id}/events", "The job's Server-Sent Events with the session cookie", success: (200, "text/event-stream", "sse"), errors: [401, 404]),
+        page("GET", "/ui/notifications", "Notifications", query: [("user", "whose notifications (admin)", "string")]),
+        page("GET", "/ui/upload", "The upload form"),
+        page("POST", "/ui/upload", "Upload from the form (CSRF token required); answers where the new version is",
+             body: .multipart([("csrf", "the form's CSRF token", true), ("user_id", "owner", true), ("model_id", "model id", true),
+                               ("as_folder", "on: the file is a ZIP of a folder", false), ("file", "the file", true)]),
+             success: (200, "{\"location\": page of the new version}", "object"), errors: [400, 401, 403, 409, 413]),
+    ]
 
     static let userErrors = [400, 401, 403, 404, 500, 503]
 
@@ -210,7 +242,7 @@ enum OpenAPIDocument {
 
     static func document() -> JSONValue {
         var paths: [String: [String: JSONValue]] = [:]
-        for operation in operations {
+        for operation in operations + uiOperations {
             var parameters: [JSONValue] = operation.path.split(separator: "/").filter { $0.hasPrefix("{") }.map { part in
                 .object(["name": .string(String(part.dropFirst().dropLast())), "in": .string("path"), "required": .bool(true),
                          "schema": .object(["type": .string("string")])])
@@ -225,6 +257,11 @@ enum OpenAPIDocument {
             ]
             if !parameters.isEmpty { entry["parameters"] = .array(parameters) }
             if let body = operation.body { entry["requestBody"] = requestBody(body) }
+            switch operation.security {
+            case "cookie": entry["security"] = .array([.object(["cookie": .array([])])])
+            case "none": entry["security"] = .array([])
+            default: break
+            }
             var responses: [String: JSONValue] = ["\(operation.success.status)": successResponse(operation.success)]
             for status in operation.errors {
                 responses[String(status)] = .object([
@@ -257,7 +294,11 @@ enum OpenAPIDocument {
             "paths": .object(paths.mapValues(JSONValue.object)),
             "components": .object([
                 "schemas": .object(components),
-                "securitySchemes": .object(["bearer": .object(["type": .string("http"), "scheme": .string("bearer")])]),
+                "securitySchemes": .object([
+                    "bearer": .object(["type": .string("http"), "scheme": .string("bearer")]),
+                    "cookie": .object(["type": .string("apiKey"), "in": .string("cookie"), "name": .string("warehouse_session"),
+                                       "description": .string("the web UI's session, set by POST /ui/login")]),
+                ]),
             ]),
         ])
     }
@@ -275,6 +316,11 @@ enum OpenAPIDocument {
         case .json(let schema):
             return .object(["required": .bool(!schema.hasSuffix("Request") || ["TokenRequest", "AliasRequest", "FeedbackRequest", "TrainingRequest"].contains(schema)),
                             "content": .object(["application/json": .object(["schema": type(schema)])])])
+        case .form(let fields):
+            return .object(["required": .bool(true), "content": .object(["application/x-www-form-urlencoded": .object(["schema": .object([
+                "type": .string("object"),
+                "properties": .object(Dictionary(uniqueKeysWithValues: fields.map { ($0, JSONValue.object(["type": .string("string")])) })),
+            ])])])])
         case .jsonOrCSV(let schema):
             return .object(["required": .bool(true), "content": .object([
                 "application/json": .object(["schema": type(schema)]),
@@ -300,6 +346,7 @@ enum OpenAPIDocument {
             content = .object(["application/octet-stream": .object(["schema": .object(["type": .string("string"), "format": .string("binary")])]),
                                "application/zip": .object(["schema": .object(["type": .string("string"), "format": .string("binary")])])])
         case "text": content = .object(["text/plain": .object(["schema": .object(["type": .string("string")])])])
+        case "html": content = .object(["text/html": .object(["schema": .object(["type": .string("string")])])])
         case "sse": content = .object(["text/event-stream": .object(["schema": .object(["type": .string("string")])])])
         default: content = .object(["application/json": .object(["schema": type(success.content)])])
         }
