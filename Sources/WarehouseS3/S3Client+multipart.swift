@@ -31,7 +31,7 @@ extension S3Client {
                 }
             }
             if let error = results.firstError { throw error }
-            try completeMultipartUpload(key: key, uploadID: uploadID, etags: results.etags)
+            try completeMultipartUpload(key: key, uploadID: uploadID, etags: results.etags, expectedSize: size)
         } catch {
             abortMultipartUpload(key: key, uploadID: uploadID)
             throw error
@@ -62,18 +62,45 @@ extension S3Client {
         return etag
     }
 
-    /// CompleteMultipartUpload with the parts' ETags in order.
-    func completeMultipartUpload(key: String, uploadID: String, etags: [String]) throws {
+    /// CompleteMultipartUpload with the parts' ETags in order. The server may take minutes to
+    /// answer (it assembles the object first), so the call gets a long stall timeout. Retried
+    /// here rather than in `send`: when an attempt that timed out or failed with a 5xx had in
+    /// fact completed, the retry finds the parts gone (InvalidPart, NoSuchUpload); then an
+    /// object of the expected size under the key means the upload is done.
+    func completeMultipartUpload(key: String, uploadID: String, etags: [String], expectedSize: UInt64) throws {
         let xml = "<CompleteMultipartUpload>" + etags.enumerated().map { index, etag in
             "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\(S3XML.escape(etag))</ETag></Part>"
         }.joined() + "</CompleteMultipartUpload>"
         let body = Array(xml.utf8)
-        let completed = try send(method: "POST", key: key, query: [("uploadId", uploadID)],
-                                 headers: [("Content-Type", "application/xml")], body: .bytes(body),
-                                 payloadHash: SHA256.hex(of: body))
-        // CompleteMultipartUpload may answer 200 with an <Error> body.
-        if String(decoding: completed.body, as: UTF8.self).contains("<Error>") {
-            throw Self.serviceError(.init(status: 500, headers: completed.headers, body: completed.body))
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let completed = try send(method: "POST", key: key, query: [("uploadId", uploadID)],
+                                         headers: [("Content-Type", "application/xml")], body: .bytes(body),
+                                         payloadHash: SHA256.hex(of: body), idempotent: false,
+                                         stallTimeoutSeconds: configuration.completeTimeoutSeconds)
+                // CompleteMultipartUpload may answer 200 with an <Error> body.
+                if String(decoding: completed.body, as: UTF8.self).contains("<Error>") {
+                    throw Self.serviceError(.init(status: 500, headers: completed.headers, body: completed.body))
+                }
+                return
+            } catch S3Error.service(_, let code, _, _) where attempt > 1 && (code == "InvalidPart" || code == "NoSuchUpload") {
+                if try headObject(key: key) == expectedSize { return }
+                throw S3Error.service(status: 400, code: code, message: "the parts are gone after a retried CompleteMultipartUpload, and no complete object is there",
+                                      requestID: nil)
+            } catch let error as S3Error where attempt < configuration.maxAttempts && Self.isRetryable(error) {
+                usleep(UInt32(Int.random(in: 25_000 * (1 << attempt)...100_000 * (1 << attempt))))
+            }
+        }
+    }
+
+    static func isRetryable(_ error: S3Error) -> Bool {
+        switch error {
+        case .unreachable: return true
+        case .service(let status, let code, _, _):
+            return status == 500 || status == 503 || status == 429 || code == "SlowDown" || code == "InternalError"
+        case .invalidConfiguration: return false
         }
     }
 

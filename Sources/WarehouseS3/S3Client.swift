@@ -19,6 +19,14 @@ public struct S3Configuration: Sendable {
     /// Attempts for idempotent requests (connection errors, 500, 503, SlowDown).
     public var maxAttempts = 4
     public var connectTimeoutMilliseconds = 3_000
+    /// A transfer with no progress for this long is abandoned (and retried when safe). As
+    /// aws-cli's 60 s read timeout: servers legitimately hold a part's body while earlier parts
+    /// are written (rclone serve s3 writes parts in order, and rejects the whole upload when a
+    /// part it has started streaming is sent again, so a short timeout turns load into failure).
+    public var stallTimeoutSeconds = 60
+    /// CompleteMultipartUpload sends nothing back while the server assembles the object,
+    /// which can take minutes for large objects: it gets this much.
+    public var completeTimeoutSeconds = 600
 
     public init(endpoint: String, bucket: String, region: String = "us-east-1", accessKey: String, secretKey: String,
                 pathStyle: Bool = true) {
@@ -94,6 +102,7 @@ public final class S3Client: Sendable {
     func send(method: String, key: String?, query: [(String, String)] = [], headers: [(String, String)] = [],
               body: CurlRequest.Body = .none, payloadHash: String = SigV4Signer.emptyPayloadHash,
               idempotent: Bool = true, acceptStatus: (Int) -> Bool = { (200..<300).contains($0) },
+              stallTimeoutSeconds: Int? = nil,
               onData: ((UnsafeRawBufferPointer) -> Bool)? = nil) throws -> CurlResponse {
         let (host, path) = location(key: key)
         let queryString = SigV4Signer.canonicalQuery(query)
@@ -115,6 +124,7 @@ public final class S3Client: Sendable {
             let request = CurlRequest(method: method, url: url, headers: allHeaders, body: body)
             let outcome: Result<CurlResponse, any Error> = pool.withHandle { easy in
                 easy.connectTimeoutMilliseconds = configuration.connectTimeoutMilliseconds
+                easy.stallTimeoutSeconds = stallTimeoutSeconds ?? configuration.stallTimeoutSeconds
                 return Result { try easy.perform(request, onData: forward) }
             }
             let retryable: Bool

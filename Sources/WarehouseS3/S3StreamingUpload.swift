@@ -90,7 +90,7 @@ public final class S3StreamingUpload: Sendable {
         }
         do {
             try client.completeMultipartUpload(key: key, uploadID: uploadID,
-                                               etags: (0..<etags.count).map { etags[$0] ?? "" })
+                                               etags: (0..<etags.count).map { etags[$0] ?? "" }, expectedSize: size)
         } catch {
             abort()
             throw error

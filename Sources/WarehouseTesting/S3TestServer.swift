@@ -59,7 +59,7 @@ public final class S3TestServer: Sendable {
         switch kind {
         case .rclone:
             try FileManager.default.createDirectory(atPath: directory.path + "/data", withIntermediateDirectories: true)
-            command = "rclone serve s3 '\(directory.path)/data' --addr 127.0.0.1:\(port) --auth-key '\(accessKey),\(secretKey)' --log-level ERROR"
+            command = "rclone serve s3 '\(directory.path)/data' --addr 127.0.0.1:\(port) --auth-key '\(accessKey),\(secretKey)' --log-level \(ProcessInfo.processInfo.environment["WAREHOUSE_TEST_RCLONE_LOG"] ?? "ERROR")"
         case .moto:
             command = "moto_server -H 127.0.0.1 -p \(port)"
         }

@@ -37,11 +37,19 @@ import WarehouseTesting
         #expect(try warehouse.uploadSingle([("user_id", "alice"), ("model_id", "hostile"), ("name", "<b>bold</b> & \"quoted\""),
                                             ("description", hostile), ("tags", "a<b,x\"y")], filename: "<i>w</i>.bin").status == 200)
 
+        // A job still running when its page loads: the leaderboard can only fill from the SSE stream.
+        let live = try Training.upload(admin, dataset: "credit", csv: .file(Training.path("credit_data")), filename: "credit.csv",
+                                       extra: [("time_limit", "20")], autoTrain: true)
+        let liveJob = try #require((live.object["training_job"] as? [String: Any])?["job_id"] as? String)
         let shots = Self.repository.appendingPathComponent("docs/screenshots").path
+        let scratch = try TemporaryDirectory()
+        let uploadFile = scratch.path + "/weights.bin"
+        try Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0) }).write(to: URL(fileURLWithPath: uploadFile))
         let pages = [
             ("models", "/ui/models"), ("model", "/ui/models/alice/iris-automl"), ("dataset", "/ui/datasets/alice/iris"),
             ("job", "/ui/jobs/\(irisJob)"), ("job-regression", "/ui/jobs/\(diabetesJob)"), ("notifications", "/ui/notifications"),
-            ("upload", "/ui/upload"), ("escaping", "/ui/models/alice/hostile"),
+            ("upload", "/ui/upload"), ("escaping", "/ui/models/alice/hostile"), ("live-job", "/ui/jobs/\(liveJob)"),
+            ("upload-submit", "/ui/upload"),
         ]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -50,6 +58,7 @@ import WarehouseTesting
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        process.environment = ProcessInfo.processInfo.environment.merging(["BROWSER_UPLOAD_FILE": uploadFile]) { $1 }
         try process.run()
         let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -70,10 +79,13 @@ import WarehouseTesting
             "notifications": ["Notifications of alice", "promoted", "iris-automl"],
             "upload": ["Upload a model", "the file is a ZIP of a model folder"],
             "escaping": [hostile, "<b>bold</b> & \"quoted\"", "a<b", "<i>w</i>.bin"],
+            "live-job": ["LinearModel", "GradientBoosting"],
+            "upload-submit": ["alice/from-browser", "weights.bin", "200.0 KB", "ui"],
         ]
         for (name, path) in pages {
             let page = try #require(seen[name], "\(name) was not loaded: \(errors)")
-            #expect(page["url"] as? String == path, "\(name) ended at \(page["url"] ?? "")")
+            let landed = name == "upload-submit" ? "/ui/models/alice/from-browser?version=v1" : path
+            #expect(page["url"] as? String == landed, "\(name) ended at \(page["url"] ?? "")")
             #expect((page["title"] as? String)?.hasSuffix("Model Warehouse") == true)
             #expect((page["errors"] as? [Any])?.isEmpty == true, "\(name): script errors \(page["errors"] ?? "")")
             let text = page["text"] as? String ?? ""

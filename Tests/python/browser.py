@@ -6,6 +6,8 @@
 Signs in through the login form (so the HttpOnly session cookie is set the way a person
 gets it), then for each page: navigates, waits for the load event and a quiet moment,
 writes SCREENSHOT_DIR/NAME.png, and prints one JSON line {name, url, title, text, svg, errors}.
+A NAME starting with "live" waits for the page's SSE script to fill the leaderboard; one
+starting with "upload-submit" fills the upload form, attaches BROWSER_UPLOAD_FILE and submits.
 Driven over the Chrome DevTools Protocol (websocket-client)."""
 import base64, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
 import websocket
@@ -78,6 +80,23 @@ def main():
             name, path = item.split("=", 1)
             page.events.clear()
             page.load(base + path)
+            if name.startswith("live"):
+                # A running job: wait until the page's EventSource has added leaderboard rows.
+                deadline = time.time() + 30
+                while time.time() < deadline and page.evaluate("document.querySelectorAll('#board tr').length") < 3:
+                    time.sleep(0.1)
+            if name.startswith("upload-submit"):
+                # Fill the form, attach a file as a person would, submit, follow to the new version.
+                page.evaluate("""(() => { const f = document.getElementById('upload');
+                    f.user_id.value = 'alice'; f.model_id.value = 'from-browser'; f.tags.value = 'ui'; })()""")
+                document = page.call("DOM.getDocument")["root"]["nodeId"]
+                node = page.call("DOM.querySelector", nodeId=document, selector="input[type=file]")["nodeId"]
+                page.call("DOM.setFileInputFiles", nodeId=node, files=[os.environ["BROWSER_UPLOAD_FILE"]])
+                page.evaluate("document.querySelector('#upload button').click()")
+                deadline = time.time() + 20
+                while time.time() < deadline and "/ui/models/" not in (page.evaluate("location.pathname") or ""):
+                    time.sleep(0.1)
+                time.sleep(0.3)
             shot = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
             with open(os.path.join(directory, name + ".png"), "wb") as f:
                 f.write(base64.b64decode(shot["data"]))
