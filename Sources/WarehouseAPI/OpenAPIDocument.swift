@@ -158,6 +158,7 @@ enum OpenAPIDocument {
         ("model_type", "classification, regression, …", "string"), ("tags", "comma-separated; all must match", "string"),
         ("format", "a detected file format (safetensors, onnx, gguf…)", "string"),
         ("min_parameters", "at least this many parameters", "integer"), ("max_parameters", "at most this many parameters", "integer"),
+        ("filter", "an expression such as framework = 'pytorch' AND (num_parameters > 1e9 OR tags IN ('prod')) AND metrics.f1 >= 0.9", "string"),
         ("skip", "results to skip", "integer"), ("limit", "at most this many (1-1000, default 100)", "integer"),
     ]
 

@@ -50,7 +50,7 @@ extension HTTPRequest {
 
     /// The filters shared by listing and search.
     func modelQuery(user: String, text: String?) throws -> ModelQuery {
-        ModelQuery(
+        var query = ModelQuery(
             userID: user, text: text,
             framework: try nonEmptyQuery("framework").map { try Framework.parse($0) },
             modelType: try nonEmptyQuery("model_type").map { try ModelType.parse($0) },
@@ -60,6 +60,8 @@ extension HTTPRequest {
             maxParameters: try integerQuery("max_parameters"),
             skip: try integerQuery("skip", default: 0, range: 0...Int(Int32.max)),
             limit: try integerQuery("limit", default: 100, range: 1...1000))
+        query.filter = nonEmptyQuery("filter")
+        return query
     }
 }
 

@@ -185,6 +185,11 @@ public final class Catalog: Sendable {
             conditions.append("EXISTS (SELECT 1 FROM version_tags t WHERE t.version_id = v.id AND t.tag = ?)")
             bindings.append(.text(tag))
         }
+        if let filter = query.filter {
+            let expression = try FilterExpression.parse(filter)
+            conditions.append("(" + expression.sql + ")")
+            bindings += expression.bindings
+        }
         let matches = """
             WITH \(hits)
             matches AS (

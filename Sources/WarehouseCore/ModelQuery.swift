@@ -11,6 +11,8 @@ public struct ModelQuery: Sendable, Equatable {
     public var format: String?
     public var minParameters: Int64?
     public var maxParameters: Int64?
+    /// A `filter=` expression (parsed by the catalog).
+    public var filter: String?
     public var skip: Int
     public var limit: Int
 
