@@ -98,6 +98,7 @@ enum WebPages {
             <input name="format" value="\(query.format ?? "")" placeholder="format" size="10">\
             <input name="min_parameters" value="\(query.minParameters.map { String($0) } ?? "")" placeholder="min params" size="10">\
             <input name="max_parameters" value="\(query.maxParameters.map { String($0) } ?? "")" placeholder="max params" size="10">\
+            <input name="filter" value="\(query.filter ?? "")" placeholder="filter: metrics.f1 >= 0.9 AND tags IN ('prod')" size="44">\
             <button>Search</button></form>
             <table><tr><th>Model</th><th>Version</th><th>Framework</th><th>Type</th><th>Format</th><th>Parameters</th><th>Size</th><th>Tags</th><th>Updated</th></tr>\(rows)</table>
             \(records.isEmpty ? HTML("<p class=\"muted\">No models match.</p>") : "")
