@@ -47,6 +47,7 @@ struct ModelRoutes {
                 let result = try service.search(query)
                 var response = JSON.response(result.records)
                 response.headers.add("X-Total-Count", String(result.total))
+                if let next = result.nextCursor { response.headers.add("X-Next-Cursor", next) }
                 return response
             },
             RouteDefinition("GET", "/ai-models/{user_id}") { request in
@@ -54,6 +55,7 @@ struct ModelRoutes {
                 let result = try service.search(query)
                 var response = JSON.response(result.records)
                 response.headers.add("X-Total-Count", String(result.total))
+                if let next = result.nextCursor { response.headers.add("X-Next-Cursor", next) }
                 return response
             },
             RouteDefinition("GET", "/ai-models/{user_id}/{model_id}") { request in

@@ -159,6 +159,8 @@ enum OpenAPIDocument {
         ("format", "a detected file format (safetensors, onnx, gguf…)", "string"),
         ("min_parameters", "at least this many parameters", "integer"), ("max_parameters", "at most this many parameters", "integer"),
         ("filter", "an expression such as framework = 'pytorch' AND (num_parameters > 1e9 OR tags IN ('prod')) AND metrics.f1 >= 0.9", "string"),
+        ("order_by", "relevance, model_id, or a numeric/time field (metrics.f1 desc)", "string"),
+        ("cursor", "continue after a previous page (its X-Next-Cursor header)", "string"),
         ("skip", "results to skip", "integer"), ("limit", "at most this many (1-1000, default 100)", "integer"),
     ]
 

@@ -61,6 +61,8 @@ extension HTTPRequest {
             skip: try integerQuery("skip", default: 0, range: 0...Int(Int32.max)),
             limit: try integerQuery("limit", default: 100, range: 1...1000))
         query.filter = nonEmptyQuery("filter")
+        query.orderBy = nonEmptyQuery("order_by")
+        query.cursor = nonEmptyQuery("cursor")
         return query
     }
 }

@@ -141,7 +141,7 @@ public final class Catalog: Sendable {
 
     /// The latest matching ready version of each matching model, ranked by relevance when the
     /// query has text, else by model id. Also answers the total count before paging.
-    public func search(_ query: ModelQuery) throws -> (records: [ModelVersionRecord], total: Int) {
+    public func search(_ query: ModelQuery) throws -> (records: [ModelVersionRecord], total: Int, nextCursor: String?) {
         var conditions = ["v.user_id = ?", "v.state = 'ready'"]
         var bindings: [SQLiteValue] = []
         var hits = ""
@@ -160,6 +160,8 @@ public final class Catalog: Sendable {
             from = "hits h JOIN versions v ON v.id = h.id"
             rank = "h.rank"
         }
+        let order = try SearchOrder.parse(query.orderBy, hasText: !hits.isEmpty)
+        bindings += order.bindings
         bindings.append(.text(query.userID))
         if let framework = query.framework {
             conditions.append("v.framework = ?")
@@ -193,7 +195,7 @@ public final class Catalog: Sendable {
         let matches = """
             WITH \(hits)
             matches AS (
-                SELECT v.id, v.model_id, \(rank) AS rank,
+                SELECT v.id, v.model_id, \(rank) AS rank, \(order.key) AS sort_key,
                        ROW_NUMBER() OVER (PARTITION BY v.model_id ORDER BY v.major DESC, v.minor DESC, v.patch DESC) AS position
                 FROM \(from) WHERE \(conditions.joined(separator: " AND "))
             )
@@ -201,11 +203,20 @@ public final class Catalog: Sendable {
         return try database.read { db in
             let total = try db.queryOne(matches + " SELECT COUNT(*) AS total FROM matches WHERE position = 1", bindings)?
                 .int("total") ?? 0
+            var page = ""
+            var pageBindings: [SQLiteValue] = []
+            if let cursor = query.cursor {
+                let after = try order.after(cursor)
+                page = " AND " + after.sql
+                pageBindings = after.bindings
+            }
+            let direction = order.descending ? "DESC" : "ASC"
             let rows = try db.query(
-                matches + " SELECT id FROM matches WHERE position = 1 ORDER BY rank, model_id LIMIT ? OFFSET ?",
-                bindings + [.init(query.limit), .init(query.skip)])
+                matches + " SELECT id, model_id, sort_key FROM matches WHERE position = 1\(page) ORDER BY sort_key \(direction), model_id LIMIT ? OFFSET ?",
+                bindings + pageBindings + [.init(query.limit), .init(query.cursor == nil ? query.skip : 0)])
             let records = try rows.compactMap { row in try loadRecord(db, id: Int64(row.int("id")!)) }
-            return (records, total)
+            let next = rows.count == query.limit ? rows.last.map { order.cursor(key: $0["sort_key"], model: $0.string("model_id")!) } : nil
+            return (records, total, next)
         }
     }
 

@@ -13,6 +13,10 @@ public struct ModelQuery: Sendable, Equatable {
     public var maxParameters: Int64?
     /// A `filter=` expression (parsed by the catalog).
     public var filter: String?
+    /// `order_by=`: relevance, model_id, or a numeric/time field with asc or desc.
+    public var orderBy: String?
+    /// Continues after the last row of a previous page (`X-Next-Cursor`).
+    public var cursor: String?
     public var skip: Int
     public var limit: Int
 

@@ -138,7 +138,7 @@ public final class ModelService: Sendable {
     }
 
     /// Listing and search share one query: filters, then the latest matching version per model.
-    public func search(_ query: ModelQuery) throws -> (records: [ModelVersionRecord], total: Int) {
+    public func search(_ query: ModelQuery) throws -> (records: [ModelVersionRecord], total: Int, nextCursor: String?) {
         try catalog.search(query)
     }
 

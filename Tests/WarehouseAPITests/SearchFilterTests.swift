@@ -57,4 +57,39 @@ import WarehouseTesting
         #expect(try Self.ids(client, "name = 'x'' OR ''1''=''1'").isEmpty)
         #expect(try Self.ids(client, "num_parameters >= 0").count == 4)
     }
+
+    @Test func orderByAnyNumericFieldWithStableCursors() throws {
+        let warehouse = try TestWarehouse()
+        try Self.seed(warehouse)
+        let client = warehouse.client
+        func page(_ query: String) throws -> (ids: [String], next: String?) {
+            let response = try client.get("/ai-models/alice?" + query)
+            #expect(response.status == 200, "\(query): \(response.text)")
+            return (response.array.compactMap { $0["model_id"] as? String }, response.headers["x-next-cursor"])
+        }
+        #expect(try page("order_by=num_parameters%20desc").ids == ["llama", "bert", "resnet", "forest"])
+        #expect(try page("order_by=metrics.f1").ids == ["resnet", "forest", "bert", "llama"])
+        #expect(try page("order_by=model_size_mb%20desc&limit=1").ids == ["llama"])
+        // Walk by cursor, two at a time; a model added meanwhile does not shift the pages.
+        let first = try page("order_by=validation_accuracy%20desc&limit=2")
+        #expect(first.ids == ["llama", "bert"])
+        let cursor = try #require(first.next)
+        #expect(try warehouse.uploadSingle([("user_id", "alice"), ("model_id", "aaa"), ("validation_accuracy", "0.99")]).status == 200)
+        let second = try page("order_by=validation_accuracy%20desc&limit=2&cursor=\(cursor)")
+        #expect(second.ids == ["forest", "resnet"])
+        let last = try page("order_by=validation_accuracy%20desc&limit=2&cursor=\(try #require(second.next))")
+        #expect(last.ids.isEmpty && last.next == nil)
+        // Models without the value sort last; default order is model_id; search defaults to relevance.
+        #expect(try page("order_by=metrics.f1").ids.last == "aaa")
+        #expect(try page("").ids == ["aaa", "bert", "forest", "llama", "resnet"])
+        let searched = try client.get("/ai-models/search/alice?query=model&order_by=relevance")
+        #expect(searched.status == 200 && searched.array.count == 4)
+        // Bad orders and cursors are 400.
+        #expect(try client.get("/ai-models/alice?order_by=tags").status == 400)
+        #expect(try client.get("/ai-models/alice?order_by=relevance").status == 400)
+        #expect(try client.get("/ai-models/alice?order_by=num_parameters%20sideways").status == 400)
+        #expect(try client.get("/ai-models/alice?cursor=garbage").status == 400)
+        let mismatch = try client.get("/ai-models/alice?order_by=num_parameters&cursor=\(cursor)")
+        #expect(mismatch.status == 400 && mismatch.detail?.contains("made for order_by=validation_accuracy desc") == true, "\(mismatch.text)")
+    }
 }
