@@ -10,13 +10,12 @@ struct LifecycleRoutes {
     let lifecycle: ModelLifecycle
     let feedback: FeedbackService
     let training: TrainingService
-    let datasets: DatasetService
     let models: ModelService
     let access: AccessControl
 
     var definitions: [RouteDefinition] {
         let lifecycle = self.lifecycle, feedback = self.feedback, training = self.training
-        let datasets = self.datasets, models = self.models, access = self.access
+        let models = self.models, access = self.access
         return [
             RouteDefinition("GET", "/ai-models/{user_id}/{model_id}/aliases") { request in
                 JSON.response(Self.aliases(try lifecycle.aliases(user: try request.userParameter(), model: try request.modelParameter())))
@@ -69,10 +68,7 @@ struct LifecycleRoutes {
             },
             RouteDefinition("POST", "/ai-models/{user_id}/{model_id}/retrain", body: .buffered(maxBytes: 64 << 10)) { request in
                 let body = request.body.bytes.isEmpty ? [:] : try JSON.object(from: request.body.bytes)
-                let limit = try body["time_limit_s"].flatMap { $0 == .null ? nil : $0 }.map { value -> Double in
-                    guard let number = value.doubleValue else { throw WarehouseError.invalid("field 'time_limit_s' must be a number") }
-                    return try TrainingRequest.parseTimeLimit(String(number))
-                }
+                let limit = try Self.timeLimit(body)
                 let include: Bool
                 switch body["include_feedback"] {
                 case nil, .null?: include = true
@@ -103,39 +99,26 @@ struct LifecycleRoutes {
             },
             RouteDefinition("POST", "/datasets/{user_id}/{dataset_id}/recreate-models", body: .buffered(maxBytes: 64 << 10)) { request in
                 let body = request.body.bytes.isEmpty ? [:] : try JSON.object(from: request.body.bytes)
-                let user = try request.userParameter(), dataset = try request.datasetParameter()
-                let record = try datasets.record(user: user, dataset: dataset, version: nil)
-                let limit = try body["time_limit_s"]?.doubleValue.map { try TrainingRequest.parseTimeLimit(String($0)) }
-                var modelIDs = Set(try models.catalog.automaticVersions(user: user, dataset: dataset).map(\.model))
-                modelIDs.insert(dataset + "-automl")
-                var jobs: [TrainingJob] = []
-                for model in modelIDs.sorted() {
-                    var trainingRequest = try TrainingRequest(userID: user, datasetID: dataset, datasetVersion: record.version,
-                                                              modelID: model, timeLimit: limit, automatic: true)
-                    trainingRequest.name = "\(record.name) AutoML"
-                    trainingRequest.trigger = "recreate"
-                    jobs.append(try training.submit(trainingRequest, exclusive: true))
-                }
-                return JSON.response(["jobs": jobs], status: 202)
+                let result = try training.recreateModels(user: try request.userParameter(), dataset: try request.datasetParameter(),
+                                                         timeLimit: try Self.timeLimit(body))
+                return JSON.response(RecreatedModelsDTO(result), status: 202)
             },
             RouteDefinition("DELETE", "/datasets/{user_id}/{dataset_id}") { request in
                 let user = try request.userParameter()
                 let dataset = try request.datasetParameter()
-                _ = try datasets.record(user: user, dataset: dataset, version: nil)
-                var deletedModels: [JSONValue] = []
-                if try !request.flagQuery("keep_models") {
-                    // Only versions the warehouse trained by itself from this dataset; never uploads.
-                    for (model, version) in try models.catalog.automaticVersions(user: user, dataset: dataset) {
-                        _ = try models.delete(user: user, model: model, version: version, force: true)
-                        deletedModels.append(.object(["model_id": .string(model), "version": .string(version)]))
-                    }
-                }
-                let versions = try datasets.delete(user: user, dataset: dataset)
+                let deleted = try training.deleteDataset(user: user, dataset: dataset, keepModels: try request.flagQuery("keep_models"))
                 return JSON.response(["deleted": JSONValue.bool(true), "user_id": .string(user), "dataset_id": .string(dataset),
-                                      "deleted_versions": .array(versions.map(JSONValue.string)),
-                                      "deleted_models": .array(deletedModels)])
+                                      "deleted_versions": .array(deleted.versions.map(JSONValue.string)),
+                                      "deleted_models": .array(deleted.models.map { .object(["model_id": .string($0.model), "version": .string($0.version)]) })])
             },
         ]
+    }
+
+    /// `time_limit_s` of a body: absent or null is nil; anything but a number from 1 to 86400 is a 400.
+    static func timeLimit(_ body: [String: JSONValue]) throws -> Double? {
+        guard let value = body["time_limit_s"], value != .null else { return nil }
+        guard let number = value.doubleValue else { throw WarehouseError.invalid("field 'time_limit_s' must be a number") }
+        return try TrainingRequest.parseTimeLimit(String(number))
     }
 
     static func feedbackItems(_ body: [String: JSONValue]) throws -> [(String, JSONValue)] {
@@ -195,5 +178,19 @@ struct LifecycleRoutes {
                 "feedback_count": settings.overrides.feedbackCount.map { .int(Int64($0)) } ?? .null,
             ]),
         ])
+    }
+}
+
+/// `POST …/recreate-models`: the queued jobs, and the models skipped with why.
+struct RecreatedModelsDTO: Encodable {
+    let result: TrainingService.RecreatedModels
+    init(_ result: TrainingService.RecreatedModels) { self.result = result }
+
+    enum CodingKeys: String, CodingKey { case jobs, skipped }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(result.jobs, forKey: .jobs)
+        try c.encode(result.skipped.map { ["model_id": $0.model, "reason": $0.reason] }, forKey: .skipped)
     }
 }

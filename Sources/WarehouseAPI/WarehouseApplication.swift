@@ -95,8 +95,7 @@ public final class WarehouseApplication: Sendable {
             + TokenRoutes(access: access).definitions
             + DatasetRoutes(datasets: datasets, training: training, access: access, uploadBody: .multipart(multipart)).definitions
             + TrainingRoutes(training: training, predictions: predictions, access: access).definitions
-            + LifecycleRoutes(lifecycle: lifecycle, feedback: feedback, training: training, datasets: datasets, models: service,
-                              access: access).definitions
+            + LifecycleRoutes(lifecycle: lifecycle, feedback: feedback, training: training, models: service, access: access).definitions
             + WebRoutes(service: service, datasets: datasets, training: training, lifecycle: lifecycle, access: access,
                         uploadBody: .multipart(multipart)).definitions
         router = Router(routes: routes) { [logger] error, head in

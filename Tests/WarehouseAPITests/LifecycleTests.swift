@@ -163,6 +163,18 @@ import WarehouseTesting
         // PUT is_production_ready moves the alias too.
         #expect(try Self.put(client, "/ai-models/alice/wine-automl?version=v2", ["is_production_ready": true]).object["is_production_ready"] as? Bool == true)
         #expect(try client.get("/ai-models/alice/wine-automl/aliases").object["aliases"] as? [String: String] == ["production": "v2"])
+        // recreate-models queues the dataset's automatic model once; a second call while it
+        // waits or runs queues nothing (409); a bad budget is a 400.
+        #expect(try Self.post(client, "/datasets/alice/wine/recreate-models", ["time_limit_s": "soon"]).status == 400)
+        let recreated = try Self.post(client, "/datasets/alice/wine/recreate-models", ["time_limit_s": 60])
+        #expect(recreated.status == 202, "\(recreated.text)")
+        let jobs = try #require(recreated.object["jobs"] as? [[String: Any]])
+        #expect(jobs.map { $0["model_id"] as? String } == ["wine-automl"])
+        let again = try Self.post(client, "/datasets/alice/wine/recreate-models")
+        #expect(again.status == 409 && again.detail?.contains("already has a") == true, "\(again.text)")
+        let done = try Training.wait(client, job: try #require(jobs.first?["job_id"] as? String))
+        #expect((done["result"] as? [String: Any])?["version"] as? String == "v3")
+        #expect(try Self.post(client, "/datasets/alice/nothing/recreate-models").status == 404)
         // keep_models keeps the automatic models.
         let kept = try client.delete("/datasets/alice/wine?keep_models=true")
         #expect(kept.status == 200 && (kept.object["deleted_models"] as? [Any])?.isEmpty == true)
