@@ -129,12 +129,8 @@ struct WebRoutes {
                     let record = try service.record(user: user, model: model, version: try request.versionQuery())
                     let versions = try service.versions(user: user, model: model)
                     let aliases = try lifecycle.aliases(user: user, model: model)
-                    var metrics: JSONValue?
-                    if record.files.contains(where: { $0.filePath == "metrics.json" }) {
-                        metrics = try? JSONDecoder().decode(JSONValue.self, from: Data(service.store.getData(
-                            key: ObjectKeys.file(user: user, model: model, version: record.version, path: "metrics.json"))))
-                    }
-                    return Self.page(WebPages.model(session: session, record: record, versions: versions, aliases: aliases, metrics: metrics))
+                    return Self.page(WebPages.model(session: session, record: record, versions: versions, aliases: aliases,
+                                                    metrics: service.trainingMetrics(record)))
                 }
             },
             RouteDefinition("GET", "/ui/download/{user_id}/{model_id}") { request in
@@ -160,15 +156,11 @@ struct WebRoutes {
                 Self.signedIn(request, access: access) { session in
                     let job = try training.job(id: request.parameter("job_id"))
                     do { try session.principal.authorize(user: job.userID) } catch { throw WarehouseError.notFound("training job not found") }
-                    var metrics: JSONValue?
                     var version: String?
                     if case .object(let result)? = job.result { version = result["version"]?.stringValue }
-                    if job.status == "succeeded", let version {
-                        metrics = try? JSONDecoder().decode(JSONValue.self, from: Data(service.store.getData(
-                            key: ObjectKeys.file(user: job.userID, model: job.modelID, version: version, path: "metrics.json"))))
-                    }
-                    let classes = version.flatMap { try? service.record(user: job.userID, model: job.modelID, version: $0).customMetadata["classes"] }
-                    return Self.page(WebPages.job(session: session, job: job, metrics: metrics, classes: classes ?? nil))
+                    let record = version.flatMap { try? service.record(user: job.userID, model: job.modelID, version: $0) }
+                    return Self.page(WebPages.job(session: session, job: job, metrics: record.flatMap(service.trainingMetrics),
+                                                  classes: record?.customMetadata["classes"]))
                 }
             },
             RouteDefinition("GET", "/ui/jobs/{job_id}/events") { request in

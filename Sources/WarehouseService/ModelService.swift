@@ -164,6 +164,14 @@ public final class ModelService: Sendable {
         return Download(record: record, file: file, key: key)
     }
 
+    /// A trained version's `metrics.json` (nil when the version has none or it does not read).
+    public func trainingMetrics(_ record: ModelVersionRecord) -> JSONValue? {
+        guard record.files.contains(where: { $0.filePath == "metrics.json" }),
+              let bytes = try? store.getData(key: ObjectKeys.file(user: record.userID, model: record.modelID, version: record.version,
+                                                                  path: "metrics.json")) else { return nil }
+        return try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+    }
+
     // MARK: - Delete
 
     /// Deletes one version, or with nil the whole model: hidden from readers first, then the

@@ -4,30 +4,9 @@ import Foundation
 /// installs onnxruntime and onnx there), else python3 on the PATH: it writes the rows to
 /// compare and compares an exported model.onnx, run in onnxruntime, with our predictions.
 public enum ONNXParityScript {
-    static let repository: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url
-    }()
-
-    static let script = repository.appendingPathComponent("Tests/python/onnx_parity.py").path
-
-    static let python: [String] = {
-        let peers = repository.appendingPathComponent(".build/test-peers/bin/python3").path
-        return FileManager.default.isExecutableFile(atPath: peers) ? [peers] : ["/usr/bin/env", "python3"]
-    }()
-
     public static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python[0])
-        process.arguments = Array(python.dropFirst()) + [script] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+        let result = try TestProcess.run(TestProcess.peer("python3"), [TestProcess.repositoryPath("Tests/python/onnx_parity.py")] + arguments)
+        return (result.status, result.output)
     }
 
     /// Writes the first `limit` rows of `dataset`, then rows with one value missing and rows

@@ -5,13 +5,6 @@ import WarehouseTesting
 /// `GET /openapi.json` is a valid OpenAPI 3.1 document (openapi-spec-validator, from the test
 /// peers) and lists exactly the routes the server registers.
 @Suite struct OpenAPITests {
-    static let validator: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        let peers = url.appendingPathComponent(".build/test-peers/bin/openapi-spec-validator").path
-        return FileManager.default.isExecutableFile(atPath: peers) ? peers : "openapi-spec-validator"
-    }()
-
     @Test func documentIsValidAndMatchesTheRouter() throws {
         let warehouse = try TestWarehouse()
         let response = try warehouse.client.get("/openapi.json")
@@ -36,15 +29,7 @@ import WarehouseTesting
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("openapi-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: file) }
         try Data(response.body).write(to: file)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [Self.validator, file.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "openapi-spec-validator: \(output)")
+        let validated = try TestProcess.run(TestProcess.peer("openapi-spec-validator"), [file.path])
+        #expect(validated.status == 0, "openapi-spec-validator: \(validated.output)")
     }
 }

@@ -6,17 +6,6 @@ import WarehouseTesting
 /// through the login form) against seeded data, its content checked and a screenshot written
 /// to docs/screenshots/; then the cookie, CSRF and namespace rules over plain HTTP.
 @Suite(.serialized) struct WebUITests {
-    static let repository: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url
-    }()
-
-    static func python() -> String {
-        let peers = repository.appendingPathComponent(".build/test-peers/bin/python3").path
-        return FileManager.default.isExecutableFile(atPath: peers) ? peers : "python3"
-    }
-
     static func trainedJob(_ client: TestClient, dataset: String, token: String? = nil) throws -> String {
         let upload = try Training.upload(client, dataset: dataset, csv: .file(Training.path(dataset)), filename: "\(dataset).csv",
                                          extra: [("time_limit", "3")], autoTrain: true)
@@ -41,7 +30,7 @@ import WarehouseTesting
         let live = try Training.upload(admin, dataset: "credit", csv: .file(Training.path("credit_data")), filename: "credit.csv",
                                        extra: [("time_limit", "20")], autoTrain: true)
         let liveJob = try #require((live.object["training_job"] as? [String: Any])?["job_id"] as? String)
-        let shots = Self.repository.appendingPathComponent("docs/screenshots").path
+        let shots = TestProcess.repositoryPath("docs/screenshots")
         let scratch = try TemporaryDirectory()
         let uploadFile = scratch.path + "/weights.bin"
         try Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0) }).write(to: URL(fileURLWithPath: uploadFile))
@@ -51,19 +40,12 @@ import WarehouseTesting
             ("upload", "/ui/upload"), ("escaping", "/ui/models/alice/hostile"), ("live-job", "/ui/jobs/\(liveJob)"),
             ("upload-submit", "/ui/upload"),
         ]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [Self.python(), Self.repository.appendingPathComponent("Tests/python/browser.py").path,
-                             "http://127.0.0.1:\(admin.port)", token, shots] + pages.map { "\($0.0)=\($0.1)" }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.environment = ProcessInfo.processInfo.environment.merging(["BROWSER_UPLOAD_FILE": uploadFile]) { $1 }
-        try process.run()
-        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "browser.py: \(errors)")
+        let browser = try TestProcess.run(TestProcess.peer("python3"),
+                                          [TestProcess.repositoryPath("Tests/python/browser.py"), "http://127.0.0.1:\(admin.port)", token, shots]
+                                              + pages.map { "\($0.0)=\($0.1)" },
+                                          environment: ["BROWSER_UPLOAD_FILE": uploadFile])
+        let output = browser.stdout, errors = browser.stderr
+        try #require(browser.status == 0, "browser.py: \(errors)")
         var seen: [String: [String: Any]] = [:]
         for line in output.split(separator: "\n") {
             if let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let name = object["name"] as? String {

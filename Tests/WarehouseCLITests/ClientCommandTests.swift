@@ -6,23 +6,10 @@ import WarehouseTesting
 /// a running server, with the exit codes scripts rely on.
 @Suite(.serialized) struct ClientCommandTests {
     static func run(_ arguments: [String], server: TestWarehouse?, token: String? = TestWarehouse.adminToken,
-                    directory: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ServeCommandTests.binary)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["WAREHOUSE_URL"] = server.map { "http://127.0.0.1:\($0.client.port)" } ?? "http://127.0.0.1:1"
-        environment["WAREHOUSE_TOKEN"] = token
-        process.environment = environment
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+                    directory: String? = nil) throws -> TestProcess.Result {
+        var environment = ["WAREHOUSE_URL": server.map { "http://127.0.0.1:\($0.client.port)" } ?? "http://127.0.0.1:1"]
+        environment["WAREHOUSE_TOKEN"] = token ?? ""
+        return try TestProcess.run(ServeCommandTests.binary, arguments, environment: environment, directory: directory)
     }
 
     @Test func pushPullListAndSearch() throws {

@@ -5,16 +5,8 @@ import WarehouseTesting
 /// reindex, gc and fsck, run as the built binary against a warehouse's data folder.
 @Suite struct MaintenanceCommandTests {
     func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ServeCommandTests.binary)
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try TestProcess.run(ServeCommandTests.binary, arguments)
+        return (result.status, result.output)
     }
 
     func seed(_ warehouse: TestWarehouse) throws -> [String: Any] {
