@@ -44,19 +44,13 @@ struct ModelRoutes {
             RouteDefinition("GET", "/ai-models/search/{user_id}") { request in
                 let user = try request.userParameter()
                 let query = try request.modelQuery(user: user, text: request.nonEmptyQuery("query") ?? request.nonEmptyQuery("q"))
-                let result = try service.search(query)
-                var response = JSON.response(result.records)
-                response.headers.add("X-Total-Count", String(result.total))
-                if let next = result.nextCursor { response.headers.add("X-Next-Cursor", next) }
-                return response
+                if query.allUsers { try request.principal(access).requireAdmin() }
+                return Self.listing(try service.search(query))
             },
             RouteDefinition("GET", "/ai-models/{user_id}") { request in
                 let query = try request.modelQuery(user: try request.userParameter(), text: nil)
-                let result = try service.search(query)
-                var response = JSON.response(result.records)
-                response.headers.add("X-Total-Count", String(result.total))
-                if let next = result.nextCursor { response.headers.add("X-Next-Cursor", next) }
-                return response
+                if query.allUsers { try request.principal(access).requireAdmin() }
+                return Self.listing(try service.search(query))
             },
             RouteDefinition("GET", "/ai-models/{user_id}/{model_id}") { request in
                 JSON.response(try service.record(user: try request.userParameter(), model: try request.modelParameter(),
@@ -97,6 +91,14 @@ struct ModelRoutes {
                 return JSON.response(VersionListDTO(userID: user, modelID: model, versions: versions))
             },
         ]
+    }
+
+    /// A page of versions with its total and, when more follow, the cursor to the next page.
+    static func listing(_ results: SearchResults) -> HTTPResponse {
+        var response = HTTPResponse.json(SearchHitEncoding.shared.encode(results.hits))
+        response.headers.add("X-Total-Count", String(results.total))
+        if let next = results.nextCursor { response.headers.add("X-Next-Cursor", next) }
+        return response
     }
 
     static func form(of request: HTTPRequest) throws -> MultipartForm {

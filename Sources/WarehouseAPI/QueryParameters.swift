@@ -63,6 +63,16 @@ extension HTTPRequest {
         query.filter = nonEmptyQuery("filter")
         query.orderBy = nonEmptyQuery("order_by")
         query.cursor = nonEmptyQuery("cursor")
+        switch nonEmptyQuery("scope")?.lowercased() {
+        case nil, "user": break
+        case "all": query.allUsers = true
+        case let other?: throw WarehouseError.invalid("scope must be 'user' or 'all' (got \(Identifiers.quoted(other)))")
+        }
+        switch nonEmptyQuery("versions")?.lowercased() {
+        case nil, "latest": break
+        case "all": query.allVersions = true
+        case let other?: throw WarehouseError.invalid("versions must be 'latest' or 'all' (got \(Identifiers.quoted(other)))")
+        }
         return query
     }
 }

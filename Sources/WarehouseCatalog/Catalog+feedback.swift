@@ -163,10 +163,10 @@ extension Catalog {
     public func automaticVersions(user: String, dataset: String) throws -> [(model: String, version: String)] {
         try database.read { db in
             try db.query("""
-                SELECT model_id, version FROM versions
+                SELECT model_id, version FROM versions v
                 WHERE user_id = ? AND state = 'ready'
-                  AND json_extract(record, '$.custom_metadata.automatic') = 1
-                  AND json_extract(record, '$.custom_metadata.dataset.dataset_id') = ?
+                  AND EXISTS (SELECT 1 FROM version_fields f WHERE f.version_id = v.id AND f.path = 'automatic' AND f.number = 1)
+                  AND EXISTS (SELECT 1 FROM version_fields f WHERE f.version_id = v.id AND f.path = 'dataset.dataset_id' AND f.text = ?)
                 ORDER BY model_id, major, minor, patch
                 """, [.text(user), .text(dataset)]).map { ($0.string("model_id")!, $0.string("version")!) }
         }

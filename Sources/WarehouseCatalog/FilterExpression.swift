@@ -26,9 +26,9 @@ public struct FilterExpression: Sendable {
             throw WarehouseError.invalid("filter: longer than \(maxLength) bytes")
         }
         var parser = Parser(tokens: try Lexer.tokens(text), length: text.count)
-        let sql = try parser.expression(depth: 0)
+        let parsed = try parser.expression(depth: 0)
         if let extra = parser.peek { throw parser.error("AND, OR or the end of the filter", at: extra) }
-        return FilterExpression(sql: sql, bindings: parser.bindings)
+        return FilterExpression(sql: parsed.sql, bindings: parsed.bindings)
     }
 
     // MARK: - Tokens
@@ -103,11 +103,25 @@ public struct FilterExpression: Sendable {
 
     // MARK: - Parser
 
+    /// A parsed piece of the condition with its own bindings, so that AND terms can be put in
+    /// the order SQLite should evaluate them without disturbing positional parameters.
+    struct Fragment {
+        var sql: String
+        var bindings: [SQLiteValue]
+        /// 0: a column comparison; 1: an indexed field lookup; 2: a per-row subquery.
+        var cost: Int
+
+        static func joined(_ parts: [Fragment], by word: String) -> Fragment {
+            guard parts.count > 1 else { return parts[0] }
+            return Fragment(sql: "(" + parts.map(\.sql).joined(separator: " \(word) ") + ")",
+                            bindings: parts.flatMap(\.bindings), cost: parts.map(\.cost).max() ?? 0)
+        }
+    }
+
     struct Parser {
         let tokens: [Token]
         let length: Int
         var index = 0
-        var bindings: [SQLiteValue] = []
         var comparisons = 0
 
         var peek: Token? { index < tokens.count ? tokens[index] : nil }
@@ -127,7 +141,7 @@ public struct FilterExpression: Sendable {
             return false
         }
 
-        mutating func expression(depth: Int) throws -> String {
+        mutating func expression(depth: Int) throws -> Fragment {
             guard depth < FilterExpression.maxDepth else {
                 throw WarehouseError.invalid("filter: nested deeper than \(FilterExpression.maxDepth) levels at position \(peek?.position ?? length + 1)")
             }
@@ -136,37 +150,42 @@ public struct FilterExpression: Sendable {
                 index += 1
                 parts.append(try term(depth: depth))
             }
-            return parts.count == 1 ? parts[0] : "(" + parts.joined(separator: " OR ") + ")"
+            return Fragment.joined(parts, by: "OR")
         }
 
-        mutating func term(depth: Int) throws -> String {
+        mutating func term(depth: Int) throws -> Fragment {
             var parts = [try factor(depth: depth)]
             while isKeyword(peek, "and") {
                 index += 1
                 parts.append(try factor(depth: depth))
             }
-            return parts.count == 1 ? parts[0] : "(" + parts.joined(separator: " AND ") + ")"
+            // Cheapest first: SQLite evaluates AND terms in order and stops at the first false.
+            return Fragment.joined(parts.enumerated().sorted { ($0.element.cost, $0.offset) < ($1.element.cost, $1.offset) }
+                .map(\.element), by: "AND")
         }
 
-        mutating func factor(depth: Int) throws -> String {
+        mutating func factor(depth: Int) throws -> Fragment {
             if isKeyword(peek, "not") {
                 guard depth < FilterExpression.maxDepth else {
                     throw WarehouseError.invalid("filter: nested deeper than \(FilterExpression.maxDepth) levels at position \(peek!.position)")
                 }
                 index += 1
-                return "NOT (" + (try factor(depth: depth + 1)) + ")"
+                var inner = try factor(depth: depth + 1)
+                inner.sql = "NOT (" + inner.sql + ")"
+                return inner
             }
             if isSymbol(peek, "(") {
                 index += 1
-                let inner = try expression(depth: depth + 1)
+                var inner = try expression(depth: depth + 1)
                 guard isSymbol(peek, ")") else { throw error("')'", at: peek) }
                 index += 1
-                return "(" + inner + ")"
+                inner.sql = "(" + inner.sql + ")"
+                return inner
             }
             return try comparison()
         }
 
-        mutating func comparison() throws -> String {
+        mutating func comparison() throws -> Fragment {
             guard let fieldToken = peek, case .identifier(let name) = fieldToken.kind,
                   !["and", "or", "not", "in", "like"].contains(name.lowercased()) else {
                 throw error("a field name, NOT or '('", at: peek)
@@ -199,17 +218,19 @@ public struct FilterExpression: Sendable {
                     index += 1
                     break
                 }
-                let alternatives = try values.map { try field.condition("=", $0.0, token: $0.1, bindings: &bindings) }
-                let any = "(" + alternatives.joined(separator: " OR ") + ")"
-                return negated ? "NOT " + any : any
+                var any = Fragment.joined(try values.map { try field.condition("=", $0.0, token: $0.1) }, by: "OR")
+                if values.count == 1 { any.sql = "(" + any.sql + ")" }
+                if negated { any.sql = "NOT " + any.sql }
+                return any
             }
             if isKeyword(peek, "like") {
                 index += 1
                 let token = peek
                 guard case .string(let pattern)? = token?.kind else { throw error("a quoted pattern after LIKE", at: token) }
                 index += 1
-                let like = try field.condition("LIKE", .text(pattern), token: token!, bindings: &bindings)
-                return negated ? "NOT (" + like + ")" : like
+                var like = try field.condition("LIKE", .text(pattern), token: token!)
+                if negated { like.sql = "NOT (" + like.sql + ")" }
+                return like
             }
             guard let opToken = peek, case .symbol(let symbol) = opToken.kind, !["(", ")", ","].contains(symbol) else {
                 throw error("an operator (= != < <= > >= IN LIKE)", at: peek)
@@ -217,7 +238,7 @@ public struct FilterExpression: Sendable {
             index += 1
             let token = peek
             let operand = try value()
-            return try field.condition(symbol == "<>" ? "!=" : symbol, operand, token: token!, bindings: &bindings)
+            return try field.condition(symbol == "<>" ? "!=" : symbol, operand, token: token!)
         }
 
         mutating func value() throws -> SQLiteValue {
@@ -240,11 +261,12 @@ public struct FilterExpression: Sendable {
 
     // MARK: - Fields
 
-    /// What a field name means in SQL. Column names and JSON paths come from this table or are
-    /// bound; only the fixed fragments are SQL text.
+    /// What a field name means in SQL. Column names come from this table; paths into
+    /// custom_metadata are bound; only the fixed fragments are SQL text.
     enum Field {
         case column(String, numeric: Bool)
-        case json(path: String, numeric: Bool?)
+        /// A scalar leaf of custom_metadata in `version_fields`; `numeric` nil takes either.
+        case custom(path: String, numeric: Bool?)
         case tags
         case format
         case version
@@ -256,38 +278,43 @@ public struct FilterExpression: Sendable {
             "model_id": .column("v.model_id", numeric: false), "description": .column("v.description", numeric: false),
             "created_at": .column("v.created_at", numeric: false), "updated_at": .column("v.updated_at", numeric: false),
             "num_parameters": .column("v.num_parameters", numeric: true),
-            "training_accuracy": .json(path: "$.training_accuracy", numeric: true),
-            "validation_accuracy": .json(path: "$.validation_accuracy", numeric: true),
-            "test_accuracy": .json(path: "$.test_accuracy", numeric: true),
-            "training_loss": .json(path: "$.training_loss", numeric: true),
-            "training_dataset": .json(path: "$.training_dataset", numeric: false),
+            "training_accuracy": .column("v.training_accuracy", numeric: true),
+            "validation_accuracy": .column("v.validation_accuracy", numeric: true),
+            "test_accuracy": .column("v.test_accuracy", numeric: true),
+            "training_loss": .column("v.training_loss", numeric: true),
+            "training_dataset": .column("v.training_dataset", numeric: false),
             "tags": .tags, "tag": .tags, "format": .format, "version": .version, "model_size_mb": .sizeMB,
         ]
+
+        /// A key of custom_metadata a filter can name.
+        static func isKey(_ part: some StringProtocol) -> Bool {
+            !part.isEmpty && part.count <= 64 && part.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
+        }
 
         static func resolve(_ name: String, position: Int) throws -> Field {
             let lower = name.lowercased()
             if let field = columns[lower] { return field }
             let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
             func key(_ part: String) throws -> String {
-                guard !part.isEmpty, part.count <= 64, part.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) else {
+                guard isKey(part) else {
                     throw WarehouseError.invalid("filter: '\(name.prefix(80))' is not a field name at position \(position)")
                 }
-                return "\"" + part + "\""
+                return part
             }
             if parts.first?.lowercased() == "metrics", parts.count == 2 {
-                return .json(path: "$.custom_metadata.metrics.test." + (try key(parts[1])), numeric: true)
+                return .custom(path: "metrics.test." + (try key(parts[1])), numeric: true)
             }
             if parts.first?.lowercased() == "metrics", parts.count == 3, ["test", "validation", "training"].contains(parts[1].lowercased()) {
-                return .json(path: "$.custom_metadata.metrics.\(parts[1].lowercased())." + (try key(parts[2])), numeric: true)
+                return .custom(path: "metrics.\(parts[1].lowercased())." + (try key(parts[2])), numeric: true)
             }
             if parts.first?.lowercased() == "custom", parts.count >= 2, parts.count <= 6 {
-                return .json(path: "$.custom_metadata." + (try parts.dropFirst().map(key).joined(separator: ".")), numeric: nil)
+                return .custom(path: try parts.dropFirst().map(key).joined(separator: "."), numeric: nil)
             }
             throw WarehouseError.invalid("filter: unknown field '\(name.prefix(80))' at position \(position) (fields: \(columns.keys.sorted().joined(separator: ", ")), metrics.<name>, custom.<key>)")
         }
 
         /// `operator` is one of = != < <= > >= LIKE; `value` is bound.
-        func condition(_ op: String, _ value: SQLiteValue, token: Token, bindings: inout [SQLiteValue]) throws -> String {
+        func condition(_ op: String, _ value: SQLiteValue, token: Token) throws -> Fragment {
             func requireText() throws -> SQLiteValue {
                 if case .text = value { return value }
                 throw WarehouseError.invalid("filter: expected a 'quoted' value at position \(token.position)")
@@ -298,42 +325,53 @@ public struct FilterExpression: Sendable {
                 default: throw WarehouseError.invalid("filter: expected a number at position \(token.position)")
                 }
             }
-            let sqlOp = op == "LIKE" ? "LIKE" : op
             let like = op == "LIKE" ? " ESCAPE '\\'" : ""
             switch self {
             case .column(let column, let numeric):
-                bindings.append(numeric && op != "LIKE" ? try requireNumber() : try requireText())
-                return "\(column) \(sqlOp) ?\(like)"
-            case .json(let path, let numeric):
-                bindings.append(.text(path))
+                return Fragment(sql: "\(column) \(op) ?\(like)",
+                                bindings: [numeric && op != "LIKE" ? try requireNumber() : try requireText()], cost: 0)
+            case .custom(let path, let numeric):
+                let operand: SQLiteValue
                 switch numeric {
-                case true?: bindings.append(op == "LIKE" ? try requireText() : try requireNumber())
-                case false?: bindings.append(try requireText())
-                case nil: bindings.append(value)
+                case true?: operand = op == "LIKE" ? try requireText() : try requireNumber()
+                case false?: operand = try requireText()
+                case nil: operand = value
                 }
-                return "json_extract(v.record, ?) \(sqlOp) ?\(like)"
+                if case .text = operand {
+                    // Text leaves are looked up per row (by the version's primary key).
+                    return Fragment(sql: "EXISTS (SELECT 1 FROM version_fields f WHERE f.version_id = v.id AND f.path = ? AND f.text \(op) ?\(like))",
+                                    bindings: [.text(path), operand], cost: 2)
+                }
+                // Numbers come from the (path, number) index as one set.
+                return Fragment(sql: "v.id IN (SELECT f.version_id FROM version_fields f WHERE f.path = ? AND f.number \(op) ?)",
+                                bindings: [.text(path), operand], cost: 1)
             case .sizeMB:
-                bindings.append(try requireNumber())
-                return "(SELECT COALESCE(SUM(f.file_size), 0) / 1048576.0 FROM files f WHERE f.version_id = v.id AND f.state = 'ready') \(sqlOp) ?"
+                guard op != "LIKE" else { throw WarehouseError.invalid("filter: model_size_mb does not take LIKE (position \(token.position))") }
+                let megabytes: Double
+                switch try requireNumber() {
+                case .integer(let number): megabytes = Double(number)
+                case .real(let number): megabytes = number
+                default: megabytes = 0
+                }
+                return Fragment(sql: "v.size_bytes \(op) ?", bindings: [.real(megabytes * 1_048_576)], cost: 0)
             case .tags:
                 guard op == "=" || op == "!=" || op == "LIKE" else {
                     throw WarehouseError.invalid("filter: tags take =, !=, IN or LIKE (position \(token.position))")
                 }
-                bindings.append(try requireText())
                 let exists = "EXISTS (SELECT 1 FROM version_tags t WHERE t.version_id = v.id AND t.tag \(op == "LIKE" ? "LIKE" : "=") ?\(like))"
-                return op == "!=" ? "NOT " + exists : exists
+                return Fragment(sql: op == "!=" ? "NOT " + exists : exists, bindings: [try requireText()], cost: 2)
             case .format:
                 guard op == "=" || op == "!=" else { throw WarehouseError.invalid("filter: format takes =, != or IN (position \(token.position))") }
-                bindings.append(try requireText())
                 let has = "(' ' || v.formats || ' ') LIKE ('% ' || ? || ' %')"
-                return op == "!=" ? "NOT " + has : has
+                return Fragment(sql: op == "!=" ? "NOT " + has : has, bindings: [try requireText()], cost: 0)
             case .version:
                 guard case .text(let text) = value, let parsed = try? ModelVersionNumber.parse(text) else {
                     throw WarehouseError.invalid("filter: expected a version such as 'v2' or 'v1.2.0' at position \(token.position)")
                 }
                 guard op != "LIKE" else { throw WarehouseError.invalid("filter: version does not take LIKE (position \(token.position))") }
-                bindings += [.integer(Int64(parsed.parts.major)), .integer(Int64(parsed.parts.minor)), .integer(Int64(parsed.parts.patch))]
-                return "(v.major, v.minor, v.patch) \(sqlOp) (?, ?, ?)"
+                return Fragment(sql: "(v.major, v.minor, v.patch) \(op) (?, ?, ?)",
+                                bindings: [.integer(Int64(parsed.parts.major)), .integer(Int64(parsed.parts.minor)),
+                                           .integer(Int64(parsed.parts.patch))], cost: 0)
             }
         }
     }

@@ -1,6 +1,11 @@
-/// A listing or search over one user's models: the latest matching version of each model.
+/// A listing or search over one user's models (or, for the admin, everyone's): by default each
+/// model's latest version, matched against the text and filters; with `allVersions` every version.
 public struct ModelQuery: Sendable, Equatable {
     public var userID: String
+    /// `scope=all`: every user's models (the admin only; checked by the caller).
+    public var allUsers = false
+    /// `versions=all`: every matching version instead of each model's latest.
+    public var allVersions = false
     /// Free text for full-text search; nil or blank lists without ranking.
     public var text: String?
     public var framework: Framework?
@@ -34,6 +39,37 @@ public struct ModelQuery: Sendable, Equatable {
         self.skip = skip
         self.limit = limit
     }
+}
+
+/// One row of a listing or search; `snippet` is the best-matching passage of a text search,
+/// with each matched term between U+0001 and U+0002.
+public struct SearchHit: Sendable, Equatable {
+    public var record: ModelVersionRecord
+    public var snippet: String?
+    /// Changes with every write to the version: what a cache of the record's encoding keys on.
+    public var revision: Int64?
+
+    public init(record: ModelVersionRecord, snippet: String? = nil, revision: Int64? = nil) {
+        self.record = record
+        self.snippet = snippet
+        self.revision = revision
+    }
+}
+
+public struct SearchResults: Sendable, Equatable {
+    public var hits: [SearchHit]
+    /// Matches before paging.
+    public var total: Int
+    /// Continues after the last hit (`X-Next-Cursor`); nil on the last page.
+    public var nextCursor: String?
+
+    public init(hits: [SearchHit], total: Int, nextCursor: String?) {
+        self.hits = hits
+        self.total = total
+        self.nextCursor = nextCursor
+    }
+
+    public var records: [ModelVersionRecord] { hits.map(\.record) }
 }
 
 /// A version being uploaded: its catalog row id and the version it was given.

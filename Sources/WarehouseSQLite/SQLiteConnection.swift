@@ -28,7 +28,8 @@ public final class SQLiteConnection {
         if !readOnly {
             try execute("PRAGMA journal_mode=WAL")
         }
-        try execute("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL")
+        // Memory-mapped reads: catalog scans skip a read() per page (half their time at 100k models).
+        try execute("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL; PRAGMA mmap_size=1073741824; PRAGMA cache_size=-32768")
     }
 
     deinit {
@@ -58,6 +59,17 @@ public final class SQLiteConnection {
             rows.append(row)
         }
         return rows
+    }
+
+    /// Runs one statement and hands each row's values, by column position, to `body` without
+    /// building a row per result: for queries that return many thousands of rows.
+    public func forEachRow(_ sql: String, _ bindings: [SQLiteValue] = [], _ body: (borrowing SQLiteColumns) throws -> Void) throws {
+        let statement = try cachedStatement(sql)
+        defer { statement.reset() }
+        try statement.bind(bindings)
+        while try statement.advance() {
+            try body(SQLiteColumns(statement: statement))
+        }
     }
 
     /// Runs one statement with parameters and returns its first row, if any.

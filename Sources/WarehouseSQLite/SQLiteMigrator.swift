@@ -5,9 +5,13 @@ public struct SQLiteMigrator: Sendable {
     public struct Migration: Sendable {
         public let id: String
         public let sql: String
-        public init(_ id: String, _ sql: String) {
+        /// Runs after `sql`, in the same transaction: for data the migration must compute in
+        /// Swift (values derived the way the application derives them).
+        public let backfill: (@Sendable (SQLiteConnection) throws -> Void)?
+        public init(_ id: String, _ sql: String, backfill: (@Sendable (SQLiteConnection) throws -> Void)? = nil) {
             self.id = id
             self.sql = sql
+            self.backfill = backfill
         }
     }
 
@@ -24,6 +28,7 @@ public struct SQLiteMigrator: Sendable {
                 let applied = try connection.queryOne("SELECT 1 FROM schema_migrations WHERE id = ?", [.text(migration.id)])
                 guard applied == nil else { return }
                 try connection.execute(migration.sql)
+                try migration.backfill?(connection)
                 try connection.run("INSERT INTO schema_migrations (id, applied_at) VALUES (?, datetime('now'))",
                                    [.text(migration.id)])
             }

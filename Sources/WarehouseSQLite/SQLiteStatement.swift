@@ -61,12 +61,24 @@ final class SQLiteStatement {
         }
     }
 
+    /// Steps to the next row; false when done.
+    func advance() throws -> Bool {
+        let status = sqlite3_step(statement)
+        switch status {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default: throw connection.error(status: status, sql: sql)
+        }
+    }
+
     func reset() {
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
     }
 
-    private func value(at index: Int32) -> SQLiteValue {
+    func int64(at index: Int32) -> Int64 { sqlite3_column_int64(statement, index) }
+
+    func value(at index: Int32) -> SQLiteValue {
         switch sqlite3_column_type(statement, index) {
         case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, index))
         case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, index))
@@ -79,4 +91,14 @@ final class SQLiteStatement {
         default: return .null
         }
     }
+}
+
+/// The current row of a statement stepped by `SQLiteConnection.forEachRow`; valid only inside
+/// the callback.
+public struct SQLiteColumns: ~Copyable {
+    let statement: SQLiteStatement
+
+    public func value(_ index: Int32) -> SQLiteValue { statement.value(at: index) }
+
+    public func int64(_ index: Int32) -> Int64 { statement.int64(at: index) }
 }

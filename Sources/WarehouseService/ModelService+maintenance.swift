@@ -52,6 +52,7 @@ extension ModelService {
                 report.unreadable.append("\(object.key): \(error)")
             }
         }
+        try catalog.refreshStatistics()
         return report
     }
 

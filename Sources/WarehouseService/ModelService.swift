@@ -137,8 +137,9 @@ public final class ModelService: Sendable {
         return versions
     }
 
-    /// Listing and search share one query: filters, then the latest matching version per model.
-    public func search(_ query: ModelQuery) throws -> (records: [ModelVersionRecord], total: Int, nextCursor: String?) {
+    /// Listing and search share one query: each model's latest version (or every version) that
+    /// matches the text and filters, one page in the requested order.
+    public func search(_ query: ModelQuery) throws -> SearchResults {
         try catalog.search(query)
     }
 

@@ -50,10 +50,15 @@ import WarehouseTesting
         #expect(page.array.map { $0["model_id"] as? String } == ["churn"])
         #expect(try warehouse.client.get("/ai-models/alice?framework=pytorch").array.map { $0["model_id"] as? String } == ["resnet-50"])
         #expect(try warehouse.client.get("/ai-models/alice?model_type=nlp").array.map { $0["model_id"] as? String } == ["bert-base"])
-        // Filters apply to every version; a model shows as its latest matching version.
+        // Filters match each model's latest version (churn v2 lost the tag)…
         let sentiment = try warehouse.client.get("/ai-models/alice?tags=sentiment").array
-        #expect(sentiment.map { $0["model_id"] as? String } == ["bert-base", "churn"])
-        #expect(sentiment.last?["version"] as? String == "v1")
+        #expect(sentiment.map { $0["model_id"] as? String } == ["bert-base"])
+        // …or, with versions=all, every version.
+        let everyVersion = try warehouse.client.get("/ai-models/alice?tags=sentiment&versions=all").array
+        #expect(everyVersion.map { "\($0["model_id"] as? String ?? "")@\($0["version"] as? String ?? "")" } == ["bert-base@v1", "churn@v1"])
+        let allVersions = try warehouse.client.get("/ai-models/alice?versions=all")
+        #expect(allVersions.array.count == 4 && allVersions.headers["x-total-count"] == "4")
+        #expect(try warehouse.client.get("/ai-models/alice?versions=some").status == 400)
         #expect(try warehouse.client.get("/ai-models/alice?tags=TEXT,sentiment").array.count == 1)
         #expect(try warehouse.client.get("/ai-models/alice?tags=text,vision").array.isEmpty)
         #expect(try warehouse.client.get("/ai-models/nobody").array.isEmpty)
@@ -74,7 +79,9 @@ import WarehouseTesting
         #expect(try search("RESNET") == ["resnet-50"])
         #expect(try search("sentiment reviews") == ["bert-base"])
         #expect(try search("churn") == ["churn"])
-        #expect(try search("usage") == ["churn"]) // description of v1 only: the latest matching version is returned
+        #expect(try search("usage").isEmpty) // description of v1 only: not the model's latest version
+        let older = try warehouse.client.get("/ai-models/search/alice?query=usage&versions=all").array
+        #expect(older.map { $0["version"] as? String } == ["v1"])
         #expect(try search("imagenet") == ["resnet-50"]) // tags
         #expect(try search("resn") == ["resnet-50"]) // prefix
         // Name matches outrank description matches.
@@ -83,8 +90,9 @@ import WarehouseTesting
         for hostile in ["\"", "AND", "*", "(", "\"unclosed", "NEAR(a b)", "name:resnet", "a OR", "-", "'; DROP TABLE versions; --", "^"] {
             _ = try search(hostile)
         }
-        let filtered = try warehouse.client.get("/ai-models/search/alice?query=sentiment&framework=sklearn")
+        let filtered = try warehouse.client.get("/ai-models/search/alice?query=predictor&framework=sklearn")
         #expect(filtered.array.map { $0["model_id"] as? String } == ["churn"])
+        #expect(try warehouse.client.get("/ai-models/search/alice?query=predictor&framework=pytorch").array.isEmpty)
         let tagged = try warehouse.client.get("/ai-models/search/alice?query=sentiment&tags=text")
         #expect(tagged.array.map { $0["model_id"] as? String } == ["bert-base"])
         // Only alice's models.

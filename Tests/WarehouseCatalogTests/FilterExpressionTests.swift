@@ -18,17 +18,22 @@ import WarehouseSQLite
 
     @Test func precedenceParenthesesAndBindings() throws {
         let expression = try FilterExpression.parse("framework = 'pytorch' AND (num_parameters > 1e9 OR tags IN ('prod', 'it''s')) AND metrics.f1 >= 0.9")
-        #expect(expression.sql == "(v.framework = ? AND ((v.num_parameters > ? OR (EXISTS (SELECT 1 FROM version_tags t WHERE t.version_id = v.id AND t.tag = ?) OR EXISTS (SELECT 1 FROM version_tags t WHERE t.version_id = v.id AND t.tag = ?)))) AND json_extract(v.record, ?) >= ?)")
-        #expect(expression.bindings == [.text("pytorch"), .integer(1_000_000_000), .text("prod"), .text("it's"),
-                                        .text("$.custom_metadata.metrics.test.\"f1\""), .real(0.9)])
+        // AND terms run cheapest first (columns, then indexed field sets, then per-row subqueries),
+        // each keeping its own bindings.
+        #expect(expression.sql == "(v.framework = ? AND v.id IN (SELECT f.version_id FROM version_fields f WHERE f.path = ? AND f.number >= ?) AND ((v.num_parameters > ? OR (EXISTS (SELECT 1 FROM version_tags t WHERE t.version_id = v.id AND t.tag = ?) OR EXISTS (SELECT 1 FROM version_tags t WHERE t.version_id = v.id AND t.tag = ?)))))")
+        #expect(expression.bindings == [.text("pytorch"), .text("metrics.test.f1"), .real(0.9), .integer(1_000_000_000),
+                                        .text("prod"), .text("it's")])
         // AND binds tighter than OR; NOT applies to one factor.
         #expect(try FilterExpression.parse("name = 'a' OR name = 'b' AND NOT model_type = 'c'").sql
                 == "(v.name = ? OR (v.name = ? AND NOT (v.model_type = ?)))")
         let versions = try FilterExpression.parse("version < 'v2.1' and training_loss <= -0.5e-3")
-        #expect(versions.bindings == [.integer(2), .integer(1), .integer(-1), .text("$.training_loss"), .real(-0.0005)], "\(versions.bindings)")
+        #expect(versions.sql == "((v.major, v.minor, v.patch) < (?, ?, ?) AND v.training_loss <= ?)")
+        #expect(versions.bindings == [.integer(2), .integer(1), .integer(-1), .real(-0.0005)], "\(versions.bindings)")
         #expect(try FilterExpression.parse("name NOT LIKE 'x%' AND tags NOT IN ('a')").sql.hasPrefix("(NOT (v.name LIKE ? ESCAPE"))
-        #expect(try FilterExpression.parse("custom.team.lead = 'ana' AND metrics.validation.rmse < 3").bindings.first
-                == .text("$.custom_metadata.\"team\".\"lead\""))
+        let custom = try FilterExpression.parse("custom.team.lead = 'ana' AND metrics.validation.rmse < 3")
+        #expect(custom.bindings == [.text("metrics.validation.rmse"), .integer(3), .text("team.lead"), .text("ana")])
+        #expect(custom.sql.contains("f.text = ?"))
+        #expect(try FilterExpression.parse("model_size_mb > 2").bindings == [.real(2 * 1_048_576)])
     }
 
     @Test func syntaxErrorsNameThePositionAndWhatWasExpected() {
