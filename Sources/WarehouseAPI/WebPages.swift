@@ -14,7 +14,7 @@ enum WebPages {
         main{padding:20px 24px;max-width:1180px}h1{font-size:22px;margin:4px 0 12px}h2{font-size:16px;margin:22px 0 8px}
         table{border-collapse:collapse;background:#fff;width:100%}th,td{border-bottom:1px solid #e5e7eb;padding:6px 8px;text-align:left;vertical-align:top}
         th{background:#f1f5f9;font-weight:600}code,.hash{font-family:ui-monospace,monospace;font-size:12px}
-        .muted{color:#6b7280}.error{color:#b91c1c}.tag{display:inline-block;background:#e0e7ff;color:#3730a3;border-radius:9px;padding:0 7px;margin:1px;font-size:12px}
+        .muted{color:#6b7280}.snippet{font-size:12px;color:#374151}.snippet mark{background:#fef08a;padding:0}.error{color:#b91c1c}.tag{display:inline-block;background:#e0e7ff;color:#3730a3;border-radius:9px;padding:0 7px;margin:1px;font-size:12px}
         .alias{display:inline-block;background:#dcfce7;color:#166534;border-radius:9px;padding:0 7px;font-size:12px}
         form.inline{display:flex;gap:8px;flex-wrap:wrap;margin:8px 0 14px}input,select,button{font:inherit;padding:5px 8px}
         button{background:#2563eb;color:#fff;border:0;border-radius:5px;cursor:pointer}a.button{background:#2563eb;color:#fff;padding:4px 10px;border-radius:5px;text-decoration:none}
@@ -72,15 +72,18 @@ enum WebPages {
 
     static func tags(_ tags: [String]) -> HTML { HTML(raw: tags.map { "<span class=\"tag\">\(HTML.escape($0))</span>" }.joined()) }
 
-    static func models(session: WebRoutes.Session, user: String, query: ModelQuery, records: [ModelVersionRecord], total: Int) -> HTML {
+    static func models(session: WebRoutes.Session, user: String, query: ModelQuery, hits: [SearchHit], total: Int) -> HTML {
         let frameworks = ["", "pytorch", "tensorflow", "sklearn", "onnx", "keras", "huggingface", "other"]
         let types = ["", "classification", "regression", "clustering", "nlp", "computer_vision", "recommendation", "time_series", "reinforcement_learning", "other"]
         func options(_ values: [String], selected: String?) -> HTML {
             HTML(raw: values.map { "<option value=\"\(HTML.escape($0))\"\($0 == (selected ?? "") ? " selected" : "")>\(HTML.escape($0.isEmpty ? "any" : $0))</option>" }.joined())
         }
-        let rows: [HTML] = records.map { record in
-            """
-            <tr><td><a href="/ui/models/\(record.userID)/\(record.modelID)">\(record.modelID)</a><div class="muted">\(record.name)</div></td>\
+        let rows: [HTML] = hits.map { hit in
+            let record = hit.record
+            // The snippet is escaped text with <mark> around the matched terms.
+            let snippet = hit.snippet.map { HTML(raw: "<div class=\"snippet\">" + SearchHitEncoding.markedHTML($0) + "</div>") } ?? ""
+            return """
+            <tr><td><a href="/ui/models/\(record.userID)/\(record.modelID)">\(record.modelID)</a><div class="muted">\(record.name)</div>\(snippet)</td>\
             <td>\(record.version)\(record.isProductionReady ? HTML(" <span class=\"alias\">production</span>") : "")</td>\
             <td>\(record.framework.rawValue)</td><td>\(record.modelType.rawValue)</td><td>\(record.formats.joined(separator: ", "))</td>\
             <td>\(record.numParameters.map { HTML.number(Double($0)) } ?? "–")</td><td>\(HTML.bytes(Int(record.totalSize)))</td>\
@@ -101,7 +104,7 @@ enum WebPages {
             <input name="filter" value="\(query.filter ?? "")" placeholder="filter: metrics.f1 >= 0.9 AND tags IN ('prod')" size="44">\
             <button>Search</button></form>
             <table><tr><th>Model</th><th>Version</th><th>Framework</th><th>Type</th><th>Format</th><th>Parameters</th><th>Size</th><th>Tags</th><th>Updated</th></tr>\(rows)</table>
-            \(records.isEmpty ? HTML("<p class=\"muted\">No models match.</p>") : "")
+            \(hits.isEmpty ? HTML("<p class=\"muted\">No models match.</p>") : "")
             """)
     }
 

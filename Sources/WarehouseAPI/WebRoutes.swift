@@ -119,7 +119,7 @@ struct WebRoutes {
                     let text = request.nonEmptyQuery("query")
                     let query = try request.modelQuery(user: user, text: text)
                     let result = try service.search(query)
-                    return Self.page(WebPages.models(session: session, user: user, query: query, records: result.records, total: result.total))
+                    return Self.page(WebPages.models(session: session, user: user, query: query, hits: result.hits, total: result.total))
                 }
             },
             RouteDefinition("GET", "/ui/models/{user_id}/{model_id}") { request in

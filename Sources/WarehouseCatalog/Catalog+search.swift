@@ -117,7 +117,7 @@ extension Catalog {
         if position?.key != .null {
             let keyed = Self.keyedRows(select: columns, query: query, order: order, position: position, base: base,
                                        baseBindings: baseBindings)
-            rows = try Self.positions(db, keyed.sql, keyed.bindings + [.init(query.limit), .init(position == nil ? query.skip : 0)])
+            rows = try self.positions(db, keyed.sql, keyed.bindings + [.init(query.limit), .init(position == nil ? query.skip : 0)])
         }
         if order.nullable, rows.count < query.limit {
             var conditions = base + ["\(order.key) IS NULL"]
@@ -127,21 +127,26 @@ extension Catalog {
                 conditions.append(after.sql)
                 bindings += after.bindings
             }
-            rows += try Self.positions(db, """
+            rows += try self.positions(db, """
                 SELECT \(columns) FROM versions v \(order.join ?? "") WHERE \(conditions.joined(separator: " AND "))
                 ORDER BY v.id LIMIT ?
                 """, bindings + [.init(query.limit - rows.count)])
         }
         let total = query.allVersions
-            ? try db.queryOne("SELECT COUNT(*) AS total FROM versions v WHERE \(base.joined(separator: " AND "))",
-                              baseBindings)?.int("total") ?? 0
+            ? try count(db, "SELECT COUNT(*) AS total FROM versions v WHERE \(base.joined(separator: " AND "))", baseBindings)
             : try db.queryOne("SELECT models FROM model_counts WHERE user_id = ?", [.text(query.userID)])?.int("models") ?? 0
         return (rows, total)
     }
 
+    private func count(_ db: SQLiteConnection, _ sql: String, _ bindings: [SQLiteValue]) throws -> Int {
+        searchTrace.withLock { $0?.append((sql, bindings)) }
+        return try db.queryOne(sql, bindings)?.int("total") ?? 0
+    }
+
     /// Rows of (id, sort key), read without building a row object each (a filter can match
     /// tens of thousands).
-    private static func positions(_ db: SQLiteConnection, _ sql: String, _ bindings: [SQLiteValue]) throws -> [SearchOrder.Position] {
+    private func positions(_ db: SQLiteConnection, _ sql: String, _ bindings: [SQLiteValue]) throws -> [SearchOrder.Position] {
+        searchTrace.withLock { $0?.append((sql, bindings)) }
         var positions: [SearchOrder.Position] = []
         try db.forEachRow(sql, bindings) { columns in
             positions.append(SearchOrder.Position(key: columns.value(1), id: columns.int64(0)))
@@ -149,12 +154,9 @@ extension Catalog {
         return positions
     }
 
-    /// Rows walked in key order before a filtered listing gives up on the index (about 5 ms
-    /// at 100,000 models: the filters need a table lookup per row).
-    static let filterWindow = 2000
-
     /// A filtered listing that matches often: the filters run over the first `filterWindow`
-    /// rows in key order (the streamed plan's walk) and the page is taken from those. Nil when
+    /// rows in key order (2,000 by default: about 5 ms at 100,000 models, as the filters need a
+    /// table lookup per row) (the streamed plan's walk) and the page is taken from those. Nil when
     /// the window holds too few matches (the caller then collects every match), so a selective
     /// filter costs one wasted window, and an unselective one never sorts all its matches.
     /// The total is a count of its own, answered mostly from the covering index.
@@ -162,17 +164,17 @@ extension Catalog {
                               base: [String], baseBindings: [SQLiteValue], conditions: [String],
                               conditionBindings: [SQLiteValue]) throws -> ([SearchOrder.Position], Int)? {
         let wanted = (position == nil ? query.skip : 0) + query.limit
-        guard wanted <= Self.filterWindow / 4, position?.key != .null else { return nil }
+        guard wanted <= filterWindow / 4, position?.key != .null else { return nil }
         let keyed = Self.keyedRows(select: "v.id", query: query, order: order, position: position, base: base,
                                    baseBindings: baseBindings)
-        let matches = try Self.positions(db, """
+        let matches = try self.positions(db, """
             SELECT v.id AS id, \(order.key) AS sort_key FROM versions v \(order.join ?? "")
             WHERE v.id IN (\(keyed.sql)) AND \(conditions.joined(separator: " AND "))
-            """, order.joinBindings + keyed.bindings + [.init(Self.filterWindow), .init(0)] + conditionBindings)
+            """, order.joinBindings + keyed.bindings + [.init(filterWindow), .init(0)] + conditionBindings)
         guard matches.count >= wanted else { return nil }
         let page = Self.smallest(wanted, of: matches[...], by: order.precedes).dropFirst(wanted - query.limit)
-        let total = try db.queryOne("SELECT COUNT(*) AS total FROM versions v WHERE \((base + conditions).joined(separator: " AND "))",
-                                    baseBindings + conditionBindings)?.int("total") ?? 0
+        let total = try count(db, "SELECT COUNT(*) AS total FROM versions v WHERE \((base + conditions).joined(separator: " AND "))",
+                              baseBindings + conditionBindings)
         return (Array(page), total)
     }
 
@@ -187,7 +189,7 @@ extension Catalog {
         if let join = order.join { from += " " + join }
         let conditions = (match == nil ? [] : ["versions_fts MATCH ?"]) + base
         let bindings = order.joinBindings + (match.map { [SQLiteValue.text($0)] } ?? []) + baseBindings
-        let matches = try Self.positions(db, """
+        let matches = try self.positions(db, """
             SELECT v.id AS id, \(order.key) AS sort_key FROM \(from) WHERE \(conditions.joined(separator: " AND "))
             """, bindings)
         var remaining = matches[...]

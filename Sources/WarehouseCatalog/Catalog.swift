@@ -16,8 +16,15 @@ public final class Catalog: Sendable {
     let recentRecords = Mutex<[Int64: (revision: Int64, record: ModelVersionRecord)]>([:])
     static let recentRecordCapacity = 4096
 
-    public init(path: String) throws {
+    /// Rows a filtered listing walks in key order before it collects every match instead
+    /// (see `Catalog.search`); small in tests, to reach both plans with little data.
+    let filterWindow: Int
+    /// The statements searches run, while a test records them (nil otherwise).
+    let searchTrace = Mutex<[(sql: String, bindings: [SQLiteValue])]?>(nil)
+
+    public init(path: String, filterWindow: Int = 2000) throws {
         database = try SQLiteDatabase(path: path, migrator: Schema.migrator)
+        self.filterWindow = filterWindow
         try refreshStatistics()
     }
 

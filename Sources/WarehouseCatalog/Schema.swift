@@ -299,11 +299,12 @@ enum Schema {
             -- sortable field streams its first page from its own index instead of sorting.
             DROP INDEX versions_by_parameters;
             -- latest_by_model carries the numeric and enum columns, so filters on them are answered
-            -- from the index alone (0.15 µs a model instead of 0.7 µs for a table lookup).
+            -- from the index alone (0.15 µs a model instead of 1.5 µs for a table lookup); `latest`
+            -- itself is listed because SQLite reads a partial index's condition from the table.
             CREATE INDEX latest_by_model ON versions (user_id, model_id, framework, model_type, num_parameters, size_bytes,
-                training_accuracy, validation_accuracy, test_accuracy, training_loss, created_at, updated_at) WHERE latest = 1;
+                training_accuracy, validation_accuracy, test_accuracy, training_loss, created_at, updated_at, latest) WHERE latest = 1;
             CREATE INDEX latest_by_framework ON versions (user_id, framework, model_type, num_parameters, size_bytes,
-                test_accuracy, validation_accuracy) WHERE latest = 1;
+                test_accuracy, validation_accuracy, latest) WHERE latest = 1;
             CREATE INDEX latest_by_created ON versions (user_id, created_at) WHERE latest = 1;
             CREATE INDEX latest_by_updated ON versions (user_id, updated_at) WHERE latest = 1;
             CREATE INDEX latest_by_parameters ON versions (user_id, num_parameters) WHERE latest = 1;

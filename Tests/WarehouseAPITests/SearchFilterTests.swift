@@ -92,4 +92,57 @@ import WarehouseTesting
         let mismatch = try client.get("/ai-models/alice?order_by=num_parameters&cursor=\(cursor)")
         #expect(mismatch.status == 400 && mismatch.detail?.contains("made for order_by=validation_accuracy desc") == true, "\(mismatch.text)")
     }
+
+    @Test func snippetsScopeAllAndEveryVersion() throws {
+        let warehouse = try TestWarehouse()
+        try Self.seed(warehouse)
+        let client = warehouse.client
+        // A description with markup: the snippet marks the match and escapes the rest.
+        #expect(try warehouse.uploadSingle([("user_id", "alice"), ("model_id", "html"), ("name", "plain"),
+                                            ("description", "beats <b>bert</b> & friends on GLUE")]).status == 200)
+        let searched = try client.get("/ai-models/search/alice?query=glu&filter=" + "model_id = 'html'".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)
+        #expect(searched.status == 200, "\(searched.text)")
+        #expect(searched.array.first?["snippet"] as? String == "beats &lt;b&gt;bert&lt;/b&gt; &amp; friends on <mark>GLUE</mark>")
+        // Every hit of a text search has one (prefix match), listings have none.
+        let models = try client.get("/ai-models/search/alice?query=mod")
+        #expect(models.array.count == 4 && models.array.allSatisfy { ($0["snippet"] as? String)?.contains("<mark>model</mark>") == true })
+        #expect(try client.get("/ai-models/alice").array.allSatisfy { $0["snippet"] == nil })
+
+        // scope=all: the admin lists and searches every user's models; a user may not.
+        #expect(try warehouse.uploadSingle([("user_id", "bob"), ("model_id", "bert"), ("name", "bob's bert model")]).status == 200)
+        let everyone = try client.get("/ai-models/search/admin?query=bert&scope=all")
+        #expect(everyone.status == 200, "\(everyone.text)")
+        #expect(Set(everyone.array.map { "\($0["user_id"] as? String ?? "")/\($0["model_id"] as? String ?? "")" })
+                == ["alice/bert", "alice/html", "bob/bert"])
+        let listed = try client.get("/ai-models/anyone?scope=all&filter=" + "model_id = 'bert'".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)
+        #expect(listed.array.count == 2 && listed.headers["x-total-count"] == "2", "\(listed.text)")
+        // Pages across users by cursor: nothing repeats, nothing is lost.
+        var seen: [String] = []
+        var cursor: String?
+        repeat {
+            let page = try client.get("/ai-models/x?scope=all&order_by=created_at%20desc&limit=2" + (cursor.map { "&cursor=\($0)" } ?? ""))
+            #expect(page.status == 200, "\(page.text)")
+            seen += page.array.map { "\($0["user_id"] as? String ?? "")/\($0["model_id"] as? String ?? "")" }
+            cursor = page.headers["x-next-cursor"]
+        } while cursor != nil
+        #expect(seen.count == 6 && Set(seen).count == 6, "\(seen)")
+        let created = try client.request("POST", "/auth/tokens", headers: [("Content-Type", "application/json")],
+                                         body: Array(#"{"user_id": "alice"}"#.utf8))
+        let alice = client.with(token: try #require(created.object["token"] as? String))
+        let refused = try alice.get("/ai-models/search/alice?query=bert&scope=all")
+        #expect(refused.status == 403, "\(refused.text)")
+        #expect(try alice.get("/ai-models/alice?scope=all").status == 403)
+        #expect(try alice.get("/ai-models/alice?scope=mine").status == 400)
+
+        // versions=all: each version of a model is a row; the default is each model's latest.
+        #expect(try warehouse.uploadSingle([("user_id", "alice"), ("model_id", "forest"), ("tags", "tabular,v2")]).status == 200)
+        #expect(try Self.ids(client, "tags = 'tabular'") == ["forest"])
+        let versions = try client.get("/ai-models/alice?versions=all&filter=" + "model_id = 'forest'".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)
+        #expect(versions.array.compactMap { $0["version"] as? String } == ["v1", "v2"], "\(versions.text)")
+        #expect(try Self.ids(client, "tags = 'v2'") == ["forest"])
+        let old = try client.get("/ai-models/alice?filter=" + "custom.team = 'tab'".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)
+        #expect(old.array.isEmpty, "v2 has no custom metadata: \(old.text)")
+        let anyVersion = try client.get("/ai-models/alice?versions=all&filter=" + "custom.team = 'tab'".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)
+        #expect(anyVersion.array.compactMap { $0["version"] as? String } == ["v1"])
+    }
 }
