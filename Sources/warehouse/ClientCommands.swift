@@ -220,7 +220,7 @@ struct PullCommand: WarehouseCommand {
 struct ListCommand: WarehouseCommand {
     static let name = "ls"
     static let abstract = "List a user's models (latest version of each)"
-    static let usage = "warehouse ls USER [--framework f] [--model-type t] [--tags a,b] [--limit N] \(ClientOptions.usage)"
+    static let usage = "warehouse ls USER [--filter EXPR] [--order-by 'FIELD desc'] [--framework f] [--model-type t] [--tags a,b] [--versions all] [--scope all] [--limit N] \(ClientOptions.usage)"
     let user: String
     let filters: [(String, String)]
     let options: ClientOptions
@@ -245,8 +245,9 @@ struct ListCommand: WarehouseCommand {
 struct SearchCommand: WarehouseCommand {
     static let name = "search"
     static let abstract = "Search a user's models by text and filters"
-    static let usage = "warehouse search USER QUERY [--framework f] [--model-type t] [--tags a,b] [--format f] [--limit N] \(ClientOptions.usage)"
-    static let filterOptions: Set<String> = ["framework", "model-type", "tags", "format", "limit", "skip"]
+    static let usage = "warehouse search USER QUERY [--filter EXPR] [--order-by 'FIELD desc'] [--framework f] [--model-type t] [--tags a,b] [--format f] [--versions all] [--scope all] [--limit N] \(ClientOptions.usage)"
+    static let filterOptions: Set<String> = ["framework", "model-type", "tags", "format", "limit", "skip", "filter", "order-by",
+                                             "versions", "scope", "cursor"]
     let user: String
     let text: String
     let filters: [(String, String)]

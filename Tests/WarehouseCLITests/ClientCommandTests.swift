@@ -36,6 +36,12 @@ import WarehouseTesting
         let search = try Self.run(["search", "alice", "bert", "--json"], server: warehouse)
         let hits = try #require(try JSONSerialization.jsonObject(with: Data(search.stdout.utf8)) as? [[String: Any]])
         #expect(hits.map { $0["model_id"] as? String } == ["bert-base"])
+        let filtered = try Self.run(["ls", "alice", "--filter", "model_id LIKE 'b%' OR tags = 'nothing'", "--order-by", "created_at desc",
+                                     "--json"], server: warehouse)
+        #expect(filtered.status == 0, "\(filtered.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(filtered.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.map { $0["model_id"] as? String } == ["bert-base"])
+        #expect(try Self.run(["ls", "alice", "--filter", "model_id = "], server: warehouse).status == 2)
 
         // Pull a whole version into a folder, by alias; and one file.
         #expect(try warehouse.client.put("/ai-models/alice/bert-base/aliases/production", json: #"{"version": "v1"}"#).status == 200)
