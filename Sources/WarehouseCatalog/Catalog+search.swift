@@ -185,7 +185,9 @@ extension Catalog {
                                match: String?, base: [String], baseBindings: [SQLiteValue]) throws -> ([SearchOrder.Position], Int) {
         // The text match joins the FTS index straight to the versions: bm25() is then computed
         // only for rows that pass the filters (a materialized ranking of every hit took 3x longer).
-        var from = match == nil ? "versions v" : "versions_fts JOIN versions v ON v.id = versions_fts.rowid"
+        // CROSS JOIN keeps the FTS index outside: with some statistics SQLite would otherwise walk
+        // the versions and run the full-text match once per version (370 ms at 10,000 versions).
+        var from = match == nil ? "versions v" : "versions_fts CROSS JOIN versions v ON v.id = versions_fts.rowid"
         if let join = order.join { from += " " + join }
         let conditions = (match == nil ? [] : ["versions_fts MATCH ?"]) + base
         let bindings = order.joinBindings + (match.map { [SQLiteValue.text($0)] } ?? []) + baseBindings

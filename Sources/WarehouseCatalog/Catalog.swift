@@ -435,23 +435,31 @@ extension Catalog {
 
 extension Catalog {
     /// Puts a manifest's record into the catalog as a ready version, replacing whatever row
-    /// had that key (the bucket is the source of truth). One transaction per version.
+    /// had that key (the bucket is the source of truth).
     public func importVersion(_ record: ModelVersionRecord) throws {
-        let number = try ModelVersionNumber.parse(record.version)
+        try importVersions([record])
+    }
+
+    /// Imports records in one transaction: reindex passes a few hundred at a time (one
+    /// transaction each made rebuilding 160,000 versions take three times as long).
+    public func importVersions(_ records: [ModelVersionRecord]) throws {
+        let numbers = try records.map { try ModelVersionNumber.parse($0.version) }
         try database.write { db in
-            try db.run("DELETE FROM versions WHERE user_id = ? AND model_id = ? AND version = ?",
-                       [.text(record.userID), .text(record.modelID), .text(record.version)])
-            try db.run("""
-                INSERT INTO versions (user_id, model_id, version, major, minor, patch, state, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
-                """, [.text(record.userID), .text(record.modelID), .text(record.version),
-                      .init(number.parts.major), .init(number.parts.minor), .init(number.parts.patch),
-                      .text(record.createdAt), .text(record.updatedAt)])
-            let id = db.lastInsertRowID
-            for file in record.files {
-                try insertFile(db, versionID: id, file: file, state: "ready", createdAt: record.updatedAt)
+            for (record, number) in zip(records, numbers) {
+                try db.run("DELETE FROM versions WHERE user_id = ? AND model_id = ? AND version = ?",
+                           [.text(record.userID), .text(record.modelID), .text(record.version)])
+                try db.run("""
+                    INSERT INTO versions (user_id, model_id, version, major, minor, patch, state, created_at, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+                    """, [.text(record.userID), .text(record.modelID), .text(record.version),
+                          .init(number.parts.major), .init(number.parts.minor), .init(number.parts.patch),
+                          .text(record.createdAt), .text(record.updatedAt)])
+                let id = db.lastInsertRowID
+                for file in record.files {
+                    try insertFile(db, versionID: id, file: file, state: "ready", createdAt: record.updatedAt)
+                }
+                try writeRecord(db, id: id, record: record, state: "ready")
             }
-            try writeRecord(db, id: id, record: record, state: "ready")
         }
     }
 

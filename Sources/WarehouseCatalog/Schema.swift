@@ -304,7 +304,7 @@ enum Schema {
             CREATE INDEX latest_by_model ON versions (user_id, model_id, framework, model_type, num_parameters, size_bytes,
                 training_accuracy, validation_accuracy, test_accuracy, training_loss, created_at, updated_at, latest) WHERE latest = 1;
             CREATE INDEX latest_by_framework ON versions (user_id, framework, model_type, num_parameters, size_bytes,
-                test_accuracy, validation_accuracy, latest) WHERE latest = 1;
+                test_accuracy, validation_accuracy, model_id, latest) WHERE latest = 1;
             CREATE INDEX latest_by_created ON versions (user_id, created_at) WHERE latest = 1;
             CREATE INDEX latest_by_updated ON versions (user_id, updated_at) WHERE latest = 1;
             CREATE INDEX latest_by_parameters ON versions (user_id, num_parameters) WHERE latest = 1;

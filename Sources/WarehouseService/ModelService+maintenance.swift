@@ -16,6 +16,12 @@ extension ModelService {
     /// then the aliases under `manifests/aliases/` that point at versions it has.
     public func reindex() throws -> ReindexReport {
         var report = ReindexReport()
+        var batch: [ModelVersionRecord] = []
+        func importBatch() throws {
+            try catalog.importVersions(batch)
+            report.imported += batch.map { "\($0.userID)/\($0.modelID) \($0.version)" }
+            batch.removeAll(keepingCapacity: true)
+        }
         for object in try store.list(prefix: "manifests/models/") where object.key.hasSuffix(".json") {
             do {
                 let record = try Manifest.decode(try store.getData(key: object.key))
@@ -23,14 +29,16 @@ extension ModelService {
                     report.unreadable.append("\(object.key): its record names \(record.userID)/\(record.modelID) \(record.version)")
                     continue
                 }
-                try catalog.importVersion(record)
-                report.imported.append("\(record.userID)/\(record.modelID) \(record.version)")
+                _ = try ModelVersionNumber.parse(record.version)
+                batch.append(record)
+                if batch.count == 256 { try importBatch() }
             } catch let error as WarehouseError {
                 throw error
             } catch {
                 report.unreadable.append("\(object.key): \(error)")
             }
         }
+        try importBatch()
         // Then the aliases, for the versions that came back.
         for object in try store.list(prefix: "manifests/aliases/") where object.key.hasSuffix(".json") {
             do {
