@@ -53,20 +53,8 @@ final class SearchHitEncoding: Sendable {
         (try? JSONEncoder().encode(text)).map(Array.init) ?? Array("\"\"".utf8)
     }
 
+    /// The snippet's text HTML-escaped, its match markers (U+0001, U+0002) as <mark> tags.
     static func markedHTML(_ snippet: String) -> String {
-        var html = ""
-        for character in snippet.unicodeScalars {
-            switch character {
-            case "\u{1}": html += "<mark>"
-            case "\u{2}": html += "</mark>"
-            case "&": html += "&amp;"
-            case "<": html += "&lt;"
-            case ">": html += "&gt;"
-            case "\"": html += "&quot;"
-            case "'": html += "&#39;"
-            default: html.unicodeScalars.append(character)
-            }
-        }
-        return html
+        HTML.escape(snippet).replacingOccurrences(of: "\u{1}", with: "<mark>").replacingOccurrences(of: "\u{2}", with: "</mark>")
     }
 }

@@ -39,9 +39,10 @@ extension Catalog {
                 (rows, total) = try collectedPage(db, query: query, order: order, position: position, match: match,
                                                   base: base + conditions, baseBindings: baseBindings + conditionBindings)
             }
-            let ids = rows.map(\.id)
-            let snippets = try match.map { try self.snippets(db, match: $0, ids: ids) } ?? [:]
-            let hits = try self.records(db, ids: ids).map { SearchHit(record: $0.record, snippet: snippets[$0.id], revision: $0.revision) }
+            let hits = try self.records(db, ids: rows.map(\.id)).map { row in
+                SearchHit(record: row.record, snippet: match == nil ? nil : query.text.flatMap { Snippet.make(text: $0, record: row.record) },
+                          revision: row.revision)
+            }
             let next = rows.count == query.limit ? rows.last.map(order.cursor(for:)) : nil
             return SearchResults(hits: hits, total: total, nextCursor: next)
         }
@@ -255,20 +256,5 @@ extension Catalog {
             records.append((id, revision, record))
         }
         return records
-    }
-
-    /// The best passage of each hit for the full-text query, terms marked with U+0001/U+0002.
-    /// One lookup per row: with an IN list FTS5 would run the whole match again.
-    private func snippets(_ db: SQLiteConnection, match: String, ids: [Int64]) throws -> [Int64: String] {
-        var snippets: [Int64: String] = [:]
-        for id in ids {
-            if let snippet = try db.queryOne("""
-                SELECT snippet(versions_fts, -1, char(1), char(2), '…', 16) AS snippet
-                FROM versions_fts WHERE versions_fts MATCH ? AND rowid = ?
-                """, [.text(match), .integer(id)])?.string("snippet"), !snippet.isEmpty {
-                snippets[id] = snippet
-            }
-        }
-        return snippets
     }
 }

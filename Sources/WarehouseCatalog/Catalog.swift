@@ -72,13 +72,7 @@ public final class Catalog: Sendable {
                 let number = try ModelVersionNumber.parse(version)
                 var pendingRecord = record
                 pendingRecord.version = version
-                try db.run("""
-                    INSERT INTO versions (user_id, model_id, version, major, minor, patch, state, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
-                    """, [.text(record.userID), .text(record.modelID), .text(version),
-                          .init(number.parts.major), .init(number.parts.minor), .init(number.parts.patch),
-                          .text(record.createdAt), .text(record.updatedAt)])
-                let id = db.lastInsertRowID
+                let id = try insertPendingRow(db, record: record, version: version, number: number)
                 try db.run("INSERT INTO version_records (version_id, record) VALUES (?, ?)",
                            [.integer(id), .text(try Self.encode(pendingRecord))])
                 return PendingVersion(id: id, version: version)
@@ -348,6 +342,18 @@ public final class Catalog: Sendable {
         return record
     }
 
+    /// A `pending` row for `version` of the record's model; its id.
+    func insertPendingRow(_ db: SQLiteConnection, record: ModelVersionRecord, version: String,
+                          number: ModelVersionNumber) throws -> Int64 {
+        try db.run("""
+            INSERT INTO versions (user_id, model_id, version, major, minor, patch, state, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+            """, [.text(record.userID), .text(record.modelID), .text(version),
+                  .init(number.parts.major), .init(number.parts.minor), .init(number.parts.patch),
+                  .text(record.createdAt), .text(record.updatedAt)])
+        return db.lastInsertRowID
+    }
+
     func insertFile(_ db: SQLiteConnection, versionID: Int64, file: ModelFile, state: String, createdAt: String) throws {
         try db.run("""
             INSERT INTO files (version_id, file_path, state, filename, file_size, file_type, file_hash, content_type,
@@ -448,13 +454,7 @@ extension Catalog {
             for (record, number) in zip(records, numbers) {
                 try db.run("DELETE FROM versions WHERE user_id = ? AND model_id = ? AND version = ?",
                            [.text(record.userID), .text(record.modelID), .text(record.version)])
-                try db.run("""
-                    INSERT INTO versions (user_id, model_id, version, major, minor, patch, state, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)
-                    """, [.text(record.userID), .text(record.modelID), .text(record.version),
-                          .init(number.parts.major), .init(number.parts.minor), .init(number.parts.patch),
-                          .text(record.createdAt), .text(record.updatedAt)])
-                let id = db.lastInsertRowID
+                let id = try insertPendingRow(db, record: record, version: record.version, number: number)
                 for file in record.files {
                     try insertFile(db, versionID: id, file: file, state: "ready", createdAt: record.updatedAt)
                 }

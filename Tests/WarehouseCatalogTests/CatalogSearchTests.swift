@@ -203,6 +203,20 @@ import WarehouseSQLite
         #expect(try catalog.search(text).hits.first?.snippet == "Old \u{1}ResNet\u{2}")
     }
 
+    @Test func snippetsMarkWhatTheFullTextIndexMatched() {
+        var record = ModelVersionRecord(modelID: "m", userID: "u", name: "Churn model", version: "v1", framework: .sklearn,
+                                        modelType: .classification, createdAt: "2026-01-01T00:00:00Z")
+        record.description = "Trained weekly on the billing export; flags customers likely to leave within thirty days, "
+            + "using usage, tickets and invoices from the Café dataset."
+        // The column matching the most query words wins; the window starts just before the first match.
+        #expect(Snippet.make(text: "custom invoic", record: record)
+                == "…export; flags \u{1}customers\u{2} likely to leave within thirty days, using usage, tickets and \u{1}invoices\u{2} from the…")
+        #expect(Snippet.make(text: "CAFE", record: record)?.hasSuffix("and invoices from the \u{1}Café\u{2} dataset.") == true)
+        #expect(Snippet.make(text: "churn", record: record) == "\u{1}Churn\u{2} model")
+        #expect(Snippet.make(text: "zebra", record: record) == nil)
+        #expect(Snippet.make(text: "--", record: record) == nil)
+    }
+
     /// Index statistics of bench/search's 100,000-model catalog (`ANALYZE` with analysis_limit
     /// 1000), so that SQLite plans these small test catalogs as it plans the large one.
     static let benchStatistics: [(table: String, index: String, stat: String)] = [
