@@ -53,22 +53,33 @@ def warehouse(port, token, rounds):
         _, _, cursor = get({"cursor": cursor} if cursor else {})
         if page >= 250:
             cursors.append({"cursor": cursor})
-    shapes = [(name, variants if variants is not None else cursors) for name, variants in WAREHOUSE_SHAPES]
-    for params in (v for _, variants in shapes for v in variants):  # warm-up
-        get(params, user="admin" if params.get("scope") else "team")
+    def call(params):
+        def run():
+            rows, total, _ = get(params, user="admin" if params.get("scope") else "team")
+            return {"rows": len(rows), "total": total}
+        return run
+    measure([(name, [call(p) for p in (variants if variants is not None else cursors)]) for name, variants in WAREHOUSE_SHAPES],
+            rounds)
+
+
+def measure(shapes, rounds):
+    """Runs each shape's calls once to warm up, then `rounds` times round-robin; prints one JSON
+    line per shape with p50/p99 and the facts (rows, total) its first call returned."""
+    for _, calls in shapes:
+        for call in calls:
+            call()
     samples = {name: [] for name, _ in shapes}
     facts = {}
     for _ in range(rounds):
-        for name, variants in shapes:
-            for params in variants:
+        for name, calls in shapes:
+            for call in calls:
                 start = time.perf_counter()
-                rows, total, _ = get(params, user="admin" if params.get("scope") else "team")
+                result = call()
                 samples[name].append(time.perf_counter() - start)
-                facts.setdefault(name, (len(rows), total))
+                facts.setdefault(name, result)
     for name, _ in shapes:
         p50, p99 = percentiles(samples[name])
-        print(json.dumps({"shape": name, "p50_ms": p50, "p99_ms": p99, "n": len(samples[name]),
-                          "rows": facts[name][0], "total": facts[name][1]}))
+        print(json.dumps({"shape": name, "p50_ms": p50, "p99_ms": p99, "n": len(samples[name]), **facts[name]}))
 
 
 def mlflow_shapes(client):
@@ -102,22 +113,7 @@ def mlflow(database, rounds):
     uri = f"sqlite:///{database}"
     _mlflow.set_tracking_uri(uri)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    shapes = mlflow_shapes(client)
-    for _, variants in shapes:
-        for call in variants:
-            call()
-    samples = {name: [] for name, _ in shapes}
-    facts = {}
-    for _ in range(rounds):
-        for name, variants in shapes:
-            for call in variants:
-                start = time.perf_counter()
-                result = call()
-                samples[name].append(time.perf_counter() - start)
-                facts.setdefault(name, len(result))
-    for name, _ in shapes:
-        p50, p99 = percentiles(samples[name])
-        print(json.dumps({"shape": name, "p50_ms": p50, "p99_ms": p99, "n": len(samples[name]), "rows": facts[name]}))
+    measure([(name, [lambda call=call: {"rows": len(call())} for call in calls]) for name, calls in mlflow_shapes(client)], rounds)
 
 
 if __name__ == "__main__":

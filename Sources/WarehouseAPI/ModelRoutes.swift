@@ -43,13 +43,12 @@ struct ModelRoutes {
             },
             RouteDefinition("GET", "/ai-models/search/{user_id}") { request in
                 let user = try request.userParameter()
-                let query = try request.modelQuery(user: user, text: request.nonEmptyQuery("query") ?? request.nonEmptyQuery("q"))
-                if query.allUsers { try request.principal(access).requireAdmin() }
+                let query = try request.modelQuery(user: user, text: request.nonEmptyQuery("query") ?? request.nonEmptyQuery("q"),
+                                                   principal: try request.principal(access))
                 return Self.listing(try service.search(query))
             },
             RouteDefinition("GET", "/ai-models/{user_id}") { request in
-                let query = try request.modelQuery(user: try request.userParameter(), text: nil)
-                if query.allUsers { try request.principal(access).requireAdmin() }
+                let query = try request.modelQuery(user: try request.userParameter(), text: nil, principal: try request.principal(access))
                 return Self.listing(try service.search(query))
             },
             RouteDefinition("GET", "/ai-models/{user_id}/{model_id}") { request in

@@ -1,5 +1,6 @@
 import WarehouseCore
 import WarehouseHTTPServer
+import WarehouseService
 
 /// Typed access to query arguments, with errors that name the parameter.
 extension HTTPRequest {
@@ -48,8 +49,8 @@ extension HTTPRequest {
         try Identifiers.name(parameter("model_id"), field: "model_id")
     }
 
-    /// The filters shared by listing and search.
-    func modelQuery(user: String, text: String?) throws -> ModelQuery {
+    /// The filters shared by listing and search; `scope=all` only for the admin.
+    func modelQuery(user: String, text: String?, principal: Principal) throws -> ModelQuery {
         var query = ModelQuery(
             userID: user, text: text,
             framework: try nonEmptyQuery("framework").map { try Framework.parse($0) },
@@ -65,7 +66,9 @@ extension HTTPRequest {
         query.cursor = nonEmptyQuery("cursor")
         switch nonEmptyQuery("scope")?.lowercased() {
         case nil, "user": break
-        case "all": query.allUsers = true
+        case "all":
+            try principal.requireAdmin()
+            query.allUsers = true
         case let other?: throw WarehouseError.invalid("scope must be 'user' or 'all' (got \(Identifiers.quoted(other)))")
         }
         switch nonEmptyQuery("versions")?.lowercased() {

@@ -117,7 +117,7 @@ struct WebRoutes {
                     guard let user = session.user(request) else { return Self.page(WebPages.chooseUser(session: session, path: "/ui/models")) }
                     try session.principal.authorize(user: user)
                     let text = request.nonEmptyQuery("query")
-                    let query = try request.modelQuery(user: user, text: text)
+                    let query = try request.modelQuery(user: user, text: text, principal: session.principal)
                     let result = try service.search(query)
                     return Self.page(WebPages.models(session: session, user: user, query: query, hits: result.hits, total: result.total))
                 }

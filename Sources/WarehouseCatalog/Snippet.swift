@@ -20,7 +20,8 @@ enum Snippet {
             let ranges = tokens(text)
             let folded = ranges.map { fold(text[$0]) }
             let matched = folded.map { word in terms.contains { word.hasPrefix($0) } }
-            let score = Set(zip(folded, matched).filter(\.1).compactMap { word in terms.first { word.0.hasPrefix($0) } }).count
+            // How many of the query's words the column holds.
+            let score = terms.filter { term in folded.contains { $0.hasPrefix(term) } }.count
             if score > (best?.score ?? 0) { best = (text, ranges, matched, score) }
         }
         guard let best, let first = best.matched.firstIndex(of: true) else { return nil }

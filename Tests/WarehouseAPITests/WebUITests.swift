@@ -102,6 +102,7 @@ import WarehouseTesting
 
         // Another user's pages are refused; the API still wants a bearer token, not the cookie.
         #expect(try anonymous.get("/ui/models/bob/x", headers: session).status == 403)
+        #expect(try anonymous.get("/ui/models?scope=all", headers: session).status == 403)
         #expect(try anonymous.get("/ai-models/alice", headers: session).status == 401)
         // State-changing forms need the CSRF token.
         let fields = [("user_id", "alice"), ("model_id", "from-ui")]

@@ -17,8 +17,6 @@ import WarehouseSQLite
     /// 60 models of users a and b, 1-3 versions each, with numbers, tags and metrics that vary.
     func seed(_ catalog: Catalog) throws -> [ModelVersionRecord] {
         var committed: [ModelVersionRecord] = []
-        var random = SystemRandomNumberGenerator()
-        _ = random
         for index in 0..<60 {
             let user = index % 4 == 3 ? "b" : "a"
             for number in 1...(1 + index % 3) {
