@@ -23,7 +23,9 @@ struct DatasetRoutes {
                 let file = try ModelRoutes.incomingFile(named: "file", in: form)
                 let record = try datasets.upload(fields: fields, file: file)
                 var job: TrainingJob?
-                if fields.autoTrain {
+                // The dataset is kept whatever training would make of it: when it cannot be
+                // trained on, no job is queued and `training_refusal` says why.
+                if fields.autoTrain, record.profile.trainingRefusal == nil {
                     var trainingRequest = try TrainingRequest(userID: fields.userID, datasetID: fields.datasetID,
                                                               datasetVersion: record.version, timeLimit: fields.timeLimit,
                                                               automatic: true)
@@ -58,6 +60,7 @@ struct DatasetDTO: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case columns, sampleData = "sample_data", features, droppedColumns = "dropped_columns", problemType = "problem_type"
+        case trainingRefusal = "training_refusal"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -68,6 +71,7 @@ struct DatasetDTO: Encodable {
         try container.encode(record.profile.features, forKey: .features)
         try container.encode(record.profile.droppedColumns, forKey: .droppedColumns)
         try container.encode(record.profile.problemType, forKey: .problemType)
+        try container.encode(record.profile.trainingRefusal, forKey: .trainingRefusal)
     }
 }
 

@@ -7,7 +7,9 @@ import WarehouseService
 /// single byte ranges (Range → 206, If-Range), and a body sent with sendfile when the store
 /// has a local file, else streamed from the store.
 enum DownloadResponse {
-    static func make(_ download: Download, request: HTTPRequest, store: any ObjectStore) throws -> HTTPResponse {
+    /// `check` runs once the answer would carry or point at the bytes, before any is sent.
+    static func make(_ download: Download, request: HTTPRequest, store: any ObjectStore,
+                     check: StoredObjectCheck) throws -> HTTPResponse {
         let file = download.file
         let etag = "\"\(file.fileHash)\""
         var headers = HTTPHeaders()
@@ -19,6 +21,7 @@ enum DownloadResponse {
         if let condition = request.headers["if-none-match"], matches(condition, etag: etag) {
             return HTTPResponse(status: 304, headers: headers)
         }
+        try check.file(download)
         // ?redirect=true: send the client straight to the bucket with a presigned URL (S3 only;
         // a local store has none and serves the bytes itself).
         if let redirect = request.nonEmptyQuery("redirect"), try FieldValues.bool(redirect, field: "redirect"),
@@ -70,12 +73,33 @@ enum DownloadResponse {
     }
 }
 
+/// Makes sure stored objects are still the recorded files before a download answers, and
+/// reports each one that is not (a metric and a log line, given by the application).
+struct StoredObjectCheck: Sendable {
+    let service: ModelService
+    let report: @Sendable (String) -> Void
+
+    func file(_ download: Download) throws { try reporting { try service.checkStored(download) } }
+
+    func version(_ record: ModelVersionRecord) throws { try reporting { try service.checkStored(record) } }
+
+    private func reporting(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch WarehouseError.storedObjectDrifted(let detail) {
+            report(detail)
+            throw WarehouseError.storedObjectDrifted(detail)
+        }
+    }
+}
+
 /// A whole version as a ZIP streamed while it is written (chunked: its length is not known
 /// in advance). Stored entries by default; `?compress=deflate` compresses them. The ETag is
 /// derived from the compression and every file's path and SHA-256, so an unchanged version
 /// answers If-None-Match with 304.
 enum ArchiveResponse {
-    static func make(_ record: ModelVersionRecord, request: HTTPRequest, service: ModelService) throws -> HTTPResponse {
+    static func make(_ record: ModelVersionRecord, request: HTTPRequest, service: ModelService,
+                     check: StoredObjectCheck) throws -> HTTPResponse {
         let deflate: Bool
         switch request.nonEmptyQuery("compress")?.lowercased() {
         case nil, "store", "none", "stored": deflate = false
@@ -92,6 +116,7 @@ enum ArchiveResponse {
         if let condition = request.headers["if-none-match"], DownloadResponse.matches(condition, etag: etag) {
             return HTTPResponse(status: 304, headers: headers)
         }
+        try check.version(record)
         headers.add("Content-Type", "application/zip")
         headers.add("Content-Disposition", DownloadResponse.contentDisposition(filename: "\(record.modelID)-\(record.version).zip"))
         let stream = try service.archiveStream(for: record, deflate: deflate)

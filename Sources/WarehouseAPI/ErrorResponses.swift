@@ -30,6 +30,7 @@ enum ErrorResponses {
             case .tooLarge(let detail): return (413, detail)
             case .rangeNotSatisfiable: return (416, error.description)
             case .storageUnavailable(let detail): return (503, "storage unavailable: \(detail)")
+            case .storedObjectDrifted(let detail): return (500, detail)
             }
         case let error as HTTPBodyError:
             switch error {

@@ -10,10 +10,12 @@ struct ModelRoutes {
     let uploadBody: HTTPBodyKind
     /// Like `uploadBody`, and stages the file in the store while it arrives (`StagedUpload`).
     let stagedUploadBody: HTTPBodyKind
+    let storedObjectCheck: StoredObjectCheck
 
     var definitions: [RouteDefinition] {
         let service = self.service
         let access = self.access
+        let check = self.storedObjectCheck
         return [
             RouteDefinition("POST", "/ai-models/upload/single", body: stagedUploadBody) { request in
                 let form = try Self.form(of: request)
@@ -73,10 +75,10 @@ struct ModelRoutes {
                 let version = try request.versionQuery()
                 guard let filename = request.nonEmptyQuery("filename") else {
                     let record = try service.record(user: user, model: model, version: version)
-                    return try ArchiveResponse.make(record, request: request, service: service)
+                    return try ArchiveResponse.make(record, request: request, service: service, check: check)
                 }
                 let download = try service.downloadTarget(user: user, model: model, version: version, filename: filename)
-                return try DownloadResponse.make(download, request: request, store: service.store)
+                return try DownloadResponse.make(download, request: request, store: service.store, check: check)
             },
             RouteDefinition("GET", "/ai-models/{user_id}/{model_id}/files") { request in
                 let record = try service.record(user: try request.userParameter(), model: try request.modelParameter(),
@@ -185,11 +187,13 @@ struct VersionListDTO: Encodable {
         let validationAccuracy: Double?
         let isActive: Bool
         let isProductionReady: Bool
+        let aliases: [String]
 
         enum CodingKeys: String, CodingKey {
             case version, createdAt = "created_at", updatedAt = "updated_at", framework, modelType = "model_type"
             case algorithm, modelSizeMB = "model_size_mb", fileCount = "file_count", primaryFilePath = "primary_file_path"
             case validationAccuracy = "validation_accuracy", isActive = "is_active", isProductionReady = "is_production_ready"
+            case aliases
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -206,6 +210,7 @@ struct VersionListDTO: Encodable {
             try c.encode(validationAccuracy, forKey: .validationAccuracy)
             try c.encode(isActive, forKey: .isActive)
             try c.encode(isProductionReady, forKey: .isProductionReady)
+            try c.encode(aliases, forKey: .aliases)
         }
     }
 
@@ -221,7 +226,8 @@ struct VersionListDTO: Encodable {
             Summary(version: $0.version, createdAt: $0.createdAt, updatedAt: $0.updatedAt, framework: $0.framework.rawValue,
                     modelType: $0.modelType.rawValue, algorithm: $0.algorithm, modelSizeMB: $0.modelSizeMB,
                     fileCount: $0.files.count, primaryFilePath: $0.primaryFilePath,
-                    validationAccuracy: $0.validationAccuracy, isActive: $0.isActive, isProductionReady: $0.isProductionReady)
+                    validationAccuracy: $0.validationAccuracy, isActive: $0.isActive, isProductionReady: $0.isProductionReady,
+                    aliases: $0.aliases)
         }
         self.latest = records.last?.version
     }

@@ -8,14 +8,14 @@ import WarehouseCore
 ///
 /// Encoding a record with Foundation takes about 165 µs, half of a 20-row page's time at
 /// 100,000 models, so each record's bytes are kept by its catalog revision (which changes with
-/// every write to the version) and production flag, for the few thousand most recent.
+/// every write to the version) and aliases, for the few thousand most recent.
 final class SearchHitEncoding: Sendable {
     static let shared = SearchHitEncoding()
     static let capacity = 4096
 
     private struct Key: Hashable {
         let revision: Int64
-        let production: Bool
+        let aliases: [String]
     }
 
     private let encoded = Mutex<[Key: [UInt8]]>([:])
@@ -37,7 +37,7 @@ final class SearchHitEncoding: Sendable {
     }
 
     private func record(_ hit: SearchHit) -> [UInt8] {
-        let key = hit.revision.map { Key(revision: $0, production: hit.record.isProductionReady) }
+        let key = hit.revision.map { Key(revision: $0, aliases: hit.record.aliases) }
         if let key, let bytes = encoded.withLock({ $0[key] }) { return bytes }
         let bytes = (try? JSON.encode(hit.record)) ?? Array("{}".utf8)
         if let key {

@@ -89,15 +89,19 @@ public final class WarehouseApplication: Sendable {
                   let staged = StagedUpload(service: service, fieldsSoFar: fieldsSoFar, filename: file.filename) else { return nil }
             return StagedUploadObserver(staged)
         }
+        let storedObjectCheck = StoredObjectCheck(service: service) { [metrics, logger] detail in
+            metrics.storageError(operation: "download", kind: "drift")
+            logger.error("download refused: \(detail)")
+        }
         let routes = ModelRoutes(service: service, access: access, uploadBody: .multipart(multipart),
-                                 stagedUploadBody: .multipart(staging)).definitions
+                                 stagedUploadBody: .multipart(staging), storedObjectCheck: storedObjectCheck).definitions
             + SystemRoutes(service: service, storage: configuration.storage.rawValue, metrics: metrics).definitions
             + TokenRoutes(access: access).definitions
             + DatasetRoutes(datasets: datasets, training: training, access: access, uploadBody: .multipart(multipart)).definitions
             + TrainingRoutes(training: training, predictions: predictions, access: access).definitions
             + LifecycleRoutes(lifecycle: lifecycle, feedback: feedback, training: training, models: service, access: access).definitions
             + WebRoutes(service: service, datasets: datasets, training: training, lifecycle: lifecycle, access: access,
-                        uploadBody: .multipart(multipart)).definitions
+                        uploadBody: .multipart(multipart), storedObjectCheck: storedObjectCheck).definitions
         router = Router(routes: routes) { [logger] error, head in
             ErrorResponses.response(for: error, head: head, logger: logger)
         }

@@ -15,6 +15,7 @@ struct WebRoutes {
     let lifecycle: ModelLifecycle
     let access: AccessControl
     let uploadBody: HTTPBodyKind
+    let storedObjectCheck: StoredObjectCheck
 
     static let cookie = "warehouse_session"
 
@@ -140,9 +141,10 @@ struct WebRoutes {
                 let version = try request.versionQuery()
                 if let filename = request.nonEmptyQuery("filename") {
                     return try DownloadResponse.make(try service.downloadTarget(user: user, model: model, version: version, filename: filename),
-                                                     request: request, store: service.store)
+                                                     request: request, store: service.store, check: storedObjectCheck)
                 }
-                return try ArchiveResponse.make(try service.record(user: user, model: model, version: version), request: request, service: service)
+                return try ArchiveResponse.make(try service.record(user: user, model: model, version: version), request: request,
+                                                service: service, check: storedObjectCheck)
             },
             RouteDefinition("GET", "/ui/datasets/{user_id}/{dataset_id}") { request in
                 Self.signedIn(request, access: access) { session in

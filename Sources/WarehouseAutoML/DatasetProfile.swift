@@ -57,11 +57,15 @@ public struct DatasetProfile: Codable, Sendable {
     public let droppedColumns: [String]
     public let sampleData: [[String: String?]]
     public let delimiter: String
+    /// Why a training job on this profile would refuse to start (no usable features, a
+    /// target with one class…); nil when it can train.
+    public let trainingRefusal: String?
 
     enum CodingKeys: String, CodingKey {
         case rows, columns, features, delimiter
         case targetColumn = "target_column", taskType = "task_type", problemType = "problem_type"
         case classCount = "class_count", droppedColumns = "dropped_columns", sampleData = "sample_data"
+        case trainingRefusal = "training_refusal"
     }
 
     public func column(_ name: String) -> ColumnProfile? { columns.first { $0.name == name } }
@@ -121,11 +125,12 @@ public struct DatasetProfile: Codable, Sendable {
             throw ProfileError.invalid("target column '\(target)' is \(targetType.rawValue), not numeric; regression needs numbers")
         }
         let classes = task == .classification ? targetAccumulator.distinctCount : nil
-        if let classes, classes < 2 {
-            throw ProfileError.invalid("target column '\(target)' has \(classes) distinct value; classification needs at least 2")
-        }
+        // What would stop training is noted, never a reason to refuse the dataset itself.
+        var refusals: [String] = []
         if targetAccumulator.nonNull < 2 {
-            throw ProfileError.invalid("target column '\(target)' has fewer than 2 values")
+            refusals.append("target column '\(target)' has fewer than 2 values")
+        } else if let classes, classes < 2 {
+            refusals.append("target column '\(target)' has \(classes) distinct value; classification needs at least 2")
         }
 
         var columns: [ColumnProfile] = []
@@ -148,13 +153,15 @@ public struct DatasetProfile: Codable, Sendable {
             if reason != nil { role = "dropped"; dropped.append(name) } else if role == "feature" { features.append(name) }
             columns.append(accumulator.profile(name: name, type: type, role: role, dropReason: reason))
         }
-        guard !features.isEmpty else {
-            throw ProfileError.invalid("no usable feature columns (dropped: \(dropped.joined(separator: ", ")))")
+        if features.isEmpty {
+            let reasons = columns.filter { $0.role == "dropped" }.map { "\($0.name): \($0.dropReason ?? "dropped")" }
+            refusals.append("no usable feature columns (dropped: \(reasons.joined(separator: "; ")))")
         }
         let problem: ProblemType = task == .regression ? .regression : (classes == 2 ? .binary : .multiclass)
         return DatasetProfile(rows: rows, columns: columns, targetColumn: target, taskType: task, problemType: problem,
                               classCount: classes, features: features, droppedColumns: dropped, sampleData: samples,
-                              delimiter: String(UnicodeScalar(table.reader.dialect.delimiter)))
+                              delimiter: String(UnicodeScalar(table.reader.dialect.delimiter)),
+                              trainingRefusal: refusals.isEmpty ? nil : refusals.joined(separator: "; "))
     }
 }
 

@@ -335,10 +335,11 @@ public final class Catalog: Sendable {
                       isPrimary: file.bool("is_primary"), description: file.string("description"), format: file.string("format"))
         }
         record.primaryFilePath = record.files.first(where: \.isPrimary)?.filePath
-        // Mirrors the production alias, whatever the stored record says.
-        record.isProductionReady = try db.queryOne("""
-            SELECT 1 AS held FROM aliases WHERE user_id = ? AND model_id = ? AND alias = ? AND version = ?
-            """, [.text(record.userID), .text(record.modelID), .text(Self.productionAlias), .text(record.version)]) != nil
+        // Mirrors the alias table, whatever the stored record says.
+        record.aliases = try db.query("""
+            SELECT alias FROM aliases WHERE user_id = ? AND model_id = ? AND version = ? ORDER BY alias
+            """, [.text(record.userID), .text(record.modelID), .text(record.version)]).compactMap { $0.string("alias") }
+        record.isProductionReady = record.aliases.contains(Self.productionAlias)
         return record
     }
 
@@ -394,6 +395,7 @@ public final class Catalog: Sendable {
     static func encode(_ record: ModelVersionRecord) throws -> String {
         var stored = record
         stored.files = []
+        stored.aliases = []
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(stored), as: UTF8.self)

@@ -12,6 +12,10 @@ import WarehouseSQLite
 ///                 | field [NOT] IN '(' value (',' value)* ')' | field [NOT] LIKE string
 ///     field      := name | metrics.<name> | metrics.<split>.<name> | custom.<key>[.<key>…]
 ///     value      := number | 'text' ('' is a quote) | true | false
+///
+/// Typed fields compare by their type: numbers as numbers, `version` by its numbers
+/// (`v1.10 > v1.9`), `created_at`/`updated_at` as instants whatever the literal's precision
+/// or zone, booleans in custom_metadata as 1/0 (`custom.approved = true`).
 public struct FilterExpression: Sendable {
     public let sql: String
     public let bindings: [SQLiteValue]
@@ -265,6 +269,8 @@ public struct FilterExpression: Sendable {
     /// custom_metadata are bound; only the fixed fragments are SQL text.
     enum Field {
         case column(String, numeric: Bool)
+        /// A stored timestamp (always `YYYY-MM-DDTHH:MM:SS.mmmZ`): compared as an instant.
+        case time(String)
         /// A scalar leaf of custom_metadata in `version_fields`; `numeric` nil takes either.
         case custom(path: String, numeric: Bool?)
         case tags
@@ -276,7 +282,7 @@ public struct FilterExpression: Sendable {
             "framework": .column("v.framework", numeric: false), "model_type": .column("v.model_type", numeric: false),
             "algorithm": .column("v.algorithm", numeric: false), "name": .column("v.name", numeric: false),
             "model_id": .column("v.model_id", numeric: false), "description": .column("v.description", numeric: false),
-            "created_at": .column("v.created_at", numeric: false), "updated_at": .column("v.updated_at", numeric: false),
+            "created_at": .time("v.created_at"), "updated_at": .time("v.updated_at"),
             "num_parameters": .column("v.num_parameters", numeric: true),
             "training_accuracy": .column("v.training_accuracy", numeric: true),
             "validation_accuracy": .column("v.validation_accuracy", numeric: true),
@@ -302,7 +308,7 @@ public struct FilterExpression: Sendable {
                 return part
             }
             if parts.first?.lowercased() == "metrics", parts.count == 2 {
-                return .custom(path: "metrics.test." + (try key(parts[1])), numeric: true)
+                return .custom(path: Catalog.heldOutMetricPrefix + (try key(parts[1])), numeric: true)
             }
             if parts.first?.lowercased() == "metrics", parts.count == 3, ["test", "validation", "training"].contains(parts[1].lowercased()) {
                 return .custom(path: "metrics.\(parts[1].lowercased())." + (try key(parts[2])), numeric: true)
@@ -330,6 +336,26 @@ public struct FilterExpression: Sendable {
             case .column(let column, let numeric):
                 return Fragment(sql: "\(column) \(op) ?\(like)",
                                 bindings: [numeric && op != "LIKE" ? try requireNumber() : try requireText()], cost: 0)
+            case .time(let column):
+                if op == "LIKE" { return Fragment(sql: "\(column) LIKE ?\(like)", bindings: [try requireText()], cost: 0) }
+                guard case .text(let text) = value, let instant = Timestamps.instant(text) else {
+                    throw WarehouseError.invalid("filter: expected a time such as '2026-12-05', '2026-12-05T21:03:16Z' or "
+                        + "'2026-12-05T22:03:16.890+01:00' at position \(token.position)")
+                }
+                // The text of the instant in the stored form compares as the instant. A literal
+                // finer than the stored milliseconds lies strictly between two stored values,
+                // so it equals none and orders like the millisecond below it from above.
+                var sqlOperator = op
+                if !instant.exact {
+                    switch op {
+                    case "=": return Fragment(sql: "0", bindings: [], cost: 0)
+                    case "!=": return Fragment(sql: "1", bindings: [], cost: 0)
+                    case ">=": sqlOperator = ">"
+                    case "<": sqlOperator = "<="
+                    default: break
+                    }
+                }
+                return Fragment(sql: "\(column) \(sqlOperator) ?", bindings: [.text(instant.canonical)], cost: 0)
             case .custom(let path, let numeric):
                 let operand: SQLiteValue
                 switch numeric {

@@ -314,5 +314,8 @@ enum Schema {
             CREATE INDEX latest_by_test_accuracy ON versions (user_id, test_accuracy) WHERE latest = 1;
             CREATE INDEX latest_by_training_loss ON versions (user_id, training_loss) WHERE latest = 1;
             """, backfill: Catalog.backfillSearchColumns),
+        // metrics.<name> finds a user's own metrics too: derived `@metrics.<name>` fields.
+        .init("007-held-out-metrics", "DELETE FROM version_fields WHERE path LIKE '@%';",
+                                 backfill: Catalog.backfillHeldOutMetrics),
     ])
 }

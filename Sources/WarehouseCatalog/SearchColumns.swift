@@ -45,10 +45,38 @@ extension Catalog {
             }
         }
         walk(metadata, prefix: "", depth: 1)
-        return fields
+        return fields + heldOutMetrics(metadata)
     }
 
+    /// What `metrics.<name>` filters and sorts on: the held-out metrics, whoever wrote them.
+    /// Training writes `metrics.test.<name>`; a user's upload says `{"metrics": {"f1": 0.93}}`.
+    /// Training's value wins where both exist. The path starts with `@`, which no key can, so
+    /// it never meets a user's own field.
+    static func heldOutMetrics(_ metadata: [String: JSONValue]) -> [(path: String, number: Double?, text: String?)] {
+        guard case .object(let metrics)? = metadata["metrics"] else { return [] }
+        var values: [String: Double] = [:]
+        for (key, value) in metrics where FilterExpression.Field.isKey(key) { if let number = value.doubleValue { values[key] = number } }
+        if case .object(let test)? = metrics["test"] {
+            for (key, value) in test where FilterExpression.Field.isKey(key) { if let number = value.doubleValue { values[key] = number } }
+        }
+        return values.keys.sorted().prefix(maxSearchFields).map { (heldOutMetricPrefix + $0, values[$0], nil) }
+    }
+
+    static let heldOutMetricPrefix = "@metrics."
+
     /// Migration 006: fills the new columns and fields from every stored record.
+    /// Migration 007: the held-out metric fields of every stored record.
+    @Sendable static func backfillHeldOutMetrics(_ db: SQLiteConnection) throws {
+        for row in try db.query("SELECT r.version_id, r.record, v.user_id FROM version_records r JOIN versions v ON v.id = r.version_id") {
+            guard let id = row.int("version_id"), let json = row.string("record"), let user = row.string("user_id"),
+                  let record = try? JSONDecoder().decode(ModelVersionRecord.self, from: Data(json.utf8)) else { continue }
+            for field in heldOutMetrics(record.customMetadata) {
+                try db.run("INSERT INTO version_fields (version_id, path, user_id, number, text) VALUES (?, ?, ?, ?, NULL)",
+                           [.integer(Int64(id)), .text(field.path), .text(user), .init(field.number)])
+            }
+        }
+    }
+
     @Sendable static func backfillSearchColumns(_ db: SQLiteConnection) throws {
         for row in try db.query("SELECT version_id, record FROM version_records") {
             guard let id = row.int("version_id"), let json = row.string("record"),

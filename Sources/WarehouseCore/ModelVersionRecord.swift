@@ -78,6 +78,9 @@ public struct ModelVersionRecord: Sendable, Equatable, Codable {
     public var updatedAt: String
     public var isActive: Bool
     public var isProductionReady: Bool
+    /// The aliases that point at this version, sorted (as MLflow's ModelVersion.aliases).
+    /// Filled by the catalog from its alias table on every read; never a stored truth.
+    public var aliases: [String]
 
     public init(modelID: String, userID: String, name: String, version: String, framework: Framework,
                 modelType: ModelType, createdAt: String) {
@@ -98,6 +101,7 @@ public struct ModelVersionRecord: Sendable, Equatable, Codable {
         self.updatedAt = createdAt
         self.isActive = true
         self.isProductionReady = false
+        self.aliases = []
     }
 
     /// Distinct detected formats of the files.
@@ -140,7 +144,7 @@ public struct ModelVersionRecord: Sendable, Equatable, Codable {
         case validationAccuracy = "validation_accuracy", testAccuracy = "test_accuracy", trainingLoss = "training_loss"
         case pythonVersion = "python_version", dependencies, hardwareRequirements = "hardware_requirements"
         case tags, customMetadata = "custom_metadata", createdAt = "created_at", updatedAt = "updated_at"
-        case isActive = "is_active", isProductionReady = "is_production_ready"
+        case isActive = "is_active", isProductionReady = "is_production_ready", aliases
     }
 
     public init(from decoder: any Decoder) throws {
@@ -172,6 +176,7 @@ public struct ModelVersionRecord: Sendable, Equatable, Codable {
         updatedAt = try c.decodeIfPresent(String.self, forKey: .updatedAt) ?? createdAt
         isActive = try c.decodeIfPresent(Bool.self, forKey: .isActive) ?? true
         isProductionReady = try c.decodeIfPresent(Bool.self, forKey: .isProductionReady) ?? false
+        aliases = try c.decodeIfPresent([String].self, forKey: .aliases) ?? []
     }
 
     /// Encodes every field, absent ones as null, so clients always see the whole schema.
@@ -206,5 +211,6 @@ public struct ModelVersionRecord: Sendable, Equatable, Codable {
         try c.encode(updatedAt, forKey: .updatedAt)
         try c.encode(isActive, forKey: .isActive)
         try c.encode(isProductionReady, forKey: .isProductionReady)
+        try c.encode(aliases, forKey: .aliases)
     }
 }

@@ -19,11 +19,15 @@ public enum WarehouseError: Error, Equatable, CustomStringConvertible {
     case storageUnavailable(String)
     /// A range that lies outside the object. 416.
     case rangeNotSatisfiable(size: UInt64)
+    /// A stored object that is no longer the file the catalog recorded (changed, truncated or
+    /// removed behind the service's back): refused before a byte is sent. 500.
+    case storedObjectDrifted(String)
 
     public var description: String {
         switch self {
         case .invalid(let text), .notFound(let text), .alreadyExists(let text), .conflict(let text),
-             .tooLarge(let text), .unauthorized(let text), .forbidden(let text), .storageUnavailable(let text):
+             .tooLarge(let text), .unauthorized(let text), .forbidden(let text), .storageUnavailable(let text),
+             .storedObjectDrifted(let text):
             return text
         case .rangeNotSatisfiable(let size):
             return "requested range is not satisfiable (object size \(size) bytes)"

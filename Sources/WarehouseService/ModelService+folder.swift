@@ -7,7 +7,7 @@ extension ModelService {
     /// Creates a version from a ZIP of a model folder. The archive is validated whole from its
     /// central directory first (unsafe paths, links, encryption, bombs, limits); then entries
     /// stream one by one into spool files and on to the store, so memory stays bounded.
-    /// `__MACOSX/` and `.DS_Store` are skipped; with `preserveStructure` false paths are
+    /// `__MACOSX/`, `._*` and `.DS_Store` are left out (named in `custom_metadata.skipped_entries`); with `preserveStructure` false paths are
     /// flattened to base names. A folder upload into an existing version is 409.
     public func uploadFolder(fields: UploadFields, archive: IncomingFile, preserveStructure: Bool,
                              primaryFile: String?) throws -> ModelVersionRecord {
@@ -16,6 +16,7 @@ extension ModelService {
             var targets: [String: String] = [:]
             var sources: [String: String] = [:]
             var sizes: [String: UInt64] = [:]
+            let skipped = extractor.files.map(\.path).filter(Self.isFolderNoise)
             for entry in extractor.files where !Self.isFolderNoise(entry.path) {
                 let target = preserveStructure ? entry.path : FilePaths.baseName(entry.path)
                 if let earlier = sources[target] {
@@ -57,14 +58,24 @@ extension ModelService {
                 }
             }, finalize: { record in
                 Detection.apply(VersionAnalysis(files: analyses, primary: primary), to: &record, given: fields.framework)
+                if !skipped.isEmpty {
+                    // Said in the record, so the uploader sees why the archive held more files.
+                    record.customMetadata["skipped_entries"] = .array(skipped.prefix(100).map(JSONValue.string))
+                    var warnings: [JSONValue] = []
+                    if case .array(let items)? = record.customMetadata["warnings"] { warnings = items }
+                    warnings.append(.string("left out \(skipped.count) macOS metadata entr\(skipped.count == 1 ? "y" : "ies") "
+                        + "(__MACOSX/, ._* AppleDouble files, .DS_Store): they are Finder's, not the model's"))
+                    record.customMetadata["warnings"] = .array(warnings)
+                }
             })
         }
     }
 
-    /// macOS Finder's companions, never part of a model.
+    /// macOS Finder's companions, never part of a model: the `__MACOSX/` tree, AppleDouble
+    /// `._name` files (resource forks and extended attributes) and `.DS_Store`.
     static func isFolderNoise(_ path: String) -> Bool {
         let segments = path.split(separator: "/")
-        return segments.first == "__MACOSX" || segments.last == ".DS_Store"
+        return segments.first == "__MACOSX" || segments.last == ".DS_Store" || segments.last?.hasPrefix("._") == true
     }
 
     /// The file named by `primary_file` (path or unique base name), else the largest weights

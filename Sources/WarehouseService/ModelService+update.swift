@@ -17,6 +17,9 @@ extension ModelService {
         for key in patch.keys.sorted() where Self.immutableFields.contains(key) {
             throw WarehouseError.invalid("field '\(key)' cannot be changed")
         }
+        if patch["aliases"] != nil {
+            throw WarehouseError.invalid("field 'aliases' cannot be changed by an update: use PUT or DELETE …/aliases/{alias}")
+        }
         var patch = patch
         if let production = patch.removeValue(forKey: "is_production_ready") {
             guard case .bool(let flag) = production else { throw WarehouseError.invalid("field 'is_production_ready' must be true or false") }

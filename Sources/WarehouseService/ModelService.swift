@@ -165,6 +165,37 @@ public final class ModelService: Sendable {
         return Download(record: record, file: file, key: key)
     }
 
+    /// Refuses a download whose stored object no longer has the size the catalog recorded, before
+    /// the status line goes out: the store is asked (a stat, or one HEAD), never trusted.
+    public func checkStored(_ download: Download) throws {
+        let info = try store.head(key: download.key)
+        if let problem = Self.drift(info?.size, expected: download.file.fileSize) {
+            throw Self.drifted(download.file.filePath, of: download.record, problem)
+        }
+    }
+
+    /// The same for every file of a version, from one listing of its prefix.
+    public func checkStored(_ record: ModelVersionRecord) throws {
+        let prefix = ObjectKeys.versionPrefix(user: record.userID, model: record.modelID, version: record.version)
+        let sizes = Dictionary(try store.list(prefix: prefix).map { (String($0.key.dropFirst(prefix.count)), $0.size) },
+                               uniquingKeysWith: { first, _ in first })
+        for file in record.files {
+            if let problem = Self.drift(sizes[file.filePath], expected: file.fileSize) {
+                throw Self.drifted(file.filePath, of: record, problem)
+            }
+        }
+    }
+
+    static func drift(_ stored: UInt64?, expected: UInt64) -> String? {
+        guard let stored else { return "is missing from storage" }
+        return stored == expected ? nil : "has \(stored) bytes in storage, the catalog records \(expected)"
+    }
+
+    static func drifted(_ path: String, of record: ModelVersionRecord, _ problem: String) -> WarehouseError {
+        .storedObjectDrifted("file '\(path)' of \(record.userID)/\(record.modelID) \(record.version) \(problem): "
+            + "it was changed behind the warehouse's back, so it is not sent (warehouse fsck lists every such file)")
+    }
+
     /// A trained version's `metrics.json` (nil when the version has none or it does not read).
     public func trainingMetrics(_ record: ModelVersionRecord) -> JSONValue? {
         guard record.files.contains(where: { $0.filePath == "metrics.json" }),
@@ -253,7 +284,6 @@ public struct Download: Sendable {
     public let key: String
 }
 
-/// The manifest: the full version record as stored next to the objects.
 /// `manifests/aliases/{user}/{model}.json`: a model's aliases, for `reindex`.
 struct AliasManifest: Codable, Equatable {
     let userID: String
@@ -269,11 +299,15 @@ struct AliasManifest: Codable, Equatable {
     }
 }
 
+/// The manifest: the full version record as stored next to the objects. Its `aliases` stay
+/// empty: they move without the version changing, and live in the alias manifest.
 public enum Manifest {
     public static func encode(_ record: ModelVersionRecord) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return Array(try encoder.encode(record))
+        var stored = record
+        stored.aliases = []
+        return Array(try encoder.encode(stored))
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> ModelVersionRecord {

@@ -148,8 +148,32 @@ public struct TrainingEvent: Codable, Sendable {
     public var candidate: LeaderboardEntry?
     /// The job's result (complete events).
     public var result: JSONValue?
+    /// The seed's complete event names the registered model at its top level: `model_id`,
+    /// `version`, `best_model` and `metrics` (held-out), copied from `result`.
+    public var modelID: String?
+    public var version: String?
+    public var bestModel: String?
+    public var metrics: JSONValue?
+
+    public init(type: Kind, message: String, progress: Double, status: String, elapsedSeconds: Double? = nil,
+                candidate: LeaderboardEntry? = nil, result: JSONValue? = nil) {
+        self.type = type
+        self.message = message
+        self.progress = progress
+        self.status = status
+        self.elapsedSeconds = elapsedSeconds
+        self.candidate = candidate
+        self.result = result
+        if type == .complete, case .object(let fields)? = result {
+            modelID = fields["model_id"]?.stringValue
+            version = fields["version"]?.stringValue
+            bestModel = fields["best_model"]?.stringValue
+            metrics = fields["metrics"]
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case type, message, progress, status, candidate, result, elapsedSeconds = "elapsed_s"
+        case modelID = "model_id", version, bestModel = "best_model", metrics
     }
 }

@@ -37,6 +37,12 @@ public final class TrainingService: Sendable {
         if let target = request.targetColumn, dataset.profile.column(target) == nil {
             throw WarehouseError.invalid("target column '\(target)' is not in dataset '\(request.datasetID)' (columns: \(dataset.profile.columns.map(\.name).prefix(30).joined(separator: ", ")))")
         }
+        // The dataset's own target: refused now, with why. Another target is checked when the
+        // job profiles for it.
+        if request.targetColumn == nil || request.targetColumn == dataset.targetColumn, request.taskType == nil,
+           let refusal = dataset.profile.trainingRefusal {
+            throw WarehouseError.invalid("dataset '\(request.datasetID)' \(dataset.version) cannot be trained on: \(refusal)")
+        }
         if let metric = request.metric {
             let task = request.taskType ?? (request.targetColumn == nil || request.targetColumn == dataset.targetColumn ? dataset.taskType : nil)
             if let task {
@@ -269,6 +275,9 @@ public final class TrainingService: Sendable {
                 try DatasetProfile.profile(path: local.path, targetColumn: request.targetColumn ?? dataset.targetColumn,
                                            taskType: request.taskType)
             }
+        if let refusal = profile.trainingRefusal {
+            throw WarehouseError.invalid("dataset '\(request.datasetID)' \(dataset.version) cannot be trained on: \(refusal)")
+        }
         try budget.checkCancelled()
         let table = try DatasetService.translatingErrors { try TrainingTable.load(path: local.path, profile: profile) }
         try budget.checkCancelled()
@@ -296,6 +305,8 @@ public final class TrainingService: Sendable {
             "best_model": .string(result.report.bestModel), "metric": .string(result.report.metric),
             "validation_score": .double(result.report.validationScore),
             "test_metrics": .object(result.report.testMetrics.mapValues(JSONValue.double)),
+            // The seed's name for the held-out metrics (the same values as test_metrics).
+            "metrics": .object(result.report.testMetrics.mapValues(JSONValue.double)),
             "validation_method": .string(result.report.validationMethod),
             "leaderboard": try JSONValue.from(result.report.leaderboard),
             "elapsed_s": .double(budget.elapsed),

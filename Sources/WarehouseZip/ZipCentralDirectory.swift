@@ -22,11 +22,13 @@ public struct ZipDirectoryEntry: Sendable, Equatable {
 
     public var isEncrypted: Bool { flags & 0x0001 != 0 || flags & 0x0040 != 0 || method == 99 }
 
-    /// Unix file type bits, when the archive was made on a Unix-like system.
+    /// Unix file type bits, when the archive was made on a Unix-like system and says one.
+    /// Python's `writestr` stores permission bits alone (`0o600 << 16`) and `ZipInfo("dir/")`
+    /// no mode at all: no type bits means a regular file, or a directory by its name.
     public var unixFileType: UInt32? {
         guard madeByHost == 3 || madeByHost == 19 /* OS X */ else { return nil }
-        let mode = externalAttributes >> 16
-        return mode == 0 ? nil : mode & 0o170000
+        let type = (externalAttributes >> 16) & 0o170000
+        return type == 0 ? nil : type
     }
 
     public var isDirectory: Bool {
