@@ -172,7 +172,8 @@ enum OpenAPIDocument {
          ("model_type", "classification, regression, …", false), ("algorithm", "algorithm", false), ("is_primary", "make this the primary file", false),
          ("tags", "comma-separated", false), ("training_accuracy", "number", false), ("validation_accuracy", "number", false),
          ("test_accuracy", "number", false), ("training_loss", "number", false), ("python_version", "text", false),
-         ("hardware_requirements", "text", false)]
+         ("hardware_requirements", "text", false),
+         ("custom_metadata", "a JSON object, such as {\"metrics\": {\"f1\": 0.93}} (metrics.<name> filters read it)", false)]
     }
 
     static let errorDescriptions: [Int: String] = [

@@ -20,6 +20,8 @@ public struct UploadFields: Sendable {
     public var trainingLoss: Double?
     public var pythonVersion: String?
     public var hardwareRequirements: String?
+    /// A JSON object (`{"metrics": {"f1": 0.93}, "team": "nlp"}`), at most 1 MiB.
+    public var customMetadata: [String: JSONValue] = [:]
 
     /// Parses `fields` (first value of each name wins).
     public init(_ fields: [(name: String, value: String)]) throws {
@@ -42,6 +44,12 @@ public struct UploadFields: Sendable {
         trainingLoss = try values["training_loss"].map { try FieldValues.double($0, field: "training_loss") }
         pythonVersion = try Self.text(values["python_version"], field: "python_version", limit: 64)
         hardwareRequirements = try Self.text(values["hardware_requirements"], field: "hardware_requirements", limit: 4096)
+        if let text = try Self.text(values["custom_metadata"], field: "custom_metadata", limit: 1 << 20) {
+            guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) else {
+                throw WarehouseError.invalid("field 'custom_metadata' must be a JSON object")
+            }
+            customMetadata = object
+        }
     }
 
     /// Form fields by name: first value wins, trimmed, empty values dropped.
@@ -76,6 +84,7 @@ public struct UploadFields: Sendable {
         record.trainingLoss = trainingLoss
         record.pythonVersion = pythonVersion
         record.hardwareRequirements = hardwareRequirements
+        record.customMetadata = customMetadata
         return record
     }
 }

@@ -81,6 +81,13 @@ import WarehouseTesting
         #expect(ids == Array(1...ids.count), "event ids count up from 1: \(ids)")
         let types = stream.events.compactMap { $0.1["type"] as? String }
         #expect(types.first == "status" && types.last == "complete", "\(types)")
+        // The seed's complete event: model_id, version, best_model and the held-out metrics.
+        let complete = try #require(stream.events.last?.1)
+        #expect(complete["model_id"] as? String == "penguins-automl" && complete["version"] as? String == "v1", "\(complete)")
+        #expect(complete["best_model"] is String && (complete["metrics"] as? [String: Double])?["accuracy"] != nil, "\(complete)")
+        let firstResult = try #require(try Training.wait(client, job: first)["result"] as? [String: Any])
+        #expect(firstResult["metrics"] as? [String: Double] == firstResult["test_metrics"] as? [String: Double])
+        #expect(firstResult["model_id"] as? String == "penguins-automl" && firstResult["best_model"] as? String == complete["best_model"] as? String)
         #expect(types.contains("progress"))
         #expect(stream.events.allSatisfy { $0.1["message"] is String && $0.1["progress"] is Double })
         #expect(stream.events.contains { $0.1["candidate"] is [String: Any] }, "the leaderboard fills as candidates finish")
