@@ -13,6 +13,8 @@ public struct ZipDirectoryEntry: Sendable, Equatable {
     public let rawName: [UInt8]
     public let flags: UInt16
     public let method: UInt16
+    /// CRC-32 of the uncompressed bytes.
+    public let crc32: UInt32
     public let compressedSize: UInt64
     public let uncompressedSize: UInt64
     public let localHeaderOffset: UInt64
@@ -101,6 +103,7 @@ public enum ZipCentralDirectory {
             let madeBy = directory.u16(position + 4)
             let flags = directory.u16(position + 8)
             let method = directory.u16(position + 10)
+            let crc = directory.u32(position + 16)
             var compressed = UInt64(directory.u32(position + 20))
             var uncompressed = UInt64(directory.u32(position + 24))
             let nameLength = Int(directory.u16(position + 28))
@@ -153,7 +156,7 @@ public enum ZipCentralDirectory {
                 name = CP437.decode(nameBytes)
             }
             entries.append(ZipDirectoryEntry(
-                name: name, rawName: nameBytes, flags: flags, method: method, compressedSize: compressed, uncompressedSize: uncompressed,
+                name: name, rawName: nameBytes, flags: flags, method: method, crc32: crc, compressedSize: compressed, uncompressedSize: uncompressed,
                 localHeaderOffset: offset, madeByHost: UInt8(madeBy >> 8), externalAttributes: external))
             position = next
         }

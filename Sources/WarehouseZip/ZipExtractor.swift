@@ -27,6 +27,11 @@ public final class ZipExtractor {
         var total: UInt64 = 0
         var ordered: [(ZipDirectoryEntry, ZipFileEntry?)] = []
         for entry in entries {
+            // bsdtar's `./`: the folder itself.
+            if entry.isDirectory, ZipPaths.isCurrentDirectory(entry.name) {
+                ordered.append((entry, nil))
+                continue
+            }
             let path = try ZipPaths.normalize(entry.name)
             guard seenOffsets.insert(entry.localHeaderOffset).inserted else {
                 throw ZipError.unsafe("entries '\(ZipPaths.shown(entry.name))' and another share the same data (overlapping entries)")
@@ -47,8 +52,17 @@ public final class ZipExtractor {
             guard seenPaths.insert(path).inserted else {
                 throw ZipError.unsafe("the archive holds '\(path)' more than once")
             }
-            guard entry.method == 0 || entry.method == 8 || entry.method == 9 || entry.method == 12 || entry.method == 14 else {
+            if entry.method == 9 {
+                throw ZipError.malformed("entry '\(path)' is compressed with Deflate64 (method 9, 7-Zip's -mm=Deflate64 and "
+                    + "Windows' for large files), which the warehouse cannot read; re-create the archive with Deflate or no compression")
+            }
+            guard entry.method == 0 || entry.method == 8 || entry.method == 12 || entry.method == 14 else {
                 throw ZipError.malformed("entry '\(path)' uses unsupported compression method \(entry.method)")
+            }
+            // Empty entries are not read (libarchive's seekable reader fails on an empty LZMA
+            // stream), so their CRC is checked here: an empty input's is 0.
+            if entry.uncompressedSize == 0, entry.crc32 != 0 {
+                throw ZipError.malformed("entry '\(path)' declares 0 bytes but a CRC-32 of non-empty data")
             }
             if entry.uncompressedSize > limits.compressionRatioThresholdBytes,
                entry.uncompressedSize / max(entry.compressedSize, 1) > limits.maxCompressionRatio {
@@ -110,6 +124,7 @@ public final class ZipEntryStream {
 
     /// Next bytes of the entry; 0 at its end.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if entry.size == 0 { return 0 }
         let count = try reader.read(into: buffer)
         delivered += UInt64(count)
         guard delivered <= entry.size else {

@@ -16,6 +16,12 @@ public struct ZipLimits: Sendable, Equatable {
 public enum ZipPaths {
     /// Backslashes become `/`; `.` segments go; absolute paths, drive letters, `..`, empty
     /// segments and control characters are refused (zip-slip).
+    /// `./` or `.`: an entry for the archived folder itself, as bsdtar writes it.
+    public static func isCurrentDirectory(_ name: String) -> Bool {
+        let parts = name.split(omittingEmptySubsequences: false) { $0 == "/" || $0 == "\\" }
+        return parts.first == "." && parts.allSatisfy { $0 == "." || $0.isEmpty }
+    }
+
     public static func normalize(_ name: String) throws -> String {
         let slashed = String(name.map { $0 == "\\" ? "/" : $0 })
         if slashed.hasPrefix("/") {
