@@ -25,7 +25,8 @@ enum Pickle {
     static func analyze(_ source: any ByteSource, offset: UInt64 = 0, end: UInt64? = nil) throws -> FileAnalysis {
         let head = try source.read(at: offset, count: legacyTorchMagic.count)
         let cursor = ByteCursor(source, at: offset, end: end)
-        let imports = try scan(cursor)
+        let scanned = try scanTensors(cursor)
+        let imports = scanned.imports
         var analysis = FileAnalysis(format: "pickle")
         if head == legacyTorchMagic {
             analysis.format = "pytorch-legacy"
@@ -33,7 +34,37 @@ enum Pickle {
             analysis.format = "joblib"
         }
         describe(imports, into: &analysis)
+        scanned.tensors.describe(into: &analysis)
         return analysis
+    }
+
+    /// What torch's persistent ids say of a pickle's tensors: each storage (key → element
+    /// count) is referenced as `('storage', type, key, location, numel, …)`.
+    struct Tensors {
+        var storages: [String: Int64] = [:]
+        /// An optimizer's state sits beside the weights (a training checkpoint): its tensors
+        /// are not parameters.
+        var hasOptimizerState = false
+
+        /// `tensor_elements` always; `num_parameters` too when nothing but weights is stored.
+        func describe(into analysis: inout FileAnalysis) {
+            guard !storages.isEmpty else { return }
+            let elements = storages.values.reduce(0, +)
+            analysis.details["tensor_elements"] = .int(elements)
+            if !hasOptimizerState { analysis.numParameters = elements }
+        }
+    }
+
+    /// The imports and torch tensors of every pickle in the stream.
+    static func scanTensors(_ cursor: ByteCursor) throws -> (imports: [String], tensors: Tensors) {
+        var tensors = Tensors()
+        let imports = try scan(cursor, tensors: &tensors)
+        return (imports, tensors)
+    }
+
+    static func scan(_ cursor: ByteCursor) throws -> [String] {
+        var tensors = Tensors()
+        return try scan(cursor, tensors: &tensors)
     }
 
     /// Fills the class, imports, safety and framework from a pickle's imports.
@@ -65,19 +96,37 @@ enum Pickle {
         return allowedModules.contains(module)
     }
 
-    /// The globals imported by every pickle in the stream (pickles may follow each other).
-    static func scan(_ cursor: ByteCursor) throws -> [String] {
+    /// The globals imported by every pickle in the stream (pickles may follow each other),
+    /// and the torch storages their persistent ids name.
+    static func scan(_ cursor: ByteCursor, tensors: inout Tensors) throws -> [String] {
         var imports: [String] = []
         var opcodes = 0
         var pickles = 0
         // Recent stack items that are strings (nil: something else), and memoized strings,
         // enough to resolve STACK_GLOBAL's two operands.
         var recent: [String?] = []
+        // The small integers beside them (nil: not an integer), for torch's element counts.
+        var recentInts: [Int64?] = []
         var memo: [UInt64: String] = [:]
         var nextMemo: UInt64 = 0
-        func push(_ value: String?) {
+        func push(_ value: String?, integer: Int64? = nil) {
             recent.append(value)
-            if recent.count > 16 { recent.removeFirst() }
+            recentInts.append(integer)
+            if recent.count > 16 { recent.removeFirst(); recentInts.removeFirst() }
+            if value == "optimizer_states" || value == "optimizer" { tensors.hasOptimizerState = true }
+        }
+        func persistentID() {
+            // ('storage', <type>, key, location, numel[, view]) just before BINPERSID.
+            guard let at = recent.lastIndex(of: "storage"), at + 4 < recent.count,
+                  let key = recent[at + 2], recent[at + 3] != nil, let numel = recentInts[at + 4], numel >= 0 else { return }
+            tensors.storages[key] = numel
+        }
+        func littleEndian(_ bytes: [UInt8]) -> Int64? {
+            guard bytes.count <= 8 else { return nil }
+            var value: Int64 = 0
+            for (index, byte) in bytes.enumerated() { value |= Int64(byte) << (8 * Int64(index)) }
+            if let last = bytes.last, last & 0x80 != 0, bytes.count < 8 { value -= Int64(1) << (8 * Int64(bytes.count)) }
+            return value
         }
         func line() throws -> String {
             var bytes: [UInt8] = []
@@ -101,6 +150,7 @@ enum Pickle {
             case 0x2e: // STOP
                 pickles += 1
                 recent.removeAll()
+                recentInts.removeAll()
                 guard pickles < maxPickles, cursor.remaining > 2, try cursor.bytes(1)[0] == 0x80 else { return imports }
                 cursor.seek(cursor.position - 1)
             case 0x80: _ = try cursor.u8()                                   // PROTO
@@ -128,7 +178,7 @@ enum Pickle {
             case 0x43: try cursor.skip(UInt64(try cursor.u8())); push(nil)   // SHORT_BINBYTES
             case 0x42: try cursor.skip(UInt64(try cursor.u32())); push(nil)  // BINBYTES
             case 0x8e, 0x96: try cursor.skip(try cursor.u64()); push(nil)    // BINBYTES8, BYTEARRAY8
-            case 0x8a: try cursor.skip(UInt64(try cursor.u8())); push(nil)   // LONG1
+            case 0x8a: push(nil, integer: littleEndian(try cursor.bytes(Int(try cursor.u8()))))   // LONG1
             case 0x8b: try cursor.skip(UInt64(try cursor.u32())); push(nil)  // LONG4
             case 0x94: if let last = recent.last, let text = last { memo[nextMemo] = text }; nextMemo += 1 // MEMOIZE
             case 0x71: let index = UInt64(try cursor.u8()); if let last = recent.last, let text = last { memo[index] = text } // BINPUT
@@ -137,19 +187,61 @@ enum Pickle {
             case 0x68: push(memo[UInt64(try cursor.u8())])                   // BINGET
             case 0x6a: push(memo[UInt64(try cursor.u32())])                  // LONG_BINGET
             case 0x67: push(memo[UInt64(try line()) ?? 0])                   // GET
-            case 0x4b, 0x82: _ = try cursor.u8(); push(nil)                  // BININT1, EXT1
-            case 0x4d, 0x83: _ = try cursor.bytes(2); push(nil)              // BININT2, EXT2
-            case 0x4a, 0x84: _ = try cursor.u32(); push(nil)                 // BININT, EXT4
+            case 0x4b: push(nil, integer: Int64(try cursor.u8()))            // BININT1
+            case 0x4d: let b = try cursor.bytes(2); push(nil, integer: Int64(b[0]) | Int64(b[1]) << 8)  // BININT2
+            case 0x4a: push(nil, integer: Int64(Int32(bitPattern: try cursor.u32())))  // BININT
+            case 0x82: _ = try cursor.u8(); push(nil)                        // EXT1
+            case 0x83: _ = try cursor.bytes(2); push(nil)                    // EXT2
+            case 0x84: _ = try cursor.u32(); push(nil)                       // EXT4
+            case 0x51: persistentID(); push(nil)                             // BINPERSID
             case 0x47: _ = try cursor.u64(); push(nil)                       // BINFLOAT
             case 0x49, 0x4c, 0x46, 0x50: _ = try line(); push(nil)           // INT, LONG, FLOAT, PERSID
             case 0x28, 0x30, 0x31, 0x32, 0x4e, 0x52, 0x61, 0x62, 0x64, 0x7d, 0x65, 0x6c, 0x5d, 0x6f, 0x73, 0x74, 0x29,
-                 0x75, 0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x51, 0x92, 0x8f, 0x90, 0x91, 0x97, 0x98:
+                 0x75, 0x81, 0x85, 0x86, 0x87, 0x88, 0x89, 0x92, 0x8f, 0x90, 0x91, 0x97, 0x98:
                 push(nil)                                                    // no argument
             default:
+                // joblib writes each numpy array's raw bytes into the stream right after its
+                // NumpyArrayWrapper, then goes on pickling in a new frame: skip to that frame.
+                if imports.contains(joblibArrayWrapper), try skipJoblibArrayData(cursor, from: cursor.position - 1) { continue }
                 throw FormatError("unknown pickle opcode 0x\(String(opcode, radix: 16)) at offset \(cursor.position - 1)")
             }
         }
         return imports
+    }
+}
+
+extension Pickle {
+    static let joblibArrayWrapper = "joblib.numpy_pickle.NumpyArrayWrapper"
+    /// Opcodes a frame of joblib's pickling starts with after an array.
+    static let frameStarts: Set<UInt8> = [0x8c, 0x94, 0x5d, 0x7d, 0x28, 0x4b, 0x68, 0x71, 0x88, 0x89, 0x4e, 0x75, 0x62, 0x2e,
+                                          0x58, 0x93, 0x8a, 0x47, 0x4a, 0x4d, 0x29, 0x85, 0x86, 0x87, 0x6a, 0x72, 0x63]
+    static let maxArrayGap: UInt64 = 256 << 20
+
+    /// Moves `cursor` to the next FRAME opcode after raw array bytes starting at `start`: one
+    /// whose 8-byte length fits in the file and whose first opcode is one pickling starts
+    /// with. False (cursor unmoved) when none lies within `maxArrayGap` bytes.
+    static func skipJoblibArrayData(_ cursor: ByteCursor, from start: UInt64) throws -> Bool {
+        let limit = min(cursor.end, start + maxArrayGap)
+        var position = start
+        while position + 10 <= limit {
+            let count = Int(min(64 << 10, limit - position))
+            cursor.seek(position)
+            let chunk = try cursor.bytes(count)
+            for index in chunk.indices where chunk[index] == 0x95 {
+                let at = position + UInt64(index)
+                guard at + 10 <= cursor.end else { continue }
+                cursor.seek(at + 1)
+                let length = try cursor.u64()
+                let first = try cursor.u8()
+                if length > 0, length <= cursor.end - (at + 9), frameStarts.contains(first) {
+                    cursor.seek(at)
+                    return true
+                }
+            }
+            position += UInt64(max(1, count - 9))
+        }
+        cursor.seek(start + 1)
+        return false
     }
 }
 

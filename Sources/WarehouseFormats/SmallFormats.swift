@@ -14,7 +14,9 @@ enum ZipModels {
            names.contains(where: { $0 == "version" || $0.hasSuffix("/version") || $0.hasSuffix("/.format_version") }) {
             var analysis = FileAnalysis(format: "pytorch", framework: .pytorch)
             if let bytes = try member(dataPickle, of: path) {
-                Pickle.describe(try Pickle.scan(ByteCursor(MemoryByteSource(bytes))), into: &analysis)
+                let scanned = try Pickle.scanTensors(ByteCursor(MemoryByteSource(bytes)))
+                Pickle.describe(scanned.imports, into: &analysis)
+                scanned.tensors.describe(into: &analysis)
                 analysis.framework = .pytorch
             }
             analysis.details["tensor_storages"] = .int(Int64(names.filter { $0.contains("/data/") }.count))
