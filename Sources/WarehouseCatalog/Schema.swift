@@ -317,5 +317,11 @@ enum Schema {
         // metrics.<name> finds a user's own metrics too: derived `@metrics.<name>` fields.
         .init("007-held-out-metrics", "DELETE FROM version_fields WHERE path LIKE '@%';",
                                  backfill: Catalog.backfillHeldOutMetrics),
+        // A version staged while its file arrived kept the staging time in `created_at`, not
+        // the record's: filters and sorts on it read the record's now.
+        .init("008-created-at-from-records", """
+            UPDATE versions SET created_at = (SELECT json_extract(r.record, '$.created_at') FROM version_records r WHERE r.version_id = versions.id)
+            WHERE id IN (SELECT version_id FROM version_records WHERE json_extract(record, '$.created_at') IS NOT NULL);
+            """),
     ])
 }
