@@ -326,13 +326,15 @@ public final class Catalog: Sendable {
               let json = row.string("record") else { return nil }
         var record = try JSONDecoder().decode(ModelVersionRecord.self, from: Data(json.utf8))
         record.files = try db.query("""
-            SELECT filename, file_path, file_size, file_type, file_hash, content_type, is_primary, description, format
+            SELECT filename, file_path, file_size, file_type, file_hash, content_type, is_primary, description, format, store_etag
             FROM files WHERE version_id = ? AND state = 'ready' ORDER BY file_path
             """, [.integer(id)]).map { file in
-            ModelFile(filename: file.string("filename")!, filePath: file.string("file_path")!,
-                      fileSize: UInt64(file.int("file_size")!), fileType: file.string("file_type")!,
-                      fileHash: file.string("file_hash")!, contentType: file.string("content_type")!,
-                      isPrimary: file.bool("is_primary"), description: file.string("description"), format: file.string("format"))
+            var stored = ModelFile(filename: file.string("filename")!, filePath: file.string("file_path")!,
+                                   fileSize: UInt64(file.int("file_size")!), fileType: file.string("file_type")!,
+                                   fileHash: file.string("file_hash")!, contentType: file.string("content_type")!,
+                                   isPrimary: file.bool("is_primary"), description: file.string("description"), format: file.string("format"))
+            stored.storeETag = file.string("store_etag")
+            return stored
         }
         record.primaryFilePath = record.files.first(where: \.isPrimary)?.filePath
         // Mirrors the alias table, whatever the stored record says.
@@ -358,18 +360,18 @@ public final class Catalog: Sendable {
     func insertFile(_ db: SQLiteConnection, versionID: Int64, file: ModelFile, state: String, createdAt: String) throws {
         try db.run("""
             INSERT INTO files (version_id, file_path, state, filename, file_size, file_type, file_hash, content_type,
-                               is_primary, description, created_at, format)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               is_primary, description, created_at, format, store_etag)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.integer(versionID), .text(file.filePath), .text(state), .text(file.filename),
                   .integer(Int64(file.fileSize)), .text(file.fileType), .text(file.fileHash), .text(file.contentType),
-                  .init(file.isPrimary), .init(file.description), .text(createdAt), .init(file.format)])
+                  .init(file.isPrimary), .init(file.description), .text(createdAt), .init(file.format), .init(file.storeETag)])
     }
 
     /// Writes back the per-file fields a record change may touch (primary flag, description).
     private func writeFiles(_ db: SQLiteConnection, versionID: Int64, record: ModelVersionRecord) throws {
         for file in record.files {
-            try db.run("UPDATE files SET is_primary = ?, description = ? WHERE version_id = ? AND file_path = ?",
-                       [.init(file.isPrimary), .init(file.description), .integer(versionID), .text(file.filePath)])
+            try db.run("UPDATE files SET is_primary = ?, description = ?, store_etag = ? WHERE version_id = ? AND file_path = ?",
+                       [.init(file.isPrimary), .init(file.description), .init(file.storeETag), .integer(versionID), .text(file.filePath)])
         }
     }
 

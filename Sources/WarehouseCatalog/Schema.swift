@@ -323,5 +323,7 @@ enum Schema {
             UPDATE versions SET created_at = (SELECT json_extract(r.record, '$.created_at') FROM version_records r WHERE r.version_id = versions.id)
             WHERE id IN (SELECT version_id FROM version_records WHERE json_extract(record, '$.created_at') IS NOT NULL);
             """),
+        // The store's ETag of each committed object (S3), which downloads compare.
+        .init("009-store-etags", "ALTER TABLE files ADD COLUMN store_etag TEXT;"),
     ])
 }

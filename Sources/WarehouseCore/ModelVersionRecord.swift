@@ -13,6 +13,10 @@ public struct ModelFile: Sendable, Equatable, Codable {
     public var description: String?
     /// The format detected from the file's bytes (safetensors, onnx, pickle…).
     public var format: String?
+    /// The store's ETag for the object when it was committed (S3; nil for the folder store):
+    /// a download compares it, so an object replaced with as many other bytes is caught.
+    /// Kept in the catalog only, not in the API's JSON or the manifest.
+    public var storeETag: String? = nil
 
     public init(filename: String, filePath: String, fileSize: UInt64, fileType: String, fileHash: String,
                 contentType: String, isPrimary: Bool, description: String? = nil, format: String? = nil) {

@@ -2,10 +2,13 @@
 public struct ObjectInfo: Sendable, Equatable {
     public let key: String
     public let size: UInt64
+    /// The store's entity tag (S3's ETag, quotes removed), where the store has one.
+    public let etag: String?
 
-    public init(key: String, size: UInt64) {
+    public init(key: String, size: UInt64, etag: String? = nil) {
         self.key = key
         self.size = size
+        self.etag = etag
     }
 }
 

@@ -6,6 +6,12 @@ import WarehouseCurl
 public struct S3Object: Sendable, Equatable {
     public let key: String
     public let size: UInt64
+    /// Without its quotes.
+    public var etag: String? = nil
+
+    static func unquoted(_ etag: String?) -> String? {
+        etag.map { $0.replacingOccurrences(of: "&quot;", with: "").trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+    }
 }
 
 extension S3Client {
@@ -72,9 +78,15 @@ extension S3Client {
 
     /// Size of an object, or nil when it does not exist.
     public func headObject(key: String) throws -> UInt64? {
+        try headObjectInfo(key: key)?.size
+    }
+
+    /// Size and ETag of an object, or nil when it does not exist.
+    public func headObjectInfo(key: String) throws -> S3Object? {
         let response = try send(method: "HEAD", key: key, acceptStatus: { $0 == 200 || $0 == 404 })
         guard response.status == 200 else { return nil }
-        return response.headers["content-length"].flatMap(UInt64.init) ?? 0
+        return S3Object(key: key, size: response.headers["content-length"].flatMap(UInt64.init) ?? 0,
+                        etag: S3Object.unquoted(response.headers["etag"]))
     }
 
     /// DeleteObject; a missing key is not an error.
@@ -114,7 +126,8 @@ extension S3Client {
             let xml = String(decoding: response.body, as: UTF8.self)
             for block in S3XML.blocks("Contents", in: xml) {
                 guard let key = S3XML.value(of: "Key", in: block) else { continue }
-                objects.append(S3Object(key: key, size: S3XML.value(of: "Size", in: block).flatMap(UInt64.init) ?? 0))
+                objects.append(S3Object(key: key, size: S3XML.value(of: "Size", in: block).flatMap(UInt64.init) ?? 0,
+                                        etag: S3Object.unquoted(S3XML.value(of: "ETag", in: block))))
             }
             token = S3XML.value(of: "IsTruncated", in: xml) == "true" ? S3XML.value(of: "NextContinuationToken", in: xml) : nil
         } while token != nil

@@ -78,7 +78,8 @@ public final class ModelService: Sendable {
             try fill(sink)
             var record = draft
             record.version = pending.version
-            record.files = sink.files.sorted { $0.filePath < $1.filePath }
+            record.files = try stored(sink.files.sorted { $0.filePath < $1.filePath }, user: draft.userID, model: draft.modelID,
+                                      version: pending.version)
             record.choosePrimary(primary ?? record.files.first(where: \.isPrimary)?.filePath)
             finalize(&record)
             return try catalog.commitVersion(pending, record: record) { committed in
@@ -99,8 +100,12 @@ public final class ModelService: Sendable {
         let key = ObjectKeys.file(user: fields.userID, model: fields.modelID, version: version, path: file.filePath)
         do {
             try store.putFile(key: key, path: incoming.spoolPath, size: incoming.size, sha256: incoming.sha256)
+            let etag = try stored(file, key: key).storeETag
             return try catalog.commitFile(versionID: versionID, filePath: file.filePath, makePrimary: fields.isPrimary == true,
-                                          updatedAt: now, change: { Detection.apply(detected, to: &$0, given: nil, fillOnly: true) }) { record in
+                                          updatedAt: now, change: { record in
+                Detection.apply(detected, to: &record, given: nil, fillOnly: true)
+                if let index = record.files.firstIndex(where: { $0.filePath == file.filePath }) { record.files[index].storeETag = etag }
+            }) { record in
                 try store.putData(key: ObjectKeys.manifest(user: record.userID, model: record.modelID, version: version),
                                   data: try Manifest.encode(record))
             }
@@ -165,30 +170,66 @@ public final class ModelService: Sendable {
         return Download(record: record, file: file, key: key)
     }
 
-    /// Refuses a download whose stored object no longer has the size the catalog recorded, before
-    /// the status line goes out: the store is asked (a stat, or one HEAD), never trusted.
+    /// Refuses a download whose stored object is no longer the file the catalog recorded (its
+    /// size, and its ETag where the store gives one), before the status line goes out: the
+    /// store is asked (a stat, or one HEAD), never trusted.
     public func checkStored(_ download: Download) throws {
         let info = try store.head(key: download.key)
-        if let problem = Self.drift(info?.size, expected: download.file.fileSize) {
+        if let problem = Self.drift(info, expected: download.file) {
             throw Self.drifted(download.file.filePath, of: download.record, problem)
         }
     }
 
     /// The same for every file of a version, from one listing of its prefix.
     public func checkStored(_ record: ModelVersionRecord) throws {
-        let prefix = ObjectKeys.versionPrefix(user: record.userID, model: record.modelID, version: record.version)
-        let sizes = Dictionary(try store.list(prefix: prefix).map { (String($0.key.dropFirst(prefix.count)), $0.size) },
-                               uniquingKeysWith: { first, _ in first })
+        let listed = try listing(user: record.userID, model: record.modelID, version: record.version)
         for file in record.files {
-            if let problem = Self.drift(sizes[file.filePath], expected: file.fileSize) {
+            if let problem = Self.drift(listed[file.filePath], expected: file) {
                 throw Self.drifted(file.filePath, of: record, problem)
             }
         }
     }
 
-    static func drift(_ stored: UInt64?, expected: UInt64) -> String? {
+    /// The objects under a version's prefix by relative path.
+    func listing(user: String, model: String, version: String) throws -> [String: ObjectInfo] {
+        let prefix = ObjectKeys.versionPrefix(user: user, model: model, version: version)
+        return Dictionary(try store.list(prefix: prefix).map { (String($0.key.dropFirst(prefix.count)), $0) },
+                          uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Files just stored, checked against what the store now holds and given its ETags: a
+    /// store that kept other bytes than were sent fails the commit (it is rolled back).
+    func stored(_ files: [ModelFile], user: String, model: String, version: String) throws -> [ModelFile] {
+        let listed = try listing(user: user, model: model, version: version)
+        return try files.map { file in
+            if let problem = Self.drift(listed[file.filePath], expected: file) {
+                throw WarehouseError.storageUnavailable("file '\(file.filePath)' \(problem) right after it was stored")
+            }
+            var checked = file
+            checked.storeETag = listed[file.filePath]?.etag
+            return checked
+        }
+    }
+
+    func stored(_ file: ModelFile, key: String) throws -> ModelFile {
+        let info = try store.head(key: key)
+        if let problem = Self.drift(info, expected: file) {
+            throw WarehouseError.storageUnavailable("file '\(file.filePath)' \(problem) right after it was stored")
+        }
+        var checked = file
+        checked.storeETag = info?.etag
+        return checked
+    }
+
+    static func drift(_ stored: ObjectInfo?, expected: ModelFile) -> String? {
         guard let stored else { return "is missing from storage" }
-        return stored == expected ? nil : "has \(stored) bytes in storage, the catalog records \(expected)"
+        if stored.size != expected.fileSize {
+            return "has \(stored.size) bytes in storage, the catalog records \(expected.fileSize)"
+        }
+        if let recorded = expected.storeETag, let now = stored.etag, recorded != now {
+            return "has ETag \(now) in storage, the catalog records \(recorded) (same size, other bytes)"
+        }
+        return nil
     }
 
     static func drifted(_ path: String, of record: ModelVersionRecord, _ problem: String) -> WarehouseError {

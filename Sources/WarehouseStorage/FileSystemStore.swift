@@ -119,7 +119,13 @@ public struct FileSystemStore: ObjectStore {
             throw posixFailure("cannot stat \(key)")
         }
         guard (status.st_mode & S_IFMT) == S_IFREG else { return nil }
-        return ObjectInfo(key: key, size: UInt64(status.st_size))
+        return ObjectInfo(key: key, size: UInt64(status.st_size), etag: Self.etag(status))
+    }
+
+    /// The file's identity as an entity tag: inode and modification time. A file rewritten in
+    /// place or replaced by another (even with as many bytes) gets a new one.
+    static func etag(_ status: stat) -> String {
+        "\(status.st_ino)-\(status.st_mtim.tv_sec).\(status.st_mtim.tv_nsec)"
     }
 
     public func delete(key: String) throws {
@@ -141,7 +147,7 @@ public struct FileSystemStore: ObjectStore {
             guard key.hasPrefix(prefix) else { continue }
             var status = stat()
             guard stat(root + "/" + key, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { continue }
-            objects.append(ObjectInfo(key: key, size: UInt64(status.st_size)))
+            objects.append(ObjectInfo(key: key, size: UInt64(status.st_size), etag: Self.etag(status)))
         }
         return objects.sorted { $0.key < $1.key }
     }

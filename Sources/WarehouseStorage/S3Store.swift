@@ -45,7 +45,7 @@ public final class S3Store: ObjectStore {
     public func localPath(key: String) -> String? { nil }
 
     public func head(key: String) throws -> ObjectInfo? {
-        try mapping { try client.headObject(key: fullKey(key)).map { ObjectInfo(key: key, size: $0) } }
+        try mapping { try client.headObjectInfo(key: fullKey(key)).map { ObjectInfo(key: key, size: $0.size, etag: $0.etag) } }
     }
 
     public func delete(key: String) throws {
@@ -60,7 +60,7 @@ public final class S3Store: ObjectStore {
     public func list(prefix listPrefix: String) throws -> [ObjectInfo] {
         try mapping {
             try client.listObjects(prefix: fullKey(listPrefix)).map {
-                ObjectInfo(key: String($0.key.dropFirst(prefix.count)), size: $0.size)
+                ObjectInfo(key: String($0.key.dropFirst(prefix.count)), size: $0.size, etag: $0.etag)
             }.sorted { $0.key < $1.key }
         }
     }

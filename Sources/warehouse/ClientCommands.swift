@@ -325,6 +325,11 @@ struct TrainCommand: WarehouseCommand {
                                                    filename: URL(fileURLWithPath: path).lastPathComponent, source: .file(path),
                                                    progress: progress.update)
             guard case .object(let dataset) = upload, case .object(let job)? = dataset["training_job"], let id = job["job_id"]?.stringValue else {
+                // The dataset is stored; the server says why it cannot be trained on (a refusal: exit 2).
+                if case .object(let dataset) = upload, let reason = dataset["training_refusal"]?.stringValue {
+                    throw ClientError(status: 400, detail: "dataset \(dataset["dataset_id"]?.stringValue ?? "") \(dataset["version"]?.stringValue ?? "") "
+                        + "was stored but cannot be trained on: \(reason)")
+                }
                 throw ClientError(status: 0, detail: "the server queued no training job")
             }
             progress.finish(UInt64(dataset["file_size"]?.doubleValue ?? 0))

@@ -219,9 +219,19 @@ import WarehouseTesting
         try warehouse.store.delete(key: "models/u/m/v1/config.json")
         #expect(try client.get("/ai-models/u/m/download?filename=config.json").detail?.contains("is missing from storage") == true)
 
+        // Replaced by as many other bytes: caught by the store's entity tag (S3's ETag; inode
+        // and modification time in the folder), for the file and the whole version.
+        #expect(try warehouse.uploadSingle([("user_id", "u"), ("model_id", "same")], filename: "weights.bin", content: .bytes(original)).status == 200)
+        #expect(try client.get("/ai-models/u/same/download?filename=weights.bin").body == original)
+        Thread.sleep(forTimeInterval: 0.01)   // a modification time of its own, even on a coarse clock
+        try warehouse.store.putData(key: "models/u/same/v1/weights.bin", data: Array(repeating: 8, count: original.count))
+        let same = try client.get("/ai-models/u/same/download?filename=weights.bin")
+        #expect(same.status == 500 && same.detail?.contains("same size, other bytes") == true, "\(same.status) \(same.text.prefix(200))")
+        #expect(try client.get("/ai-models/u/same/download").status == 500)
+
         let metrics = try client.get("/metrics").text
-        #expect(metrics.contains(#"warehouse_storage_errors_total{operation="download",kind="drift"} 4"#), "\(metrics.split(separator: "\n").filter { $0.contains("storage_errors") })")
+        #expect(metrics.contains(#"warehouse_storage_errors_total{operation="download",kind="drift"} 6"#), "\(metrics.split(separator: "\n").filter { $0.contains("storage_errors") })")
         let fsck = try warehouse.application.service.fsck()
-        #expect(fsck.mismatches.map(\.key).sorted() == ["models/u/m/v1/config.json", "models/u/m/v1/weights.bin"])
+        #expect(fsck.mismatches.map(\.key).sorted() == ["models/u/m/v1/config.json", "models/u/m/v1/weights.bin", "models/u/same/v1/weights.bin"])
     }
 }

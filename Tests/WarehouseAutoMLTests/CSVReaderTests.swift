@@ -112,7 +112,14 @@ import Testing
 
     @Test func badTargetsAreErrors() throws {
         let file = ScratchFile("a,b\n1,x\n2,x\n")
-        #expect(throws: ProfileError.self) { try DatasetProfile.profile(path: file.path) }
+        // A one-class target profiles (uploading never fails on what training would do);
+        // the profile says why a job would refuse.
+        let oneClass = try DatasetProfile.profile(path: file.path)
+        #expect(oneClass.trainingRefusal == "target column 'b' has 1 distinct value; classification needs at least 2")
+        let ids = ScratchFile("id,label\n" + (1...40).map { "u\($0),\($0 % 2 == 0 ? "a" : "b")" }.joined(separator: "\n") + "\n")
+        #expect(try DatasetProfile.profile(path: ids.path).trainingRefusal?.hasPrefix("no usable feature columns (dropped: id: identifier") == true)
+        let trainable = ScratchFile("x,y\n" + (0..<50).map { "\(Double($0) * 0.5),\($0 % 2 == 0 ? "a" : "b")" }.joined(separator: "\n") + "\n")
+        #expect(try DatasetProfile.profile(path: trainable.path).trainingRefusal == nil)
         #expect(throws: ProfileError.self) { try DatasetProfile.profile(path: file.path, targetColumn: "zzz") }
         let text = ScratchFile("a,b\n1,x\n2,y\n")
         #expect(throws: ProfileError.self) { try DatasetProfile.profile(path: text.path, targetColumn: "b", taskType: .regression) }

@@ -183,6 +183,14 @@ import WarehouseSQLite
                     INSERT INTO files (version_id, file_path, state, filename, file_size, file_type, file_hash, content_type, created_at)
                     VALUES (1, 'w.bin', 'ready', 'w.bin', 3145728, 'bin', '00', 'x', '2025-01-01T00:00:00Z')
                     """)
+                // A hand upload with its own metrics (migration 007 makes metrics.f1 find them).
+                var hand = ModelVersionRecord(modelID: "hand", userID: "u", name: "By hand", version: "v1", framework: .sklearn,
+                                              modelType: .classification, createdAt: "2025-01-02T00:00:00.000Z")
+                hand.customMetadata = ["metrics": .object(["f1": .double(0.95)])]
+                try db.run("""
+                    INSERT INTO versions (user_id, model_id, version, major, minor, patch, state, name, framework, record, created_at, updated_at)
+                    VALUES ('u', 'hand', 'v1', 1, -1, -1, 'ready', 'By hand', 'sklearn', ?, '2025-01-01T23:59:59.000Z', '2025-01-02T00:00:00.000Z')
+                    """, [.text(try Catalog.encode(hand))])
             }
         }
         let catalog = try Catalog(path: path)
@@ -192,10 +200,12 @@ import WarehouseSQLite
             return try catalog.search(query).records.map(\.modelID)
         }
         #expect(try models("metrics.f1 > 0.8 AND custom.team = 'vision' AND test_accuracy = 0.91 AND model_size_mb = 3") == ["old"])
-        #expect(try models("metrics.f1 > 0.9").isEmpty)
+        #expect(try models("metrics.f1 > 0.9") == ["hand"])
+        // Migration 008: created_at is the record's, not the staging row's.
+        #expect(try models("created_at >= '2025-01-02'") == ["hand"])
         let listing = try catalog.search(ModelQuery(userID: "u"))
-        #expect(listing.total == 1)
-        #expect(listing.records.first?.name == "Old ResNet")
+        #expect(listing.total == 2)
+        #expect(listing.records.map(\.name) == ["By hand", "Old ResNet"])
         var text = ModelQuery(userID: "u", text: "resnet")
         text.orderBy = "metrics.f1 desc"
         #expect(try catalog.search(text).hits.first?.snippet == "Old \u{1}ResNet\u{2}")

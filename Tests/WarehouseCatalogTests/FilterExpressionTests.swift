@@ -21,7 +21,7 @@ import WarehouseSQLite
         // AND terms run cheapest first (columns, then indexed field sets, then per-row subqueries),
         // each keeping its own bindings.
         #expect(expression.sql == "(v.framework = ? AND v.id IN (SELECT f.version_id FROM version_fields f WHERE f.path = ? AND f.number >= ?) AND ((v.num_parameters > ? OR (EXISTS (SELECT 1 FROM version_tags t WHERE t.version_id = v.id AND t.tag = ?) OR EXISTS (SELECT 1 FROM version_tags t WHERE t.version_id = v.id AND t.tag = ?)))))")
-        #expect(expression.bindings == [.text("pytorch"), .text("metrics.test.f1"), .real(0.9), .integer(1_000_000_000),
+        #expect(expression.bindings == [.text("pytorch"), .text("@metrics.f1"), .real(0.9), .integer(1_000_000_000),
                                         .text("prod"), .text("it's")])
         // AND binds tighter than OR; NOT applies to one factor.
         #expect(try FilterExpression.parse("name = 'a' OR name = 'b' AND NOT model_type = 'c'").sql
