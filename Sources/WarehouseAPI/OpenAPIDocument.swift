@@ -90,7 +90,7 @@ enum OpenAPIDocument {
         Operation(method: "GET", path: "/ai-models/{user_id}/{model_id}/files", tag: "models", summary: "A version's files with sizes and SHA-256",
                   query: versionQuery, success: (200, "files", "FileList"), errors: userErrors),
         Operation(method: "GET", path: "/ai-models/{user_id}/{model_id}/download", tag: "models",
-                  summary: "One file (with filename), else the whole version as a ZIP; Range, ETag and If-None-Match honoured",
+                  summary: "One file (with filename), else the whole version as a ZIP; Range, ETag and If-None-Match honoured; 500 naming the file when its stored object no longer matches the catalog (size or store ETag)",
                   query: versionQuery + [("filename", "a file path of the version", "string")],
                   success: (200, "the file or a ZIP (206 for a range, 304 when unchanged)", "binary"), errors: userErrors + [416]),
 

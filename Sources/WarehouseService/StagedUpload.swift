@@ -77,6 +77,7 @@ public final class StagedUpload {
             try upload.finish(path: file.spoolPath, size: file.size, sha256: file.sha256)
             var ready = record
             ready.version = pending.version
+            ready.files = try service.stored(ready.files, user: userID, model: modelID, version: pending.version)
             let manifestKey = ObjectKeys.manifest(user: userID, model: modelID, version: pending.version)
             let committed = try service.catalog.commitVersion(pending, record: ready) { committed in
                 do {
