@@ -162,6 +162,30 @@ struct MeteredObjectStore: ObjectStore {
     var streamsUploads: Bool { inner.streamsUploads }
     func list(prefix: String) throws -> [ObjectInfo] { try metered("list") { try inner.list(prefix: prefix) } }
     func checkHealth() throws { try metered("health") { try inner.checkHealth() } }
+
+    func createPartedUpload(key: String, size: UInt64) throws -> String {
+        try metered("put") { try inner.createPartedUpload(key: key, size: size) }
+    }
+    func partWriter(key: String, uploadID: String, number: Int, offset: UInt64, length: UInt64,
+                    sha256: String) throws -> any PartWriter {
+        try metered("put") {
+            try inner.partWriter(key: key, uploadID: uploadID, number: number, offset: offset, length: length, sha256: sha256)
+        }
+    }
+    func listParts(key: String, uploadID: String) throws -> [StoredPart]? {
+        try metered("list") { try inner.listParts(key: key, uploadID: uploadID) }
+    }
+    func completePartedUpload(key: String, uploadID: String, parts: [StoredPart], size: UInt64) throws {
+        try metered("put") { try inner.completePartedUpload(key: key, uploadID: uploadID, parts: parts, size: size) }
+    }
+    func abortPartedUpload(key: String, uploadID: String) throws {
+        try metered("delete") { try inner.abortPartedUpload(key: key, uploadID: uploadID) }
+    }
+    func presignedPartURL(key: String, uploadID: String, number: Int, expires: Int) -> String? {
+        inner.presignedPartURL(key: key, uploadID: uploadID, number: number, expires: expires)
+    }
+    func pendingPartedUploads() throws -> [PendingPartedUpload] { try metered("list") { try inner.pendingPartedUploads() } }
+    func partedUploadPath(uploadID: String) -> String? { inner.partedUploadPath(uploadID: uploadID) }
 }
 
 final class MeteredStreamingUpload: StreamingObjectUpload {

@@ -13,6 +13,7 @@ import WarehouseStorage
 public final class WarehouseApplication: Sendable {
     public let configuration: WarehouseConfiguration
     public let service: ModelService
+    public let uploadSessions: UploadSessions
     public let datasets: DatasetService
     public let training: TrainingService
     public let predictions: PredictionService
@@ -54,6 +55,7 @@ public final class WarehouseApplication: Sendable {
         service = ModelService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp",
                                zipLimits: configuration.zipLimits)
         datasets = DatasetService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp")
+        uploadSessions = UploadSessions(service: service, lifetimeSeconds: configuration.uploadSessionLifetimeSeconds)
         lifecycle = ModelLifecycle(models: service, logger: logger)
         training = TrainingService(models: service, datasets: datasets, lifecycle: lifecycle, workers: configuration.trainingWorkers,
                                    logger: logger)
@@ -61,7 +63,9 @@ public final class WarehouseApplication: Sendable {
         feedback = FeedbackService(models: service, training: training, lifecycle: lifecycle, defaults: configuration.retraining)
         runsTraining = recover
         do {
-            for action in try (recover ? service.recover(spoolDirectory: dataDirectory + "/tmp") + datasets.recover() : []) {
+            // Sessions first: the versions they reserve are pending rows that recovery must leave.
+            let sessionActions = recover ? try uploadSessions.recover() : []
+            for action in try sessionActions + (recover ? service.recover(spoolDirectory: dataDirectory + "/tmp") + datasets.recover() : []) {
                 logger.info("recovery: \(action)")
             }
         } catch {
@@ -97,6 +101,7 @@ public final class WarehouseApplication: Sendable {
                                  stagedUploadBody: .multipart(staging), storedObjectCheck: storedObjectCheck).definitions
             + SystemRoutes(service: service, storage: configuration.storage.rawValue, metrics: metrics).definitions
             + TokenRoutes(access: access).definitions
+            + UploadSessionRoutes(sessions: uploadSessions, access: access).definitions
             + DatasetRoutes(datasets: datasets, training: training, access: access, uploadBody: .multipart(multipart)).definitions
             + TrainingRoutes(training: training, predictions: predictions, access: access).definitions
             + LifecycleRoutes(lifecycle: lifecycle, feedback: feedback, training: training, models: service, access: access).definitions

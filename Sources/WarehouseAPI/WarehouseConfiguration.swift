@@ -15,6 +15,8 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     public var adminToken: String?
     /// Largest request body accepted (413 beyond).
     public var maxUploadBytes: UInt64 = 1 << 40
+    /// How long an upload session stays open (`WAREHOUSE_UPLOAD_SESSION_LIFETIME_SECONDS`).
+    public var uploadSessionLifetimeSeconds = 86_400
     /// Seconds a connection may sit idle (or trickle nothing) before it is closed.
     public var connectionTimeoutSeconds: UInt32 = 120
     /// Connections served at once; more wait in the listen queue.
@@ -113,6 +115,9 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         case "max_upload_bytes":
             guard let bytes = UInt64(value), bytes > 0 else { throw invalid("a positive byte count") }
             maxUploadBytes = bytes
+        case "upload_session_lifetime_seconds":
+            guard let seconds = Int(value), seconds > 0 else { throw invalid("a positive number of seconds") }
+            uploadSessionLifetimeSeconds = seconds
         case "zip_max_entries":
             guard let count = Int(value), count > 0 else { throw invalid("a positive entry count") }
             zipLimits.maxEntries = count

@@ -253,7 +253,11 @@ public final class Catalog: Sendable {
     public func leftovers() throws -> [Leftover] {
         try database.read { db in
             var leftovers: [Leftover] = []
-            for row in try db.query("SELECT id, user_id, model_id, version, state FROM versions WHERE state != 'ready'") {
+            // A pending version an open upload session reserved is not a leftover: the session resumes.
+            for row in try db.query("""
+                SELECT id, user_id, model_id, version, state FROM versions WHERE state != 'ready'
+                AND id NOT IN (SELECT version_id FROM upload_sessions WHERE state = 'open' AND version_id IS NOT NULL)
+                """) {
                 leftovers.append(Leftover(kind: row.string("state") == "pending" ? .pendingVersion : .deletingVersion,
                                           versionID: Int64(row.int("id")!), user: row.string("user_id")!,
                                           model: row.string("model_id")!, version: row.string("version")!, filePath: nil))

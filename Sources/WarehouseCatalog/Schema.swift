@@ -325,5 +325,52 @@ enum Schema {
             """),
         // The store's ETag of each committed object (S3), which downloads compare.
         .init("009-store-etags", "ALTER TABLE files ADD COLUMN store_etag TEXT;"),
+        // Resumable uploads: a session reserves its version (a pending row that startup
+        // recovery leaves alone while the session is open) and records each part that arrived.
+        .init("010-upload-sessions", """
+            CREATE TABLE upload_sessions (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL,
+                model_id TEXT NOT NULL,
+                version_id INTEGER REFERENCES versions (id) ON DELETE SET NULL,
+                version TEXT NOT NULL,
+                -- open: parts may arrive; completing: being committed; then completed, aborted, expired or failed
+                state TEXT NOT NULL CHECK (state IN ('open', 'completing', 'completed', 'aborted', 'expired', 'failed')),
+                part_size INTEGER NOT NULL,
+                presigned INTEGER NOT NULL DEFAULT 0,
+                -- the creation request as JSON (upload fields, primary file)
+                request TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                -- why it failed, or nothing
+                detail TEXT
+            );
+            CREATE INDEX upload_sessions_by_state ON upload_sessions (state, expires_at);
+            CREATE TABLE upload_session_files (
+                session_id TEXT NOT NULL REFERENCES upload_sessions (id) ON DELETE CASCADE,
+                position INTEGER NOT NULL,
+                path TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                sha256 TEXT,
+                -- the store's parted upload (none for an empty file)
+                upload_id TEXT,
+                PRIMARY KEY (session_id, position),
+                UNIQUE (session_id, path)
+            ) WITHOUT ROWID;
+            CREATE TABLE upload_session_parts (
+                session_id TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                number INTEGER NOT NULL,
+                size INTEGER NOT NULL,
+                sha256 TEXT NOT NULL,
+                -- the store's part number holding it
+                store_number INTEGER NOT NULL,
+                -- the store's ETag; none yet for a part announced for a presigned URL
+                etag TEXT,
+                received_at TEXT NOT NULL,
+                PRIMARY KEY (session_id, position, number),
+                FOREIGN KEY (session_id, position) REFERENCES upload_session_files (session_id, position) ON DELETE CASCADE
+            ) WITHOUT ROWID;
+            """),
     ])
 }

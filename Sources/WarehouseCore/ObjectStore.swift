@@ -65,6 +65,77 @@ public protocol ObjectStore: Sendable {
 
     /// Throws `storageUnavailable` when the store cannot be used.
     func checkHealth() throws
+
+    // MARK: Parted uploads (upload sessions)
+
+    /// Starts an upload of `key` whose parts arrive separately, in any order; answers its id.
+    /// Nothing is visible at `key` until `completePartedUpload`.
+    func createPartedUpload(key: String, size: UInt64) throws -> String
+
+    /// Receives part `number` (bytes `offset..<offset+length` of the object), whose SHA-256 the
+    /// client announced as `sha256`. The writer stores nothing until `commit`.
+    func partWriter(key: String, uploadID: String, number: Int, offset: UInt64, length: UInt64,
+                    sha256: String) throws -> any PartWriter
+
+    /// The parts the store holds, for parts that did not pass through the service (presigned).
+    /// Nil when the store cannot say (the service then knows every part itself).
+    func listParts(key: String, uploadID: String) throws -> [StoredPart]?
+
+    /// Joins the parts, in number order, into the object at `key`.
+    func completePartedUpload(key: String, uploadID: String, parts: [StoredPart], size: UInt64) throws
+
+    /// Removes every part; an upload already gone is not an error.
+    func abortPartedUpload(key: String, uploadID: String) throws
+
+    /// A URL the client can PUT part `number` to directly, when the store has such URLs.
+    func presignedPartURL(key: String, uploadID: String, number: Int, expires: Int) -> String?
+
+    /// Every parted upload the store holds (to clean up what no session owns any more).
+    func pendingPartedUploads() throws -> [PendingPartedUpload]
+
+    /// A local file holding the upload's bytes before completion, when the store has one
+    /// (lets the service hash and inspect it without reading it back through the network).
+    func partedUploadPath(uploadID: String) -> String?
+}
+
+/// One stored part of a parted upload.
+public struct StoredPart: Sendable, Equatable {
+    public let number: Int
+    public let size: UInt64
+    public let etag: String
+
+    public init(number: Int, size: UInt64, etag: String) {
+        self.number = number
+        self.size = size
+        self.etag = etag
+    }
+}
+
+/// A parted upload a store still holds: its key when the store records one, and its id.
+public struct PendingPartedUpload: Sendable, Equatable {
+    public let key: String?
+    public let uploadID: String
+
+    public init(key: String?, uploadID: String) {
+        self.key = key
+        self.uploadID = uploadID
+    }
+}
+
+/// A store refused a part sent again because it cannot replace one whose bytes it began to
+/// take (rclone serve s3 streams parts into the object as they come).
+public struct PartReplacementRefused: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Receives one part's bytes as the request body brings them. Used from one thread.
+public protocol PartWriter: AnyObject {
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+    /// Every byte was written and checked: store the part; answers its entity tag.
+    func commit() throws -> String
+    /// This attempt is refused (or its request was cut): nothing of it counts.
+    func abort()
 }
 
 extension ObjectStore {
@@ -77,6 +148,12 @@ extension ObjectStore {
     public func delete(keys: [String]) throws {
         for key in keys { try delete(key: key) }
     }
+
+    public func listParts(key: String, uploadID: String) throws -> [StoredPart]? { nil }
+
+    public func presignedPartURL(key: String, uploadID: String, number: Int, expires: Int) -> String? { nil }
+
+    public func partedUploadPath(uploadID: String) -> String? { nil }
 }
 
 /// An object being sent while its local file still grows. Called from one thread at a time.

@@ -81,6 +81,17 @@ public enum HTTPBodyKind: Sendable {
     case buffered(maxBytes: Int)
     /// `multipart/form-data`: fields in memory, file parts streamed to spool files.
     case multipart(MultipartConfiguration)
+    /// Handed to a sink chunk by chunk as it arrives (an upload part going straight to its
+    /// store). The sink is made from the head once the headers are in; if that throws, the
+    /// body is read and dropped and the error answered.
+    case streamed(@Sendable (HTTPRequestHead) throws -> any HTTPBodySink)
+}
+
+/// Takes a streamed body. Called on the connection's thread.
+public protocol HTTPBodySink: AnyObject {
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+    /// The request ended before its body did (the client left, or it was refused): undo.
+    func abandon()
 }
 
 /// The body as the route handler receives it.
@@ -88,6 +99,8 @@ public enum HTTPRequestBody {
     case none
     case bytes([UInt8])
     case multipart(MultipartForm)
+    /// A streamed body whose every byte reached the sink.
+    case streamed(any HTTPBodySink)
 
     public var bytes: [UInt8] {
         if case .bytes(let bytes) = self { return bytes }

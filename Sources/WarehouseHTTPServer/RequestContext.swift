@@ -7,6 +7,8 @@ final class RequestContext {
     let plan: HTTPRequestPlan
     private var buffered: [UInt8] = []
     private var multipart: MultipartParser?
+    private var sink: (any HTTPBodySink)?
+    private var sinkHandedOn = false
     private var failure: (any Error)?
     private var received: UInt64 = 0
     private let maxBodyBytes: UInt64
@@ -36,6 +38,13 @@ final class RequestContext {
                     "expected a multipart/form-data body with a boundary, got Content-Type: \(head.headers["content-type"] ?? "none")")
             }
         }
+        if case .streamed(let makeSink) = plan.body {
+            do {
+                sink = try makeSink(head)
+            } catch {
+                failure = error
+            }
+        }
     }
 
     /// Consumes one chunk of the body. After a failure the rest is read and dropped, so the
@@ -59,11 +68,15 @@ final class RequestContext {
                 buffered.append(contentsOf: chunk)
             case .multipart:
                 try multipart?.feed(chunk)
+            case .streamed:
+                try sink?.write(chunk)
             }
         } catch {
             failure = error
             multipart = nil
             buffered = []
+            sink?.abandon()
+            sink = nil
         }
     }
 
@@ -83,13 +96,19 @@ final class RequestContext {
     func finish() {
         guard !finished else { return }
         finished = true
+        if !sinkHandedOn { sink?.abandon() }
+        sink = nil
         observer?.requestEnded(method: head.method, route: plan.route, status: status, seconds: elapsedSeconds,
                                bytesIn: received, bytesOut: sent.count)
     }
 
     /// The whole body has arrived: answer.
     func respond() -> HTTPResponse {
-        if let failure { return plan.respond(.failure(failure)) }
+        if let failure {
+            sink?.abandon()
+            sink = nil
+            return plan.respond(.failure(failure))
+        }
         switch plan.body {
         case .none:
             return plan.respond(.success(.none))
@@ -97,6 +116,11 @@ final class RequestContext {
             return plan.respond(.success(.bytes(buffered)))
         case .multipart:
             return plan.respond(finishMultipart())
+        case .streamed:
+            guard let sink else { return plan.respond(.failure(HTTPBodyError.malformed("no body sink"))) }
+            sinkHandedOn = true
+            self.sink = nil
+            return plan.respond(.success(.streamed(sink)))
         }
     }
 

@@ -68,8 +68,14 @@ extension S3Client {
     /// fact completed, the retry finds the parts gone (InvalidPart, NoSuchUpload); then an
     /// object of the expected size under the key means the upload is done.
     func completeMultipartUpload(key: String, uploadID: String, etags: [String], expectedSize: UInt64) throws {
-        let xml = "<CompleteMultipartUpload>" + etags.enumerated().map { index, etag in
-            "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\(S3XML.escape(etag))</ETag></Part>"
+        try completeMultipartUpload(key: key, uploadID: uploadID, numberedETags: etags.enumerated().map { ($0.offset + 1, $0.element) },
+                                    expectedSize: expectedSize)
+    }
+
+    func completeMultipartUpload(key: String, uploadID: String, numberedETags: [(number: Int, etag: String)],
+                                 expectedSize: UInt64) throws {
+        let xml = "<CompleteMultipartUpload>" + numberedETags.map { part in
+            "<Part><PartNumber>\(part.number)</PartNumber><ETag>\"\(S3XML.escape(part.etag.trimmingCharacters(in: CharacterSet(charactersIn: "\""))))\"</ETag></Part>"
         }.joined() + "</CompleteMultipartUpload>"
         let body = Array(xml.utf8)
         var attempt = 0

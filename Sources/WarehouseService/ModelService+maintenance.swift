@@ -69,6 +69,10 @@ extension ModelService {
         public var orphanManifests: [String] = []
         /// Objects no remaining manifest references.
         public var orphanObjects: [String] = []
+        /// Upload sessions past their time, and parted uploads (S3 multipart uploads, local
+        /// upload files) that no open session or running upload owns.
+        public var expiredSessions: [String] = []
+        public var abandonedUploads: [String] = []
         public var removed = false
     }
 

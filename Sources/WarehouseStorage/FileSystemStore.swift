@@ -14,10 +14,15 @@ public struct FileSystemStore: ObjectStore {
     /// Same filesystem as `root`, so renames are atomic.
     public let temporaryDirectory: String
 
+    /// Parted uploads of open upload sessions: one file each, named by its upload id, filled
+    /// part by part and renamed into place at completion. Inside `root` (so on its
+    /// filesystem) but outside every key; unlike `temporaryDirectory` it survives restarts.
+    public var uploadsDirectory: String { root + "/.uploads" }
+
     public init(root: String, temporaryDirectory: String) throws {
         self.root = root
         self.temporaryDirectory = temporaryDirectory
-        for directory in [root, temporaryDirectory] {
+        for directory in [root, temporaryDirectory, root + "/.uploads"] {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {
@@ -144,7 +149,7 @@ public struct FileSystemStore: ObjectStore {
         var objects: [ObjectInfo] = []
         while let relative = enumerator.nextObject() as? String {
             let key = directoryPart.isEmpty ? relative : directoryPart + "/" + relative
-            guard key.hasPrefix(prefix) else { continue }
+            guard key.hasPrefix(prefix), !key.hasPrefix(".uploads/") else { continue }
             var status = stat()
             guard stat(root + "/" + key, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else { continue }
             objects.append(ObjectInfo(key: key, size: UInt64(status.st_size), etag: Self.etag(status)))
@@ -156,6 +161,71 @@ public struct FileSystemStore: ObjectStore {
         guard access(root, W_OK) == 0, access(temporaryDirectory, W_OK) == 0 else {
             throw WarehouseError.storageUnavailable("storage directory \(root) is not writable")
         }
+    }
+
+    // MARK: - Parted uploads
+
+    public func createPartedUpload(key: String, size: UInt64) throws -> String {
+        _ = try path(for: key)
+        let uploadID = UUID().uuidString.lowercased()
+        let staging = uploadsDirectory + "/" + uploadID
+        let descriptor = Glibc.open(staging, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw posixFailure("cannot start an upload of \(key)") }
+        defer { close(descriptor) }
+        // Sparse until the parts arrive: the space is the file's size, never more.
+        guard ftruncate(descriptor, off_t(size)) == 0 else {
+            let failure = posixFailure("cannot start an upload of \(key)")
+            unlink(staging)
+            throw failure
+        }
+        return uploadID
+    }
+
+    public func partWriter(key: String, uploadID: String, number: Int, offset: UInt64, length: UInt64,
+                           sha256: String) throws -> any PartWriter {
+        let staging = try stagingPath(uploadID)
+        let descriptor = Glibc.open(staging, O_WRONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            if errno == ENOENT { throw WarehouseError.notFound("the upload of \(key) is gone") }
+            throw posixFailure("cannot open the upload of \(key)")
+        }
+        return FilePartWriter(descriptor: descriptor, offset: offset, length: length, etag: sha256)
+    }
+
+    public func completePartedUpload(key: String, uploadID: String, parts: [StoredPart], size: UInt64) throws {
+        let staging = try stagingPath(uploadID)
+        var status = stat()
+        guard stat(staging, &status) == 0 else { throw WarehouseError.notFound("the upload of \(key) is gone") }
+        guard UInt64(status.st_size) == size else {
+            throw WarehouseError.storageUnavailable("the upload of \(key) holds \(status.st_size) bytes, expected \(size)")
+        }
+        let destination = try path(for: key)
+        try ensureParent(of: destination)
+        try syncFile(staging)
+        guard rename(staging, destination) == 0 else { throw posixFailure("cannot store \(key)") }
+        syncDirectory(of: destination)
+    }
+
+    public func abortPartedUpload(key: String, uploadID: String) throws {
+        let staging = try stagingPath(uploadID)
+        if unlink(staging) != 0, errno != ENOENT { throw posixFailure("cannot remove the upload of \(key)") }
+    }
+
+    public func pendingPartedUploads() throws -> [PendingPartedUpload] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: uploadsDirectory)) ?? []
+        return names.sorted().map { PendingPartedUpload(key: nil, uploadID: $0) }
+    }
+
+    public func partedUploadPath(uploadID: String) -> String? {
+        guard let staging = try? stagingPath(uploadID), access(staging, R_OK) == 0 else { return nil }
+        return staging
+    }
+
+    private func stagingPath(_ uploadID: String) throws -> String {
+        guard !uploadID.isEmpty, uploadID.allSatisfy({ $0.isHexDigit || $0 == "-" }) else {
+            throw WarehouseError.invalid("invalid upload id \(Identifiers.quoted(uploadID))")
+        }
+        return uploadsDirectory + "/" + uploadID
     }
 
     // MARK: - Helpers
@@ -199,6 +269,60 @@ public struct FileSystemStore: ObjectStore {
     /// The current errno as a storage failure (disk full, permissions, I/O error: all 503).
     private func posixFailure(_ what: String) -> WarehouseError {
         .storageUnavailable("\(what): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// Writes one part into its place in the upload's file. A refused attempt leaves bytes in
+/// that range, which count for nothing: only committed parts are recorded, and a resent part
+/// overwrites them.
+final class FilePartWriter: PartWriter {
+    private var descriptor: Int32
+    private let offset: UInt64
+    private let length: UInt64
+    private var written: UInt64 = 0
+    private let etag: String
+
+    init(descriptor: Int32, offset: UInt64, length: UInt64, etag: String) {
+        self.descriptor = descriptor
+        self.offset = offset
+        self.length = length
+        self.etag = etag
+    }
+
+    deinit { abort() }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard var base = bytes.baseAddress, bytes.count > 0 else { return }
+        guard written + UInt64(bytes.count) <= length else {
+            throw WarehouseError.invalid("the part is larger than its announced \(length) bytes")
+        }
+        var remaining = bytes.count
+        while remaining > 0 {
+            let count = pwrite(descriptor, base, remaining, off_t(offset + written))
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw WarehouseError.storageUnavailable("writing a part failed: \(String(cString: strerror(errno)))")
+            }
+            remaining -= count
+            base += count
+            written += UInt64(count)
+        }
+    }
+
+    func commit() throws -> String {
+        defer { abort() }
+        // Durable before the catalog says it arrived: a resumed session never skips lost bytes.
+        guard fdatasync(descriptor) == 0 else {
+            throw WarehouseError.storageUnavailable("syncing a part failed: \(String(cString: strerror(errno)))")
+        }
+        return etag
+    }
+
+    func abort() {
+        if descriptor >= 0 {
+            Glibc.close(descriptor)
+            descriptor = -1
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import WarehouseCore
 import WarehouseS3
 
@@ -95,6 +96,46 @@ public final class S3Store: ObjectStore {
         func abort() { upload.abort() }
     }
 
+    // MARK: - Parted uploads: S3 multipart uploads, one part per request
+
+    public func createPartedUpload(key: String, size: UInt64) throws -> String {
+        try mapping { try client.startMultipartUpload(key: fullKey(key)) }
+    }
+
+    public func partWriter(key: String, uploadID: String, number: Int, offset: UInt64, length: UInt64,
+                           sha256: String) throws -> any PartWriter {
+        S3PartWriter(client: client, key: fullKey(key), uploadID: uploadID, number: number, length: length, sha256: sha256)
+    }
+
+    public func listParts(key: String, uploadID: String) throws -> [StoredPart]? {
+        try mapping {
+            try client.listParts(key: fullKey(key), uploadID: uploadID).map { StoredPart(number: $0.number, size: $0.size, etag: $0.etag) }
+        }
+    }
+
+    public func completePartedUpload(key: String, uploadID: String, parts: [StoredPart], size: UInt64) throws {
+        try mapping {
+            try client.finishMultipartUpload(key: fullKey(key), uploadID: uploadID, parts: parts.map { ($0.number, $0.etag) },
+                                             expectedSize: size)
+        }
+    }
+
+    public func abortPartedUpload(key: String, uploadID: String) throws {
+        try mapping { try client.cancelMultipartUpload(key: fullKey(key), uploadID: uploadID) }
+    }
+
+    public func presignedPartURL(key: String, uploadID: String, number: Int, expires: Int) -> String? {
+        client.presignedPartURL(key: fullKey(key), uploadID: uploadID, number: number, expires: expires)
+    }
+
+    public func pendingPartedUploads() throws -> [PendingPartedUpload] {
+        try mapping {
+            try client.listMultipartUploads(prefix: prefix).map {
+                PendingPartedUpload(key: String($0.key.dropFirst(prefix.count)), uploadID: $0.uploadID)
+            }
+        }
+    }
+
     /// A presigned GET URL for `key`.
     public func presignedURL(key: String, expires: Int) -> String? {
         client.presignedGetURL(key: fullKey(key), expires: expires)
@@ -111,6 +152,163 @@ public final class S3Store: ObjectStore {
     static func warehouseError(_ error: S3Error) -> WarehouseError {
         if error.status == 404 || error.code == "NoSuchKey" { return .notFound("object not found in the bucket: \(error)") }
         return .storageUnavailable("\(error)")
+    }
+}
+
+/// One part streamed from the request body into an UploadPart request: curl pulls on its own
+/// thread from a bounded pipe the request's thread fills. The part's last byte is held back
+/// until `commit`, so a part the service refuses (a wrong checksum, found only at its end)
+/// never completes in the bucket: its transfer is aborted instead.
+final class S3PartWriter: PartWriter {
+    private let pipe: PartPipe
+    private let done = DispatchSemaphore(value: 0)
+    private let outcome = PartOutcome()
+    private var finished = false
+
+    init(client: S3Client, key: String, uploadID: String, number: Int, length: UInt64, sha256: String) {
+        let pipe = PartPipe(capacity: 8 << 20, length: length)
+        self.pipe = pipe
+        let outcome = self.outcome
+        let done = self.done
+        let thread = Thread {
+            let result = Result {
+                try client.uploadPart(key: key, uploadID: uploadID, number: number, length: length, sha256: sha256) { buffer in
+                    try pipe.pull(into: buffer)
+                }
+            }
+            pipe.cancel()
+            outcome.value.withLock { $0 = result }
+            done.signal()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    deinit { abort() }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard pipe.push(bytes) else {
+            wait()
+            if case .failure(let error)? = outcome.value.withLock({ $0 }) { throw Self.mapped(error) }
+            throw WarehouseError.storageUnavailable("the bucket stopped taking the part")
+        }
+    }
+
+    func commit() throws -> String {
+        pipe.seal()
+        wait()
+        switch outcome.value.withLock({ $0 }) {
+        case .success(let etag)?: return etag
+        case .failure(let error)?: throw Self.mapped(error)
+        case nil: throw WarehouseError.storageUnavailable("the part upload ended without an answer")
+        }
+    }
+
+    func abort() {
+        pipe.cancel()
+        wait()
+    }
+
+    private func wait() {
+        guard !finished else { return }
+        done.wait()
+        finished = true
+    }
+
+    static func mapped(_ error: any Error) -> any Error {
+        guard let error = error as? S3Error else { return error }
+        if error.code == "NotImplemented", "\(error)".contains("cannot be replaced") { return PartReplacementRefused("\(error)") }
+        return S3Store.warehouseError(error)
+    }
+}
+
+/// What the part's upload thread ended with.
+final class PartOutcome: Sendable {
+    let value = Mutex<Result<String, any Error>?>(nil)
+}
+
+/// The bytes of one part between the request's thread (`push`) and curl's (`pull`).
+///
+/// `@unchecked Sendable`: every field is read and written only while `condition` is locked.
+final class PartPipe: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var chunks: [[UInt8]] = []
+    private var head = 0
+    private var stored = 0
+    private let capacity: Int
+    private let length: UInt64
+    private var delivered: UInt64 = 0
+    private var sealed = false
+    private var cancelled = false
+
+    struct Cancelled: Error {}
+
+    init(capacity: Int, length: UInt64) {
+        self.capacity = capacity
+        self.length = length
+    }
+
+    /// False once the consumer has gone (the transfer failed or was cancelled).
+    func push(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while stored >= capacity, !cancelled { condition.wait() }
+        guard !cancelled else { return false }
+        chunks.append(Array(bytes))
+        stored += bytes.count
+        condition.broadcast()
+        return true
+    }
+
+    /// Every byte is pushed and accepted: the last one may go.
+    func seal() {
+        condition.lock()
+        sealed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        chunks.removeAll()
+        stored = 0
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Curl's read: blocks until bytes may go; throws (aborting the transfer) once cancelled.
+    func pull(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if cancelled { throw Cancelled() }
+            if delivered >= length { return 0 }
+            // Before the seal, everything but the part's last byte.
+            let allowance = sealed ? length - delivered : length - delivered - 1
+            let ready = min(UInt64(stored), allowance, UInt64(buffer.count))
+            if ready > 0 {
+                var written = 0
+                while written < Int(ready) {
+                    let chunk = chunks[0]
+                    let count = min(Int(ready) - written, chunk.count - head)
+                    chunk.withUnsafeBytes { source in
+                        (buffer.baseAddress! + written).copyMemory(from: source.baseAddress! + head, byteCount: count)
+                    }
+                    written += count
+                    head += count
+                    if head == chunk.count {
+                        chunks.removeFirst()
+                        head = 0
+                    }
+                }
+                stored -= written
+                delivered += UInt64(written)
+                condition.broadcast()
+                return written
+            }
+            condition.wait()
+        }
     }
 }
 

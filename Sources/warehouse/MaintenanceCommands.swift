@@ -54,11 +54,14 @@ struct GarbageCollectCommand: WarehouseCommand {
     }
 
     func run() throws -> Int32 {
-        let report = try openWarehouse(settings).service.collectGarbage(dryRun: dryRun)
+        let report = try openWarehouse(settings).uploadSessions.collectGarbage(dryRun: dryRun)
         let verb = dryRun ? "would remove" : "removed"
         for key in report.orphanManifests { say("\(verb) manifest \(key) (no catalog version)") }
         for key in report.orphanObjects { say("\(verb) object \(key) (no manifest references it)") }
-        say("gc: \(verb) \(report.orphanManifests.count) manifest(s) and \(report.orphanObjects.count) object(s)")
+        for line in report.expiredSessions { say(dryRun ? "would expire upload session \(line)" : line) }
+        for line in report.abandonedUploads { say(dryRun ? "would remove \(line)" : line) }
+        say("gc: \(verb) \(report.orphanManifests.count) manifest(s), \(report.orphanObjects.count) object(s), "
+            + "\(report.expiredSessions.count) expired upload session(s) and \(report.abandonedUploads.count) abandoned parted upload(s)")
         return 0
     }
 }
