@@ -288,4 +288,61 @@ import WarehouseTesting
         #expect(record.object["num_parameters"] as? Int == 4096 * 384)
         #expect(record.object["primary_file_path"] as? String == "model.safetensors")
     }
+
+    /// With `presigned`, the client PUTs each part to the bucket itself (here with curl): the
+    /// service sees no part bytes, and at completion checks sizes from ListParts and every
+    /// part's SHA-256 as it reads the joined object once. Always on S3 (moto unless the run
+    /// names another server).
+    @Test func presignedPartsGoStraightToTheBucket() throws {
+        let kind = TestWarehouse.s3Backend ?? .moto
+        let server = try S3TestServer.shared(kind)
+        let warehouse = try TestWarehouse { TestWarehouse.useS3(server, in: &$0) }
+        let client = warehouse.client
+        let weights = Self.bytes(Self.partSize + 4321, seed: 5)
+        func open(_ model: String) throws -> String {
+            let created = try Self.open(client, ["user_id": "u", "model_id": model, "presigned": true, "part_size": Self.partSize,
+                                                 "files": [["path": "model.bin", "size": weights.count, "sha256": SHA256.hex(of: weights)]]])
+            #expect(created.status == 201, "\(created.text)")
+            #expect(created.object["presigned"] as? Bool == true)
+            return created.object["session_id"] as? String ?? ""
+        }
+        func send(_ session: String, part number: Int, announcing sha256: String? = nil) throws {
+            let bytes = Self.part(weights, number)
+            let signed = try client.get("/ai-models/upload/sessions/\(session)/parts/\(number)/url?file=model.bin&sha256=\(sha256 ?? SHA256.hex(of: bytes))")
+            #expect(signed.status == 200, "\(signed.text)")
+            let url = try #require(signed.object["url"] as? String)
+            #expect(signed.object["size"] as? Int == bytes.count)
+            let body = warehouse.directory.path + "/part-\(number)"
+            try Data(bytes).write(to: URL(fileURLWithPath: body))
+            let put = try TestProcess.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data-binary", "@" + body, url])
+            #expect(put.stdout == "200", "the bucket took the part itself: \(put.stdout) \(put.stderr)")
+        }
+
+        let session = try open("direct")
+        // Parts sent through the service are refused for a presigned session.
+        #expect(try Self.put(client, session, file: "model.bin", part: 1, Self.part(weights, 1)).status == 400)
+        try send(session, part: 2)
+        let early = try client.request("POST", "/ai-models/upload/sessions/\(session)/complete")
+        #expect(early.status == 409, "\(early.text)")
+        #expect(early.detail?.contains("'model.bin' 1") == true, "\(early.text)")
+        try send(session, part: 1)
+        let completed = try client.request("POST", "/ai-models/upload/sessions/\(session)/complete")
+        #expect(completed.status == 200, "\(completed.text)")
+        #expect(try client.get("/ai-models/u/direct/download?filename=model.bin").body == weights)
+        let received = try client.get("/metrics").text.split(separator: "\n").contains {
+            $0.contains("route=\"/ai-models/upload/sessions/{session_id}/parts/{part_number}\"") && $0.hasPrefix("warehouse_http_request_bytes_total")
+                && !$0.hasSuffix(" 0") && !$0.hasSuffix(" \(Self.partSize)")
+        }
+        #expect(!received, "no part bytes came through the service, except the refused one")
+
+        // A part whose bytes are not what was announced is caught when the object is read.
+        let lying = try open("lying")
+        try send(lying, part: 1)
+        try send(lying, part: 2, announcing: String(repeating: "0", count: 64))
+        let refused = try client.request("POST", "/ai-models/upload/sessions/\(lying)/complete")
+        #expect(refused.status == 400, "\(refused.text)")
+        #expect(refused.detail?.contains("part 2 of 'model.bin'") == true, "\(refused.text)")
+        #expect(try client.get("/ai-models/u/lying").status == 404)
+        #expect(try Self.leftovers(warehouse, model: "lying").isEmpty)
+    }
 }
