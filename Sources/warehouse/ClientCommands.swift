@@ -1,7 +1,7 @@
 import Foundation
 import WarehouseClient
 import WarehouseCore
-import WarehouseZip
+import WarehouseCrypto
 
 /// Options every client command takes: the server and the token (flags, else
 /// WAREHOUSE_URL / WAREHOUSE_TOKEN), and `--json` for scripts.
@@ -111,14 +111,22 @@ func runClient(_ body: () throws -> Int32) -> Int32 {
 
 struct PushCommand: WarehouseCommand {
     static let name = "push"
-    static let abstract = "Upload a file, or a folder zipped on the fly, as a model version"
-    static let usage = "warehouse push PATH --user U --model M [--version v] [--tag t]… [--framework f] [--description d] \(ClientOptions.usage)"
+    static let abstract = "Upload a file or a folder as a model version (large files and folders resumably, in parallel parts)"
+    static let usage = "warehouse push PATH --user U --model M [--version v] [--tag t]… [--framework f] [--description d] [--parallel 4] [--part-size 64M] [--threshold 64M] [--state-file F] \(ClientOptions.usage)"
     let path: String
     let fields: [(String, String)]
     let options: ClientOptions
+    let parallel: Int
+    let partSize: UInt64
+    /// Files from this size up (and every folder) go through an upload session.
+    let threshold: UInt64
+    let stateFile: String?
+    let baseURL: String
+    let token: String?
 
     init(arguments: [String]) throws {
-        let parser = try OptionParser(arguments, options: ClientOptions.options.union(["user", "model", "version", "tag", "framework", "description", "name"]),
+        let parser = try OptionParser(arguments, options: ClientOptions.options.union(["user", "model", "version", "tag", "framework", "description", "name",
+                                                                                        "parallel", "part-size", "threshold", "state-file"]),
                                       flags: ClientOptions.flags, repeatable: ["tag"])
         guard parser.positional.count == 1 else { throw UsageError(description: "give one PATH") }
         guard let user = parser.values["user"], let model = parser.values["model"] else { throw UsageError(description: "--user and --model are required") }
@@ -128,6 +136,36 @@ struct PushCommand: WarehouseCommand {
         if let tags = parser.lists["tag"], !tags.isEmpty { fields.append(("tags", tags.joined(separator: ","))) }
         self.fields = fields
         options = ClientOptions(parser)
+        parallel = try parser.values["parallel"].map {
+            guard let count = Int($0), (1...64).contains(count) else { throw UsageError(description: "--parallel takes 1 to 64") }
+            return count
+        } ?? 4
+        partSize = try Self.byteCount(parser.values["part-size"], option: "part-size") ?? (64 << 20)
+        threshold = try Self.byteCount(parser.values["threshold"], option: "threshold") ?? (64 << 20)
+        stateFile = parser.values["state-file"]
+        let environment = ProcessInfo.processInfo.environment
+        baseURL = parser.values["url"] ?? environment["WAREHOUSE_URL"] ?? "http://127.0.0.1:8000"
+        token = parser.values["token"] ?? environment["WAREHOUSE_TOKEN"]
+    }
+
+    /// `123`, `64K`, `64M`, `2G`.
+    static func byteCount(_ text: String?, option: String) throws -> UInt64? {
+        guard let text, !text.isEmpty else { return nil }
+        let units: [Character: UInt64] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        let unit = text.last.flatMap { units[Character($0.uppercased())] }
+        guard let number = UInt64(unit == nil ? text : String(text.dropLast())) else {
+            throw UsageError(description: "--\(option) takes a byte count such as 64M")
+        }
+        return number * (unit ?? 1)
+    }
+
+    /// Where a push keeps its session between runs: one small file per path, server and model.
+    func defaultStateFile(for absolute: String) -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let cache = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (environment["HOME"] ?? NSTemporaryDirectory()) + "/.cache"
+        let identity = ([absolute, baseURL] + fields.map { "\($0.0)=\($0.1)" }).joined(separator: "\n")
+        return cache + "/warehouse/uploads/" + SHA256Text.hex(identity) + ".json"
     }
 
     func run() throws -> Int32 {
@@ -136,18 +174,27 @@ struct PushCommand: WarehouseCommand {
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 throw UsageError(description: "\(path) does not exist")
             }
-            let name = URL(fileURLWithPath: path).lastPathComponent
-            let progress = Progress(isDirectory.boolValue ? "zipping and uploading \(name)/" : "uploading \(name)")
-            let record = isDirectory.boolValue
-                ? try options.client.upload("/ai-models/upload/folder", fields: fields, fileField: "zip_file", filename: name + ".zip",
-                                            source: .folder(path), progress: progress.update)
-                : try options.client.upload("/ai-models/upload/single", fields: fields, fileField: "file", filename: name,
-                                            source: .file(path), progress: progress.update)
-            if case .object(let object) = record {
-                progress.finish(UInt64(object["files"].flatMap { files -> Int? in
-                    guard case .array(let list) = files else { return nil }
-                    return list.compactMap { if case .object(let file) = $0 { return file["file_size"]?.doubleValue.map(Int.init) } else { return nil } }.reduce(0, +)
-                } ?? 0))
+            let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+            let name = URL(fileURLWithPath: absolute).lastPathComponent
+            let files = isDirectory.boolValue ? try LocalUploadFile.folder(absolute) : [try LocalUploadFile(path: name, local: absolute)]
+            let record: JSONValue
+            if isDirectory.boolValue || files[0].size >= threshold {
+                let progress = Progress("uploading \(name)\(isDirectory.boolValue ? "/" : "")")
+                let push = ResumablePush(baseURL: baseURL, token: token)
+                push.parallel = parallel
+                push.partSize = partSize
+                var values: [String: JSONValue] = [:]
+                for (key, value) in fields { values[key] = .string(value) }
+                record = try push.push(files, fields: values, stateFile: stateFile ?? defaultStateFile(for: absolute),
+                                       progress: progress.update, resumed: { id, bytes in
+                    FileHandle.standardError.write(Data("resuming upload session \(id): \(Progress.bytes(bytes)) already on the server\n".utf8))
+                })
+                progress.finish(files.reduce(0) { $0 + $1.size })
+            } else {
+                let progress = Progress("uploading \(name)")
+                record = try options.client.upload("/ai-models/upload/single", fields: fields, fileField: "file", filename: name,
+                                                   source: .file(path), progress: progress.update)
+                progress.finish(files[0].size)
             }
             if options.json { options.output(record) } else if case .object(let object) = record {
                 print("\(object["user_id"]?.stringValue ?? "")/\(object["model_id"]?.stringValue ?? "")@\(object["version"]?.stringValue ?? "") (\(object["framework"]?.stringValue ?? ""), primary \(object["primary_file_path"]?.stringValue ?? "-"))")
@@ -159,62 +206,82 @@ struct PushCommand: WarehouseCommand {
 
 struct PullCommand: WarehouseCommand {
     static let name = "pull"
-    static let abstract = "Download a model version (its files into a folder) or one file"
-    static let usage = "warehouse pull USER/MODEL[@version|@alias] [-o DIR] [--file PATH] \(ClientOptions.usage)"
+    static let abstract = "Download a model version (its files into a folder) or one file, in parallel ranges, each checked against its SHA-256"
+    static let usage = "warehouse pull USER/MODEL[@version|@alias] [-o DIR] [--file PATH] [--parallel 4] \(ClientOptions.usage)"
     let reference: ModelReference
     let directory: String
     let file: String?
     let options: ClientOptions
+    let parallel: Int
+    let baseURL: String
+    let token: String?
 
     init(arguments: [String]) throws {
         let normalized = arguments.map { $0 == "-o" ? "--output" : $0 }
-        let parser = try OptionParser(normalized, options: ClientOptions.options.union(["output", "file"]), flags: ClientOptions.flags)
+        let parser = try OptionParser(normalized, options: ClientOptions.options.union(["output", "file", "parallel"]), flags: ClientOptions.flags)
         guard parser.positional.count == 1 else { throw UsageError(description: "give one USER/MODEL") }
         reference = try ModelReference(parser.positional[0])
         directory = parser.values["output"] ?? reference.model
         file = parser.values["file"]
         options = ClientOptions(parser)
+        parallel = try parser.values["parallel"].map {
+            guard let count = Int($0), (1...64).contains(count) else { throw UsageError(description: "--parallel takes 1 to 64") }
+            return count
+        } ?? 4
+        let environment = ProcessInfo.processInfo.environment
+        baseURL = parser.values["url"] ?? environment["WAREHOUSE_URL"] ?? "http://127.0.0.1:8000"
+        token = parser.values["token"] ?? environment["WAREHOUSE_TOKEN"]
     }
 
     func run() throws -> Int32 {
         runClient {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let base = "/ai-models/\(reference.user)/\(reference.model)/download?" + reference.query
-            var written: [String] = []
+            let pull = VerifiedPull(baseURL: baseURL, token: token)
+            pull.parallel = parallel
+            let (version, listed) = try pull.files(user: reference.user, model: reference.model, versionQuery: reference.query)
+            var chosen = listed
             if let file {
-                let destination = directory + "/" + URL(fileURLWithPath: file).lastPathComponent
-                let progress = Progress("downloading \(file)")
-                progress.finish(try options.client.download(base + "&filename=" + WarehouseClient.query(file), to: destination,
-                                                            progress: progress.update))
-                written.append(destination)
-            } else {
-                let archive = directory + "/.warehouse-pull-\(UUID().uuidString).zip"
-                defer { try? FileManager.default.removeItem(atPath: archive) }
-                let progress = Progress("downloading \(reference.user)/\(reference.model)")
-                progress.finish(try options.client.download(base, to: archive, progress: progress.update))
-                // Extracted with the server's own safety checks on paths, sizes and counts.
-                let extractor = try ZipExtractor(path: archive, limits: ZipLimits())
-                try extractor.extract { entry, stream in
-                    let target = directory + "/" + entry.path
-                    try FileManager.default.createDirectory(atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                    guard FileManager.default.createFile(atPath: target, contents: nil), let handle = FileHandle(forWritingAtPath: target) else {
-                        throw ClientError(status: 0, detail: "cannot write \(target)")
-                    }
-                    defer { try? handle.close() }
-                    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-                    defer { buffer.deallocate() }
-                    while true {
-                        let count = try stream.read(into: buffer)
-                        if count == 0 { break }
-                        try handle.write(contentsOf: Data(buffer[0..<count]))
-                    }
-                    written.append(target)
+                let wanted = listed.filter { $0.path == file }
+                let byName = listed.filter { URL(fileURLWithPath: $0.path).lastPathComponent == file }
+                guard let match = wanted.first ?? (byName.count == 1 ? byName[0] : nil) else {
+                    throw ClientError(status: 404, detail: "file '\(file)' not found in \(reference.user)/\(reference.model) \(version)")
                 }
+                chosen = [match]
             }
+            let total = chosen.reduce(0) { $0 + $1.size }
+            let progress = Progress("downloading \(reference.user)/\(reference.model)@\(version)")
+            let counter = LockedCounter { done in progress.update(done, total) }
+            var written: [String] = []
+            for remote in chosen {
+                let destination = directory + "/" + (file == nil ? remote.path : URL(fileURLWithPath: remote.path).lastPathComponent)
+                _ = try pull.download(remote, user: reference.user, model: reference.model, version: version, to: destination,
+                                      progress: { counter.add($0) })
+                written.append(destination)
+            }
+            progress.finish(total)
             if options.json { options.output(.object(["files": .array(written.map(JSONValue.string))])) } else { written.forEach { print($0) } }
             return 0
         }
     }
+}
+
+/// Byte counts from download threads, reported one at a time.
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done: UInt64 = 0
+    private let report: (UInt64) -> Void
+    init(report: @escaping (UInt64) -> Void) { self.report = report }
+    func add(_ bytes: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        done += bytes
+        report(done)
+    }
+}
+
+/// SHA-256 of a short text, hex (names the push state files).
+enum SHA256Text {
+    static func hex(_ text: String) -> String { SHA256.hex(of: Array(text.utf8)) }
 }
 
 struct ListCommand: WarehouseCommand {

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 import WarehouseTesting
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The client verbs (push, pull, ls, search, train, predict), run as the built binary against
 /// a running server, with the exit codes scripts rely on.
@@ -87,5 +90,86 @@ import WarehouseTesting
         try "a,b\n1,x\n2,x\n".write(toFile: work.path + "/one-class.csv", atomically: true, encoding: .utf8)
         let refused = try Self.run(["train", "alice", "one-class.csv", "--target", "b"], server: warehouse, directory: work.path)
         #expect(refused.status == 2 && refused.stderr.contains("at least 2"), "\(refused.status) \(refused.stderr)")
+    }
+
+    /// Bytes the server received on the part route (from /metrics).
+    static func partBytes(_ warehouse: TestWarehouse) throws -> Int {
+        let line = try warehouse.client.get("/metrics").text.split(separator: "\n").first {
+            $0.hasPrefix("warehouse_http_request_bytes_total{method=\"PUT\",route=\"/ai-models/upload/sessions/{session_id}/parts/{part_number}\"}")
+        }
+        return line.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) } ?? 0
+    }
+
+    /// A push killed at 60% resumes where it stopped: the second run sends only the parts the
+    /// server lacks (counted by the server), and the version is byte-exact; pull then fetches
+    /// it in parallel ranges and checks its SHA-256.
+    @Test func aKilledPushResumesWithTheMissingPartsOnly() throws {
+        let warehouse = try TestWarehouse()
+        let work = try TemporaryDirectory()
+        let size = 120 << 20
+        let weights = (0..<size).map { UInt8(truncatingIfNeeded: ($0 >> 12) &* 2_654_435_761 &+ $0) }
+        try Data(weights).write(to: URL(fileURLWithPath: work.path + "/big.bin"))
+        let state = work.path + "/push-state.json"
+        let arguments = ["push", "big.bin", "--user", "alice", "--model", "big", "--part-size", "5M", "--parallel", "2",
+                         "--state-file", state]
+
+        let first = Process()
+        first.executableURL = URL(fileURLWithPath: ServeCommandTests.binary)
+        first.arguments = arguments
+        first.currentDirectoryURL = URL(fileURLWithPath: work.path)
+        first.environment = ProcessInfo.processInfo.environment.merging([
+            "WAREHOUSE_URL": "http://127.0.0.1:\(warehouse.client.port)", "WAREHOUSE_TOKEN": TestWarehouse.adminToken]) { $1 }
+        first.standardOutput = FileHandle.nullDevice
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        var session = ""
+        var received = 0
+        let deadline = Date().addingTimeInterval(60)
+        while first.isRunning, Date() < deadline {
+            if session.isEmpty, let data = FileManager.default.contents(atPath: state),
+               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                session = object["session_id"] as? String ?? ""
+            }
+            if !session.isEmpty {
+                let files = try warehouse.client.get("/ai-models/upload/sessions/\(session)").object["files"] as? [[String: Any]]
+                received = files?.first?["received_parts"].flatMap { ($0 as? [Int])?.count } ?? 0
+                if received >= 14 { break }   // 14 of 24 parts: 60%
+            }
+            usleep(2_000)
+        }
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        try #require(!session.isEmpty && received >= 14 && received < 24, "the push was caught mid-way (\(received) of 24 parts)")
+        usleep(500_000)   // the server finishes the cut requests
+
+        let status = try warehouse.client.get("/ai-models/upload/sessions/\(session)").object
+        let missing = (status["files"] as? [[String: Any]])?.first?["missing_parts"] as? [Int] ?? []
+        #expect(!missing.isEmpty)
+        let missingBytes = missing.reduce(0) { $0 + min(5 << 20, size - ($1 - 1) * (5 << 20)) }
+        let before = try Self.partBytes(warehouse)
+        let second = try Self.run(arguments, server: warehouse, directory: work.path)
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stderr.contains("resuming upload session \(session)"), "\(second.stderr)")
+        #expect(second.stdout.contains("alice/big@v1"), "\(second.stdout)")
+        let resent = try Self.partBytes(warehouse) - before
+        #expect(resent == missingBytes, "the second push sent \(resent) bytes; \(missingBytes) were missing")
+        #expect(!FileManager.default.fileExists(atPath: state), "a finished push forgets its session")
+
+        let pulled = try Self.run(["pull", "alice/big", "-o", "copy", "--parallel", "3"], server: warehouse, directory: work.path)
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: work.path + "/copy/big.bin")) == Data(weights))
+
+        // Bytes changed in place with the timestamp put back get past the server's drift
+        // check (same size, inode and mtime); pull's SHA-256 check refuses them.
+        let object = warehouse.dataDirectory + "/objects/models/alice/big/v1/big.bin"
+        let reference = work.path + "/mtime-reference"
+        #expect(try TestProcess.run("cp", ["-p", object, reference]).status == 0)
+        #expect(try TestProcess.run("dd", ["if=/dev/zero", "of=" + object, "bs=1", "count=16", "seek=70000000", "conv=notrunc"]).status == 0)
+        #expect(try TestProcess.run("touch", ["-r", reference, object]).status == 0)
+        let corrupt = try Self.run(["pull", "alice/big", "-o", "corrupt"], server: warehouse, directory: work.path)
+        #expect(corrupt.status == 1, "\(corrupt.stderr)")
+        #expect(corrupt.stderr.contains("SHA-256") && corrupt.stderr.contains("removed"), "\(corrupt.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/corrupt/big.bin"))
+        #expect(!FileManager.default.fileExists(atPath: work.path + "/corrupt/big.bin.partial"))
     }
 }
