@@ -8,6 +8,7 @@ enum OpenAPIDocument {
         case json(String)                  // a component schema
         case multipart([(String, String, Bool)])  // (field, description, required); "file" fields are binary
         case jsonOrCSV(String)
+        case octets(String)                // a raw request body (application/octet-stream), described
     }
 
     struct Operation {
@@ -17,6 +18,8 @@ enum OpenAPIDocument {
         let summary: String
         var query: [(name: String, description: String, type: String)] = []
         var body: Body?
+        /// Request headers the operation reads (all required).
+        var headers: [(name: String, description: String)] = []
         var success: (status: Int, description: String, content: String)  // content: schema name, "binary", "text", "html", "sse"
         var errors: [Int]
         /// Web UI routes: signed in with the session cookie (`cookie`), or open (`none`).
@@ -73,6 +76,30 @@ enum OpenAPIDocument {
         Operation(method: "POST", path: "/ai-models/upload/folder", tag: "models", summary: "Upload a ZIP of a model folder as a new version",
                   body: .multipart(uploadFields(file: "zip_file") + [("preserve_structure", "keep the folder layout (default true)", false)]),
                   success: (200, "the version record", "ModelVersion"), errors: userErrors + [409, 413]),
+        Operation(method: "POST", path: "/ai-models/upload/sessions", tag: "uploads",
+                  summary: "Open a resumable upload session for the files of one new version (reserves the version; parts go to an S3 multipart upload or a sparse local file)",
+                  body: .json("UploadSessionRequest"), success: (201, "the session, with every file's missing parts", "UploadSession"),
+                  errors: userErrors + [409]),
+        Operation(method: "GET", path: "/ai-models/upload/sessions/{session_id}", tag: "uploads",
+                  summary: "A session's state and, per file, which parts arrived and which are missing (what a resuming client sends)",
+                  success: (200, "the session", "UploadSession"), errors: userErrors + [409]),
+        Operation(method: "PUT", path: "/ai-models/upload/sessions/{session_id}/parts/{part_number}", tag: "uploads",
+                  summary: "Send one part (1-10000) of a file: Content-Length must be the part's size, X-Part-SHA256 its SHA-256; a mismatch refuses the part and keeps the session usable; sending a part again replaces it",
+                  query: [("file", "the file's path in the session (required)", "string")],
+                  body: .octets("the part's bytes"),
+                  headers: [("X-Part-SHA256", "the part's SHA-256 in hexadecimal")],
+                  success: (200, "the stored part", "UploadPart"), errors: userErrors + [409, 413]),
+        Operation(method: "GET", path: "/ai-models/upload/sessions/{session_id}/parts/{part_number}/url", tag: "uploads",
+                  summary: "A presigned URL to PUT the part straight into the bucket (S3 storage, sessions opened with presigned: true); checked at completion",
+                  query: [("file", "the file's path in the session (required)", "string"),
+                          ("sha256", "the part's SHA-256, signed into the URL so the bucket refuses other bytes", "string")],
+                  success: (200, "where and how to send the part", "PresignedPart"), errors: userErrors + [409]),
+        Operation(method: "POST", path: "/ai-models/upload/sessions/{session_id}/complete", tag: "uploads",
+                  summary: "Join each file's parts, check sizes and SHA-256 (per part and the whole file's, when given), inspect the files and commit the version; 409 names missing parts",
+                  success: (200, "the version record", "ModelVersion"), errors: userErrors + [409]),
+        Operation(method: "DELETE", path: "/ai-models/upload/sessions/{session_id}", tag: "uploads",
+                  summary: "Abort a session: its parts and its reserved version are removed",
+                  success: (200, "{\"session_id\", \"aborted\": true}", "SessionAbort"), errors: userErrors + [409]),
         Operation(method: "GET", path: "/ai-models/{user_id}", tag: "models", summary: "List models: the latest version of each, filtered",
                   query: listQuery, success: (200, "records; X-Total-Count has the total", "ModelVersionList"), errors: userErrors),
         Operation(method: "GET", path: "/ai-models/search/{user_id}", tag: "models", summary: "Full-text search with filters",
@@ -197,6 +224,27 @@ enum OpenAPIDocument {
           ("test_accuracy", "number"), ("training_loss", "number"), ("tags", "array:string"), ("custom_metadata", "object"),
           ("created_at", "string"), ("updated_at", "string"), ("is_active", "boolean"), ("is_production_ready", "boolean"),
           ("aliases", "array:string"), ("snippet", "string")]),
+        ("UploadSessionRequest", "the upload fields of /ai-models/upload/single (tags a string or a list, custom_metadata an object) plus the files",
+         ["user_id", "model_id", "files"],
+         [("user_id", "string"), ("model_id", "string"), ("version", "string"), ("name", "string"), ("description", "string"),
+          ("framework", "string"), ("model_type", "string"), ("algorithm", "string"), ("tags", "any"),
+          ("training_accuracy", "number"), ("validation_accuracy", "number"), ("test_accuracy", "number"), ("training_loss", "number"),
+          ("python_version", "string"), ("hardware_requirements", "string"), ("custom_metadata", "object"),
+          ("files", "array:UploadSessionFileRequest"), ("primary_file", "string"), ("part_size", "integer"), ("presigned", "boolean"),
+          ("expires_in_seconds", "integer")]),
+        ("UploadSessionFileRequest", "one file of the version: its relative path, size in bytes and (optional) SHA-256", ["path", "size"],
+         [("path", "string"), ("size", "integer"), ("sha256", "string")]),
+        ("UploadSession", "state: open, completing, completed, aborted, expired or failed (detail says why)", ["session_id", "state", "files"],
+         [("session_id", "string"), ("user_id", "string"), ("model_id", "string"), ("version", "string"), ("state", "string"),
+          ("part_size", "integer"), ("presigned", "boolean"), ("created_at", "string"), ("expires_at", "string"), ("detail", "string"),
+          ("files", "array:UploadSessionFile"), ("part_url", "string")]),
+        ("UploadSessionFile", "", ["path", "size", "part_count", "missing_parts"],
+         [("path", "string"), ("size", "integer"), ("sha256", "string"), ("part_count", "integer"), ("received_parts", "array:integer"),
+          ("missing_parts", "array:integer"), ("received_bytes", "integer")]),
+        ("UploadPart", "", ["file", "part_number", "size", "sha256"],
+         [("file", "string"), ("part_number", "integer"), ("size", "integer"), ("sha256", "string"), ("etag", "string")]),
+        ("PresignedPart", "", ["url", "method"], [("url", "string"), ("method", "string"), ("expires_at", "string"), ("size", "integer")]),
+        ("SessionAbort", "", ["session_id", "aborted"], [("session_id", "string"), ("aborted", "boolean")]),
         ("MetadataUpdate", "fields to change (model_id, user_id, version, files, dates and sizes cannot)", [],
          [("name", "string"), ("description", "string"), ("tags", "array:string"), ("is_production_ready", "boolean"), ("custom_metadata", "object")]),
         ("Deletion", "", ["deleted"], [("deleted", "boolean"), ("user_id", "string"), ("model_id", "string"), ("deleted_versions", "array:string")]),
@@ -259,6 +307,10 @@ enum OpenAPIDocument {
             parameters += operation.query.map { query in
                 .object(["name": .string(query.name), "in": .string("query"), "description": .string(query.description),
                          "required": .bool(query.description.contains("(required)")), "schema": type(query.type)])
+            }
+            parameters += operation.headers.map { header in
+                .object(["name": .string(header.name), "in": .string("header"), "description": .string(header.description),
+                         "required": .bool(true), "schema": .object(["type": .string("string")])])
             }
             var entry: [String: JSONValue] = [
                 "summary": .string(operation.summary), "tags": .array([.string(operation.tag)]),
@@ -335,6 +387,10 @@ enum OpenAPIDocument {
                 "application/json": .object(["schema": type(schema)]),
                 "text/csv": .object(["schema": .object(["type": .string("string"), "description": .string("a header row, then rows")])]),
             ])])
+        case .octets(let description):
+            return .object(["required": .bool(true), "content": .object(["application/octet-stream": .object(["schema": .object([
+                "type": .string("string"), "format": .string("binary"), "description": .string(description),
+            ])])])])
         case .multipart(let fields):
             let properties = Dictionary(uniqueKeysWithValues: fields.map { field -> (String, JSONValue) in
                 let binary = field.0 == "file" || field.0 == "zip_file"

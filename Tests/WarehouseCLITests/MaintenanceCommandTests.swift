@@ -55,7 +55,7 @@ import WarehouseTesting
 
         let dry = try run(["gc", "--dry-run", "--data-dir", data])
         #expect(dry.status == 0)
-        #expect(dry.output.contains("would remove 1 manifest(s) and 2 object(s)"), "\(dry.output)")
+        #expect(dry.output.contains("gc: would remove 1 manifest(s), 2 object(s), 0 expired upload session(s) and 0 abandoned parted upload(s)"), "\(dry.output)")
         #expect(warehouse.storedObjectKeys().count == 6)
 
         let real = try run(["gc", "--data-dir", data])
