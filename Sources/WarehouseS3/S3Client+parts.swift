@@ -76,7 +76,13 @@ extension S3Client {
         repeat {
             var query = [("uploads", ""), ("prefix", prefix), ("max-uploads", "1000")]
             if let markers { query += [("key-marker", markers.key), ("upload-id-marker", markers.upload)] }
-            let xml = String(decoding: try send(method: "GET", key: nil, query: query).body, as: UTF8.self)
+            let response = try send(method: "GET", key: nil, query: query, acceptStatus: { (200..<300).contains($0) || $0 == 404 })
+            let xml = String(decoding: response.body, as: UTF8.self)
+            if response.status == 404 {
+                // rclone's gofakes3 answers 404 NoSuchUpload for a bucket that never had one.
+                guard S3XML.value(of: "Code", in: xml) == "NoSuchUpload" else { throw Self.serviceError(response) }
+                return uploads
+            }
             for block in S3XML.blocks("Upload", in: xml) {
                 guard let key = S3XML.value(of: "Key", in: block), let id = S3XML.value(of: "UploadId", in: block) else { continue }
                 uploads.append(S3PendingUpload(key: key, uploadID: id))

@@ -289,7 +289,8 @@ import WarehouseTesting
         #expect(record.object["primary_file_path"] as? String == "model.safetensors")
     }
 
-    /// With `presigned`, the client PUTs each part to the bucket itself (here with curl): the
+    /// With `presigned`, the client PUTs each part to the bucket itself (here with `curl -T`: the
+    /// form Content-Type of `--data-binary` makes moto read the body twice and wait forever): the
     /// service sees no part bytes, and at completion checks sizes from ListParts and every
     /// part's SHA-256 as it reads the joined object once. Always on S3 (moto unless the run
     /// names another server).
@@ -314,7 +315,7 @@ import WarehouseTesting
             #expect(signed.object["size"] as? Int == bytes.count)
             let body = warehouse.directory.path + "/part-\(number)"
             try Data(bytes).write(to: URL(fileURLWithPath: body))
-            let put = try TestProcess.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "PUT", "--data-binary", "@" + body, url])
+            let put = try TestProcess.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "120", "-T", body, url])
             #expect(put.stdout == "200", "the bucket took the part itself: \(put.stdout) \(put.stderr)")
         }
 
