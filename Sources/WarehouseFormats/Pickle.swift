@@ -25,7 +25,9 @@ enum Pickle {
     static func analyze(_ source: any ByteSource, offset: UInt64 = 0, end: UInt64? = nil) throws -> FileAnalysis {
         let head = try source.read(at: offset, count: legacyTorchMagic.count)
         let cursor = ByteCursor(source, at: offset, end: end)
-        let scanned = try scanTensors(cursor)
+        // A legacy torch file is five pickles (magic, protocol, sys_info, the object, the
+        // storage keys) and then raw storages, whose first bytes may look like a sixth.
+        let scanned = try scanTensors(cursor, maxPickles: head == legacyTorchMagic ? 5 : maxPickles)
         let imports = scanned.imports
         var analysis = FileAnalysis(format: "pickle")
         if head == legacyTorchMagic {
@@ -56,9 +58,9 @@ enum Pickle {
     }
 
     /// The imports and torch tensors of every pickle in the stream.
-    static func scanTensors(_ cursor: ByteCursor) throws -> (imports: [String], tensors: Tensors) {
+    static func scanTensors(_ cursor: ByteCursor, maxPickles: Int = maxPickles) throws -> (imports: [String], tensors: Tensors) {
         var tensors = Tensors()
-        let imports = try scan(cursor, tensors: &tensors)
+        let imports = try scan(cursor, tensors: &tensors, maxPickles: maxPickles)
         return (imports, tensors)
     }
 
@@ -98,7 +100,7 @@ enum Pickle {
 
     /// The globals imported by every pickle in the stream (pickles may follow each other),
     /// and the torch storages their persistent ids name.
-    static func scan(_ cursor: ByteCursor, tensors: inout Tensors) throws -> [String] {
+    static func scan(_ cursor: ByteCursor, tensors: inout Tensors, maxPickles: Int = maxPickles) throws -> [String] {
         var imports: [String] = []
         var opcodes = 0
         var pickles = 0
@@ -151,8 +153,11 @@ enum Pickle {
                 pickles += 1
                 recent.removeAll()
                 recentInts.removeAll()
-                guard pickles < maxPickles, cursor.remaining > 2, try cursor.bytes(1)[0] == 0x80 else { return imports }
-                cursor.seek(cursor.position - 1)
+                // Another pickle follows only if PROTO 2...5 comes next.
+                guard pickles < maxPickles, cursor.remaining > 2 else { return imports }
+                let next = try cursor.bytes(2)
+                cursor.seek(cursor.position - 2)
+                guard next[0] == 0x80, (2...5).contains(next[1]) else { return imports }
             case 0x80: _ = try cursor.u8()                                   // PROTO
             case 0x95: _ = try cursor.u64()                                  // FRAME
             case 0x63, 0x69:                                                 // GLOBAL, INST

@@ -56,6 +56,12 @@ for suffix in ["pt", "pth", "ckpt", "bin", ""]:
     add("torch-legacy-" + (suffix or "noext"), f"torch.save (legacy pickle) as {name or 'model'}",
         os.path.join(out, "legacy-" + name), "single", "pytorch-legacy", "pytorch", numel)
 
+# One storage of 640 elements: the raw data after the pickles starts with 80 02, which looks
+# like a pickle's PROTO 2 (where the storages fall otherwise depends on memory addresses).
+torch.save({"embedding": torch.zeros(640)}, os.path.join(out, "legacy-one-storage.pt"), _use_new_zipfile_serialization=False)
+add("torch-legacy-one-storage", "torch.save (legacy pickle) of one 640-element tensor",
+    os.path.join(out, "legacy-one-storage.pt"), "single", "pytorch-legacy", "pytorch", 640)
+
 # A PyTorch Lightning checkpoint: torch.save of Lightning's dict, named model.ckpt.
 lightning = {"epoch": 3, "global_step": 120, "pytorch-lightning_version": "2.4.0", "state_dict": state,
              "optimizer_states": [torch.optim.Adam(net.parameters()).state_dict()], "lr_schedulers": [],
