@@ -11,7 +11,8 @@ public protocol UploadDigest: AnyObject {
 }
 
 /// Watches a file part while it is spooled, e.g. to start storing it before the body ends.
-/// Called on the connection's thread.
+/// Called on the part's spool queue, in order, never on two threads at once; the request's
+/// thread sees every call finished once the part has ended.
 public protocol SpoolObserver: AnyObject {
     /// `bytes` were just appended; the first `size` bytes of the part are in the spool file
     /// at `path`.
@@ -52,11 +53,11 @@ public final class UploadedFile {
     public let filename: String
     public let contentType: String?
     public let spoolPath: String
-    public fileprivate(set) var size: UInt64 = 0
+    public internal(set) var size: UInt64 = 0
     /// Hex digest from the configured `UploadDigest`, when there was one.
-    public fileprivate(set) var digest: String?
+    public internal(set) var digest: String?
     /// What `MultipartConfiguration.observeFile` attached, if anything.
-    public fileprivate(set) var observer: (any SpoolObserver)?
+    public internal(set) var observer: (any SpoolObserver)?
     private var claimed = false
 
     init(fieldName: String, filename: String, contentType: String?, spoolPath: String) {
@@ -91,58 +92,6 @@ public final class MultipartForm {
 
     func append(field name: String, value: String) { fields.append((name, value)) }
     func append(file: UploadedFile) { files.append(file) }
-}
-
-/// Writes one file part to its spool file, hashing as it goes.
-final class SpoolWriter {
-    let file: UploadedFile
-    private let descriptor: Int32
-    private let digest: (any UploadDigest)?
-    private var writebackStart: UInt64 = 0
-    /// Start writeback every this many bytes: the store fsyncs the file when it commits, and
-    /// by then most of it is already on disk.
-    private static let writebackInterval: UInt64 = 8 << 20
-
-    private let startsWriteback: Bool
-
-    init(file: UploadedFile, digest: (any UploadDigest)?, observer: (any SpoolObserver)? = nil, startsWriteback: Bool = true) throws {
-        let descriptor = open(file.spoolPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else {
-            throw HTTPBodyError.spool("cannot create spool file \(file.spoolPath): \(String(cString: strerror(errno)))")
-        }
-        self.file = file
-        self.descriptor = descriptor
-        self.digest = digest
-        self.startsWriteback = startsWriteback
-        file.observer = observer
-    }
-
-    deinit { close(descriptor) }
-
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
-        guard var base = bytes.baseAddress, bytes.count > 0 else { return }
-        digest?.update(bytes)
-        var remaining = bytes.count
-        while remaining > 0 {
-            let written = Glibc.write(descriptor, base, remaining)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw HTTPBodyError.spool("writing spool file failed: \(String(cString: strerror(errno)))")
-            }
-            remaining -= written
-            base += written
-        }
-        file.size += UInt64(bytes.count)
-        file.observer?.spooled(bytes, path: file.spoolPath, size: file.size)
-        if startsWriteback, file.size - writebackStart >= Self.writebackInterval {
-            _ = mw_start_writeback(descriptor, off_t(writebackStart), off_t(file.size - writebackStart))
-            writebackStart = file.size
-        }
-    }
-
-    func finish() throws {
-        file.digest = digest?.finalizeHex()
-    }
 }
 
 /// Why a request body could not be received.

@@ -42,6 +42,7 @@ final class MultipartParser {
 
     func feed(_ chunk: UnsafeRawBufferPointer) throws {
         guard state != .done else { return }
+        if state == .body, writer != nil, try feedFileBodyInPlace(chunk) { return }
         buffer.append(contentsOf: chunk)
         var position = 0
         defer { buffer.removeFirst(position) }
@@ -101,6 +102,25 @@ final class MultipartParser {
         }
     }
 
+    /// The hot path of a file part: when no delimiter starts in `chunk` (or in the tail carried
+    /// from the last one), its bytes go to the spool writer straight from the network buffer,
+    /// without passing through `buffer`. Returns false, having consumed nothing, otherwise.
+    private func feedFileBodyInPlace(_ chunk: UnsafeRawBufferPointer) throws -> Bool {
+        guard let writer, chunk.count >= delimiter.count, buffer.count < delimiter.count else { return false }
+        // A delimiter starting in the carried tail ends within the chunk's first bytes.
+        if !buffer.isEmpty {
+            let window = buffer + UnsafeRawBufferPointer(rebasing: chunk[0..<(delimiter.count - 1)])
+            if window.withUnsafeBytes({ Self.find(delimiter, in: $0) }) != nil { return false }
+        }
+        guard Self.find(delimiter, in: chunk) == nil else { return false }
+        try buffer.withUnsafeBytes { try writer.write($0) }
+        let safeEnd = chunk.count - (delimiter.count - 1)
+        try writer.write(UnsafeRawBufferPointer(rebasing: chunk[0..<safeEnd]))
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[safeEnd...]))
+        return true
+    }
+
     /// Call when the body has ended; fails unless the closing boundary was seen.
     func finish() throws -> MultipartForm {
         guard state == .done else {
@@ -116,11 +136,14 @@ final class MultipartParser {
     private func find(_ needle: [UInt8], from start: Int) -> Int? {
         guard buffer.count - start >= needle.count else { return nil }
         return buffer.withUnsafeBytes { haystack in
-            needle.withUnsafeBytes { pattern in
-                guard let found = mw_memmem(haystack.baseAddress! + start, haystack.count - start,
-                                         pattern.baseAddress!, pattern.count) else { return nil }
-                return haystack.baseAddress!.distance(to: UnsafeRawPointer(found))
-            }
+            Self.find(needle, in: UnsafeRawBufferPointer(rebasing: haystack[start...])).map { $0 + start }
+        }
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: UnsafeRawBufferPointer) -> Int? {
+        guard haystack.count >= needle.count, let base = haystack.baseAddress else { return nil }
+        return needle.withUnsafeBytes { pattern in
+            mw_memmem(base, haystack.count, pattern.baseAddress!, pattern.count).map { base.distance(to: UnsafeRawPointer($0)) }
         }
     }
 

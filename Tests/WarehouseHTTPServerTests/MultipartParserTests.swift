@@ -44,6 +44,40 @@ import Testing
         #expect(stored == fileBytes)
     }
 
+    /// Files past several spool slots, cut at sizes around the delimiter's length and the
+    /// slot size, with near-delimiters placed across chunk edges: the bytes, the size and the
+    /// digest (computed on the spool queue) are exactly the file's.
+    @Test(arguments: [[16], [17, 4093], [65539], [1 << 20], [(1 << 20) + 1, 15, 300_000]])
+    func largeFilesSpoolExactlyWhateverTheChunks(chunkSizes: [Int]) throws {
+        // More slots than the writer has, so slots are reused while the queue still works.
+        let slot = SpoolWriter.slotBytes
+        var fileBytes = (0..<((SpoolWriter.slotCount + 4) * slot + 4321)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }
+        let nearDelimiter = Array("\r\n--XyZ-boundar".utf8)
+        for offset in [0, 5, 4090, 65530, slot - 7, 2 * slot, (1 << 20) - 7, fileBytes.count - nearDelimiter.count] {
+            fileBytes.replaceSubrange(offset..<(offset + nearDelimiter.count), with: nearDelimiter)
+        }
+        let directory = FileManager.default.temporaryDirectory.path
+        var configuration = MultipartConfiguration(spoolDirectory: directory)
+        configuration.makeDigest = { FNVDigest() }
+        let parser = MultipartParser(boundary: boundary, configuration: configuration)
+        let bytes = body(fileBytes: fileBytes)
+        var offset = 0, index = 0
+        while offset < bytes.count {
+            let size = min(chunkSizes[index % chunkSizes.count], bytes.count - offset)
+            try bytes[offset..<(offset + size)].withUnsafeBytes { try parser.feed($0) }
+            offset += size
+            index += 1
+        }
+        let form = try parser.finish()
+        let file = try #require(form.file("file"))
+        #expect(form.field("after") == "line1\r\nline2")
+        #expect(file.size == UInt64(fileBytes.count))
+        let expected = FNVDigest()
+        fileBytes.withUnsafeBytes { expected.update($0) }
+        #expect(file.digest == expected.finalizeHex())
+        #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: file.spoolPath))) == fileBytes)
+    }
+
     @Test func spoolFileIsRemovedWithTheForm() throws {
         var path = ""
         do {
@@ -97,4 +131,13 @@ import Testing
         #expect(answer("POST", "/ai-models/alice/m").0 == 405)
         #expect(answer("GET", "/nothing").0 == 404)
     }
+}
+
+/// A digest for tests: 64-bit FNV-1a, order-sensitive, so any reordering or loss shows.
+final class FNVDigest: UploadDigest, @unchecked Sendable {
+    private var state: UInt64 = 0xcbf2_9ce4_8422_2325
+    func update(_ buffer: UnsafeRawBufferPointer) {
+        for byte in buffer { state = (state ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    }
+    func finalizeHex() -> String { String(state, radix: 16) }
 }
