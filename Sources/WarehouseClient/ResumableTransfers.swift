@@ -194,7 +194,7 @@ public final class ResumablePush {
     }
 
     static func save(_ state: UploadState, to path: String) throws {
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try createParentDirectory(of: path)
         let data = try JSONEncoder().encode(state)
         guard FileManager.default.createFile(atPath: path + ".tmp", contents: data), rename(path + ".tmp", path) == 0 else {
             throw ClientError(status: 0, detail: "cannot write the upload state \(path)")
@@ -262,7 +262,7 @@ public final class VerifiedPull {
         guard !file.path.hasPrefix("/"), !segments.contains(where: { $0.isEmpty || $0 == ".." || $0 == "." }) else {
             throw ClientError(status: 0, detail: "refusing the unsafe path \(file.path)")
         }
-        try FileManager.default.createDirectory(atPath: (destination as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try createParentDirectory(of: destination)
         let partial = destination + ".partial"
         let descriptor = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0, ftruncate(descriptor, off_t(file.size)) == 0 else {
@@ -342,4 +342,12 @@ final class LockedProgress: @unchecked Sendable {
 final class UncheckedBox<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
+}
+
+/// Creates the folder `path` goes in; a bare file name ("state.json") is in the working
+/// directory, which exists.
+private func createParentDirectory(of path: String) throws {
+    let parent = (path as NSString).deletingLastPathComponent
+    guard !parent.isEmpty else { return }
+    try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
 }

@@ -110,8 +110,9 @@ import Glibc
         let weights = (0..<size).map { UInt8(truncatingIfNeeded: ($0 >> 12) &* 2_654_435_761 &+ $0) }
         try Data(weights).write(to: URL(fileURLWithPath: work.path + "/big.bin"))
         let state = work.path + "/push-state.json"
+        // A bare file name: the state file goes in the working directory.
         let arguments = ["push", "big.bin", "--user", "alice", "--model", "big", "--part-size", "5M", "--parallel", "2",
-                         "--state-file", state]
+                         "--state-file", "push-state.json"]
 
         let first = Process()
         first.executableURL = URL(fileURLWithPath: ServeCommandTests.binary)
