@@ -11,6 +11,10 @@ public final class S3StreamingUpload: Sendable {
     private let state = Mutex(State())
     private let group = DispatchGroup()
     private let slots: DispatchSemaphore
+    /// Parts take a slot in their order: a server that streams parts into the object in order
+    /// (rclone) holds a later part until the earlier ones arrive, so a later part holding the
+    /// last slot while an earlier one waits for it would stall the upload.
+    private let starter = DispatchQueue(label: "warehouse.s3.part-starter")
     /// Each part's SHA-256, computed from the bytes as they arrive (so parts are read once).
     private let hashes = Mutex<[Int: String]>([:])
     private let producer = ProducerHashing()
@@ -132,20 +136,26 @@ public final class S3StreamingUpload: Sendable {
         let uploadID = state.withLock { $0.uploadID! }
         let offset = UInt64(index) * partSize
         group.enter()
-        DispatchQueue.global().async { [self] in
-            defer { group.leave() }
+        starter.async { [self] in
             slots.wait()
-            defer { slots.signal() }
-            guard state.withLock({ $0.error == nil }) else { return }
-            do {
-                let length = try Self.partLength(path: path, offset: offset, partSize: partSize)
-                let hash = hashes.withLock { $0[index] }
-                let etag = try client.uploadPart(key: key, uploadID: uploadID, number: index + 1, path: path,
-                                                 offset: offset, length: length, sha256: hash)
-                state.withLock { $0.etags[index] = etag }
-            } catch {
-                state.withLock { if $0.error == nil { $0.error = error } }
+            DispatchQueue.global().async { [self] in
+                defer { group.leave() }
+                defer { slots.signal() }
+                upload(part: index, path: path, uploadID: uploadID, offset: offset)
             }
+        }
+    }
+
+    private func upload(part index: Int, path: String, uploadID: String, offset: UInt64) {
+        guard state.withLock({ $0.error == nil }) else { return }
+        do {
+            let length = try Self.partLength(path: path, offset: offset, partSize: partSize)
+            let hash = hashes.withLock { $0[index] }
+            let etag = try client.uploadPart(key: key, uploadID: uploadID, number: index + 1, path: path,
+                                             offset: offset, length: length, sha256: hash)
+            state.withLock { $0.etags[index] = etag }
+        } catch {
+            state.withLock { if $0.error == nil { $0.error = error } }
         }
     }
 

@@ -89,13 +89,29 @@ public final class S3TestServer: Sendable {
             killer.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
             killer.arguments = ["-f", pattern]
             try? killer.run()
-            killer.waitUntilExit()
+            Self.waitForExit(killer)
             launched.terminate()
-            launched.waitUntilExit()
+            Self.waitForExit(launched)
         }
         process.withLock { $0 = nil }
         // Wait until the port no longer accepts connections.
         for _ in 0..<50 where Self.accepts(port: port) { usleep(100_000) }
+    }
+
+    /// Foundation's `waitUntilExit` can miss the exit of a child when several run at once
+    /// (it hung a test run after the watchdog had gone), so this watches the process itself:
+    /// gone, or a zombie waiting to be reaped, is exited. A process still there after 10 s is
+    /// killed.
+    static func waitForExit(_ process: Process) {
+        let pid = process.processIdentifier
+        guard pid > 0 else { return }
+        func exited() -> Bool {
+            if !process.isRunning || kill(pid, 0) != 0 { return true }
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+            return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+        }
+        for _ in 0..<200 where !exited() { usleep(50_000) }
+        if !exited() { kill(pid, SIGKILL) }
     }
 
     private func waitUntilListening() throws {

@@ -49,4 +49,27 @@ import WarehouseTesting
         #expect(download.size == UInt64(size))
         #expect(Hex.encode(hasher.finalize()) == (retry.object["files"] as? [[String: Any]])?.first?["file_hash"] as? String)
     }
+
+    /// rclone streams multipart parts into the object in order and holds a later part's
+    /// request until the earlier ones arrived: with one part in flight, parts must start in
+    /// their order (a later part that took the only slot first stalled the upload until the
+    /// stall timeout failed it).
+    @Test func streamedPartsStartInOrderWithOnePartInFlight() throws {
+        let server = try S3TestServer(.rclone)
+        let warehouse = try TestWarehouse {
+            TestWarehouse.useS3(server, in: &$0)
+            $0.s3ConcurrentParts = 1
+        }
+        let path = warehouse.directory.path + "/weights.bin"
+        let block = Data(SecureRandom.bytes(1 << 20))
+        var contents = Data(capacity: 96 << 20)
+        for _ in 0..<96 { contents.append(block) }
+        FileManager.default.createFile(atPath: path, contents: contents)
+        let upload = try warehouse.uploadSingle([("user_id", "u"), ("model_id", "m")], filename: "weights.bin", content: .file(path))
+        #expect(upload.status == 200, "\(upload.text)")
+        let hasher = SHA256()
+        let download = try warehouse.client.download("/ai-models/u/m/download?filename=weights.bin") { hasher.update($0) }
+        #expect(download.size == UInt64(contents.count))
+        #expect(Hex.encode(hasher.finalize()) == SHA256.hex(of: contents))
+    }
 }
