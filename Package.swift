@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "WarehouseStorageTests", dependencies: ["WarehouseStorage", "WarehouseTesting", "WarehouseS3", "WarehouseCurl", "WarehouseCrypto", "WarehouseCore"]),
         .testTarget(name: "WarehouseAutoMLTests", dependencies: ["WarehouseAutoML"]),
         .testTarget(name: "WarehouseONNXTests", dependencies: ["WarehouseONNX", "WarehouseAutoML", "WarehouseFormats", "WarehouseTesting"]),
-        .testTarget(name: "WarehouseCLITests", dependencies: ["WarehouseTesting"]),
+        .testTarget(name: "WarehouseCLITests", dependencies: ["WarehouseTesting", "WarehouseCrypto"]),
         .testTarget(name: "WarehouseAPITests", dependencies: ["WarehouseAPI", "WarehouseTesting", "WarehouseCrypto", "WarehouseCatalog", "WarehouseCore"]),
     ]
 )

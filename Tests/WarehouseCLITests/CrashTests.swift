@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import WarehouseCrypto
 import WarehouseTesting
 #if canImport(Glibc)
 import Glibc
@@ -167,5 +168,57 @@ final class ServerProcess {
         let fsck = try MaintenanceCommandTests().run(["fsck", "--data-dir", data])
         #expect(fsck.status == 0, "\(fsck.output)")
         #expect(fsck.output.contains("catalog ok"))
+    }
+
+    /// kill -9 while an upload session's third part is arriving: after restart the session is
+    /// open with the two parts that arrived, the cut part is missing (nothing half of it
+    /// counts), sending it again completes a byte-exact version, and fsck passes.
+    @Test func killedDuringAnUploadSessionResumesAfterRestart() throws {
+        let directory = try TemporaryDirectory()
+        let data = directory.path + "/data"
+        let partSize = 5 << 20
+        let weights = (0..<(3 * partSize)).map { UInt8(truncatingIfNeeded: ($0 >> 9) &* 2_654_435_761 &+ $0) }
+        let server = try ServerProcess(dataDirectory: data)
+        let created = try server.client.request("POST", "/ai-models/upload/sessions", headers: [("Content-Type", "application/json")],
+                                                body: Array(#"{"user_id": "u", "model_id": "resumed", "part_size": \#(partSize), "files": [{"path": "model.bin", "size": \#(weights.count)}]}"#.utf8))
+        let session = try #require(created.object["session_id"] as? String, "\(created.text)")
+        func put(_ client: TestClient, _ number: Int) throws -> Int {
+            let part = Array(weights[((number - 1) * partSize)..<(number * partSize)])
+            return try client.request("PUT", "/ai-models/upload/sessions/\(session)/parts/\(number)?file=model.bin",
+                                      headers: [("X-Part-SHA256", SHA256.hex(of: part))], body: part).status
+        }
+        #expect(try put(server.client, 1) == 200)
+        #expect(try put(server.client, 2) == 200)
+
+        // Part 3 trickles in (curl at 1 MB/s) and the server dies under it.
+        let partFile = directory.path + "/part3.bin"
+        let third = Array(weights[(2 * partSize)...])
+        FileManager.default.createFile(atPath: partFile, contents: Data(third))
+        let sender = Process()
+        sender.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        sender.arguments = ["-s", "-o", "/dev/null", "--limit-rate", "1M", "-T", partFile,
+                            "-H", "Authorization: Bearer crash-admin", "-H", "X-Part-SHA256: \(SHA256.hex(of: third))",
+                            "http://127.0.0.1:\(server.port)/ai-models/upload/sessions/\(session)/parts/3?file=model.bin"]
+        sender.standardError = FileHandle.nullDevice
+        try sender.run()
+        usleep(1_500_000)
+        server.kill9()
+        sender.waitUntilExit()
+
+        let restarted = try ServerProcess(dataDirectory: data)
+        let status = try restarted.client.get("/ai-models/upload/sessions/\(session)")
+        #expect(status.object["state"] as? String == "open", "\(status.text)")
+        let file = (status.object["files"] as? [[String: Any]])?.first
+        #expect(file?["received_parts"] as? [Int] == [1, 2], "\(status.text)")
+        #expect(file?["missing_parts"] as? [Int] == [3], "\(status.text)")
+        #expect(try restarted.client.get("/ai-models/u/resumed").status == 404)
+        #expect(try put(restarted.client, 3) == 200)
+        let completed = try restarted.client.request("POST", "/ai-models/upload/sessions/\(session)/complete")
+        #expect(completed.status == 200, "\(completed.text)")
+        #expect((completed.object["files"] as? [[String: Any]])?.first?["file_hash"] as? String == SHA256.hex(of: weights))
+        #expect(try restarted.client.get("/ai-models/u/resumed/download?filename=model.bin").body == weights)
+        restarted.kill9()
+        let fsck = try MaintenanceCommandTests().run(["fsck", "--data-dir", data])
+        #expect(fsck.status == 0, "\(fsck.output)")
     }
 }
