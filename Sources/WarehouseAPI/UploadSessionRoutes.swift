@@ -22,7 +22,7 @@ struct UploadSessionRoutes {
             },
             RouteDefinition("GET", Self.prefix + "/{session_id}") { request in
                 let session = try Self.session(request.parameter("session_id"), principal: try request.principal(access), sessions)
-                return JSON.response(UploadSessionDTO(session, sessions: sessions))
+                return JSON.response(UploadSessionDTO(try sessions.current(session), sessions: sessions))
             },
             RouteDefinition("PUT", Self.prefix + "/{session_id}/parts/{part_number}", body: .streamed({ head in
                 // The part goes to the store as it arrives: everything is checked from the head first.

@@ -453,17 +453,26 @@ public final class UploadSessions: Sendable {
                 if let versionID = current.versionID {
                     try? catalog.abandonVersion(PendingVersion(id: versionID, version: current.version))
                 }
-                try? catalog.transitionUploadSession(current.id, from: ["completing"], to: "failed", detail: "\(error)")
+                _ = try? catalog.transitionUploadSession(current.id, from: ["completing"], to: "failed", detail: "\(error)")
             } else {
-                try? catalog.transitionUploadSession(current.id, from: ["completing"], to: "open")
+                _ = try? catalog.transitionUploadSession(current.id, from: ["completing"], to: "open")
             }
             throw error
         }
     }
 
+    /// The session as a client should see it: a presigned session's parts count once the
+    /// bucket lists them with their size, not when their URL was handed out (a client that
+    /// died between the two resumes with them missing).
+    public func current(_ session: UploadSessionRow) throws -> UploadSessionRow {
+        guard session.presigned, session.state == "open" else { return session }
+        return try confirmPresignedParts(session, strict: false)
+    }
+
     /// Parts sent to presigned URLs are known to the bucket, not to us: each announced part
-    /// must be there with its size (its bytes are hashed once the object is joined).
-    func confirmPresignedParts(_ session: UploadSessionRow) throws -> UploadSessionRow {
+    /// must be there with its size (its bytes are hashed once the object is joined). With
+    /// `strict`, a part of another size is an error; otherwise it is missing.
+    func confirmPresignedParts(_ session: UploadSessionRow, strict: Bool = true) throws -> UploadSessionRow {
         var confirmed = session
         for (index, file) in session.files.enumerated() {
             guard let uploadID = file.uploadID else { continue }
@@ -473,6 +482,7 @@ public final class UploadSessions: Sendable {
             confirmed.files[index].parts = try file.parts.compactMap { part in
                 guard let held = stored[part.storeNumber] else { return nil }
                 guard held.size == part.size else {
+                    guard strict else { return nil }
                     throw WarehouseError.invalid("part \(part.number) of \(Identifiers.quoted(file.path)) holds \(held.size) bytes in the bucket, expected \(part.size): send it again")
                 }
                 return UploadSessionRow.Part(number: part.number, size: part.size, sha256: part.sha256, storeNumber: part.storeNumber,

@@ -323,6 +323,13 @@ import WarehouseTesting
         // Parts sent through the service are refused for a presigned session.
         #expect(try Self.put(client, session, file: "model.bin", part: 1, Self.part(weights, 1)).status == 400)
         try send(session, part: 2)
+        // A part whose URL was handed out but whose bytes never reached the bucket is missing.
+        #expect(try client.get("/ai-models/upload/sessions/\(session)/parts/1/url?file=model.bin&sha256=\(SHA256.hex(of: Self.part(weights, 1)))").status == 200)
+        let status = try client.get("/ai-models/upload/sessions/\(session)")
+        let listed = (status.object["files"] as? [[String: Any]])?.first
+        #expect(listed?["received_parts"] as? [Int] == [2], "\(status.text)")
+        #expect(listed?["missing_parts"] as? [Int] == [1], "\(status.text)")
+        #expect(listed?["received_bytes"] as? Int == 4321, "\(status.text)")
         let early = try client.request("POST", "/ai-models/upload/sessions/\(session)/complete")
         #expect(early.status == 409, "\(early.text)")
         #expect(early.detail?.contains("'model.bin' 1") == true, "\(early.text)")
