@@ -63,6 +63,9 @@ public final class ResumablePush {
     let token: String?
     public var partSize: UInt64 = 64 << 20
     public var parallel = 4
+    /// Open new sessions with presigned part URLs (S3 stores): the client PUTs each part to
+    /// the bucket itself, so the bytes never pass through the service.
+    public var presigned = false
 
     public init(baseURL: String, token: String?) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -82,6 +85,7 @@ public final class ResumablePush {
         if session == nil {
             var request = fields
             request["part_size"] = .int(Int64(partSize))
+            if presigned { request["presigned"] = .bool(true) }
             request["files"] = .array(files.map { .object(["path": .string($0.path), "size": .int(Int64($0.size))]) })
             guard case .object(let created) = try client.json("POST", "/ai-models/upload/sessions", body: .object(request)),
                   case .string(let id)? = created["session_id"] else {
@@ -97,7 +101,9 @@ public final class ResumablePush {
         let total = files.reduce(0) { $0 + $1.size }
         let sent = LockedProgress(done: Self.receivedBytes(session), total: total, report: progress)
         progress(Self.receivedBytes(session), total)
-        try send(work, session: id, progress: { bytes in sent.add(bytes) })
+        // A resumed session keeps the way it was opened.
+        let direct = session["presigned"] == .bool(true)
+        try send(work, session: id, direct: direct, progress: { bytes in sent.add(bytes) })
         let record = try client.json("POST", "/ai-models/upload/sessions/\(id)/complete")
         try? FileManager.default.removeItem(atPath: stateFile)
         return record
@@ -156,7 +162,7 @@ public final class ResumablePush {
 
     /// Sends the parts with `parallel` connections; a part that fails in transit is tried
     /// again (three times), a refusal stops the push.
-    func send(_ jobs: [PartJob], session: String, progress: @escaping @Sendable (UInt64) -> Void) throws {
+    func send(_ jobs: [PartJob], session: String, direct: Bool, progress: @escaping @Sendable (UInt64) -> Void) throws {
         guard !jobs.isEmpty else { return }
         let next = Atomic<Int>(0)
         let failure = Mutex<ClientError?>(nil)
@@ -173,10 +179,20 @@ public final class ResumablePush {
                     attempt += 1
                     do {
                         let digest = try Self.sha256(path: job.file.local, offset: job.offset, length: job.length)
-                        let path = "/ai-models/upload/sessions/\(session)/parts/\(job.number)?file=" + WarehouseClient.query(job.file.path)
-                        _ = try client.perform(CurlRequest(method: "PUT", url: baseURL + path,
-                                                           headers: client.authorization + [("X-Part-SHA256", digest)],
-                                                           body: .file(path: job.file.local, offset: job.offset, length: job.length)))
+                        let path = "/ai-models/upload/sessions/\(session)/parts/\(job.number)"
+                        let file = "?file=" + WarehouseClient.query(job.file.path)
+                        let body = CurlRequest.Body.file(path: job.file.local, offset: job.offset, length: job.length)
+                        if direct {
+                            // The URL carries its own signature: no bearer token goes to the bucket.
+                            guard case .object(let signed) = try client.json("GET", path + "/url" + file + "&sha256=" + digest),
+                                  let url = signed["url"]?.stringValue else {
+                                throw ClientError(status: 0, detail: "the server gave no URL for part \(job.number)")
+                            }
+                            _ = try client.perform(CurlRequest(method: "PUT", url: url, headers: [], body: body))
+                        } else {
+                            _ = try client.perform(CurlRequest(method: "PUT", url: baseURL + path + file,
+                                                               headers: client.authorization + [("X-Part-SHA256", digest)], body: body))
+                        }
                         progress(job.length)
                         break
                     } catch let error as ClientError {

@@ -112,7 +112,7 @@ func runClient(_ body: () throws -> Int32) -> Int32 {
 struct PushCommand: WarehouseCommand {
     static let name = "push"
     static let abstract = "Upload a file or a folder as a model version (large files and folders resumably, in parallel parts)"
-    static let usage = "warehouse push PATH --user U --model M [--version v] [--tag t]… [--framework f] [--description d] [--parallel 4] [--part-size 64M] [--threshold 64M] [--state-file F] \(ClientOptions.usage)"
+    static let usage = "warehouse push PATH --user U --model M [--version v] [--tag t]… [--framework f] [--description d] [--parallel 4] [--part-size 64M] [--threshold 64M] [--state-file F] [--presigned] \(ClientOptions.usage)"
     let path: String
     let fields: [(String, String)]
     let options: ClientOptions
@@ -121,13 +121,15 @@ struct PushCommand: WarehouseCommand {
     /// Files from this size up (and every folder) go through an upload session.
     let threshold: UInt64
     let stateFile: String?
+    /// Parts go to the bucket through presigned URLs (S3 stores), whatever the size.
+    let presigned: Bool
     let baseURL: String
     let token: String?
 
     init(arguments: [String]) throws {
         let parser = try OptionParser(arguments, options: ClientOptions.options.union(["user", "model", "version", "tag", "framework", "description", "name",
                                                                                         "parallel", "part-size", "threshold", "state-file"]),
-                                      flags: ClientOptions.flags, repeatable: ["tag"])
+                                      flags: ClientOptions.flags.union(["presigned"]), repeatable: ["tag"])
         guard parser.positional.count == 1 else { throw UsageError(description: "give one PATH") }
         guard let user = parser.values["user"], let model = parser.values["model"] else { throw UsageError(description: "--user and --model are required") }
         path = parser.positional[0]
@@ -143,6 +145,7 @@ struct PushCommand: WarehouseCommand {
         partSize = try Self.byteCount(parser.values["part-size"], option: "part-size") ?? (64 << 20)
         threshold = try Self.byteCount(parser.values["threshold"], option: "threshold") ?? (64 << 20)
         stateFile = parser.values["state-file"]
+        presigned = parser.flags.contains("presigned")
         let environment = ProcessInfo.processInfo.environment
         baseURL = parser.values["url"] ?? environment["WAREHOUSE_URL"] ?? "http://127.0.0.1:8000"
         token = parser.values["token"] ?? environment["WAREHOUSE_TOKEN"]
@@ -178,11 +181,12 @@ struct PushCommand: WarehouseCommand {
             let name = URL(fileURLWithPath: absolute).lastPathComponent
             let files = isDirectory.boolValue ? try LocalUploadFile.folder(absolute) : [try LocalUploadFile(path: name, local: absolute)]
             let record: JSONValue
-            if isDirectory.boolValue || files[0].size >= threshold {
+            if isDirectory.boolValue || presigned || files[0].size >= threshold {
                 let progress = Progress("uploading \(name)\(isDirectory.boolValue ? "/" : "")")
                 let push = ResumablePush(baseURL: baseURL, token: token)
                 push.parallel = parallel
                 push.partSize = partSize
+                push.presigned = presigned
                 var values: [String: JSONValue] = [:]
                 for (key, value) in fields { values[key] = .string(value) }
                 record = try push.push(files, fields: values, stateFile: stateFile ?? defaultStateFile(for: absolute),

@@ -173,4 +173,27 @@ import Glibc
         #expect(!FileManager.default.fileExists(atPath: work.path + "/corrupt/big.bin"))
         #expect(!FileManager.default.fileExists(atPath: work.path + "/corrupt/big.bin.partial"))
     }
+
+    /// `push --presigned` on an S3 store: every part goes to the bucket through its presigned
+    /// URL (the service's part route receives nothing), and the version is byte-exact. On a
+    /// local store the server refuses the session and push exits 2 with its reason.
+    @Test func aPresignedPushSendsItsPartsToTheBucket() throws {
+        let server = try S3TestServer.shared(TestWarehouse.s3Backend ?? .moto)
+        let warehouse = try TestWarehouse { TestWarehouse.useS3(server, in: &$0) }
+        let work = try TemporaryDirectory()
+        let weights = (0..<(12 << 20)).map { UInt8(truncatingIfNeeded: ($0 >> 10) &* 2_654_435_761 &+ $0) }
+        try Data(weights).write(to: URL(fileURLWithPath: work.path + "/direct.bin"))
+        let arguments = ["push", "direct.bin", "--user", "alice", "--model", "direct", "--part-size", "5M", "--presigned",
+                         "--state-file", "direct.state"]
+        let pushed = try Self.run(arguments, server: warehouse, directory: work.path)
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        #expect(pushed.stdout.contains("alice/direct@v1"), "\(pushed.stdout)")
+        #expect(try Self.partBytes(warehouse) == 0, "no part came through the service")
+        #expect(try warehouse.client.get("/ai-models/alice/direct/download?filename=direct.bin").body == weights)
+
+        let local = try TestWarehouse { $0.storage = .filesystem }
+        let refused = try Self.run(arguments, server: local, directory: work.path)
+        #expect(refused.status == 2, "\(refused.status) \(refused.stderr)")
+        #expect(refused.stderr.contains("need an S3 store"), "\(refused.stderr)")
+    }
 }
