@@ -20,7 +20,7 @@ public final class S3StreamingUpload: Sendable {
     private let producer = ProducerHashing()
 
     /// The running hash of the part being received.
-    /// `@unchecked Sendable`: only the thread feeding the upload (`available`, `finish`) uses it.
+    /// `@unchecked Sendable`: used by `available` and then `finish`, one after the other, never at once.
     final class ProducerHashing: @unchecked Sendable {
         var current = SHA256()
         var written: UInt64 = 0

@@ -11,7 +11,8 @@ import WarehouseFormats
 /// if any) came before the file part and name a new version. Its pending catalog row is
 /// reserved at once; if the request fails, is aborted, or its final fields disagree, the
 /// staged object and the row are removed (in `discard`, or at the latest in `deinit`).
-/// Used from the request's thread only.
+/// Used by one thread at a time: `available` on the file part's spool queue while the body
+/// arrives, everything else on the request's thread once the spool queue has drained.
 public final class StagedUpload {
     let service: ModelService
     let userID: String

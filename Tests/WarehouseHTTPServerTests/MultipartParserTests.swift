@@ -13,9 +13,8 @@ import Testing
         return bytes
     }
 
-    func parse(_ bytes: [UInt8], chunkSizes: [Int]) throws -> (MultipartForm, [UInt8]) {
-        let directory = FileManager.default.temporaryDirectory.path
-        let parser = MultipartParser(boundary: boundary, configuration: MultipartConfiguration(spoolDirectory: directory))
+    /// Feeds `bytes` in chunks of the given sizes, in turn.
+    func feed(_ parser: MultipartParser, _ bytes: [UInt8], chunkSizes: [Int]) throws {
         var offset = 0
         var index = 0
         while offset < bytes.count {
@@ -24,6 +23,12 @@ import Testing
             offset += size
             index += 1
         }
+    }
+
+    func parse(_ bytes: [UInt8], chunkSizes: [Int]) throws -> (MultipartForm, [UInt8]) {
+        let directory = FileManager.default.temporaryDirectory.path
+        let parser = MultipartParser(boundary: boundary, configuration: MultipartConfiguration(spoolDirectory: directory))
+        try feed(parser, bytes, chunkSizes: chunkSizes)
         let form = try parser.finish()
         let file = try #require(form.file("file"))
         let stored = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file.spoolPath)))
@@ -60,14 +65,7 @@ import Testing
         var configuration = MultipartConfiguration(spoolDirectory: directory)
         configuration.makeDigest = { FNVDigest() }
         let parser = MultipartParser(boundary: boundary, configuration: configuration)
-        let bytes = body(fileBytes: fileBytes)
-        var offset = 0, index = 0
-        while offset < bytes.count {
-            let size = min(chunkSizes[index % chunkSizes.count], bytes.count - offset)
-            try bytes[offset..<(offset + size)].withUnsafeBytes { try parser.feed($0) }
-            offset += size
-            index += 1
-        }
+        try feed(parser, body(fileBytes: fileBytes), chunkSizes: chunkSizes)
         let form = try parser.finish()
         let file = try #require(form.file("file"))
         #expect(form.field("after") == "line1\r\nline2")
