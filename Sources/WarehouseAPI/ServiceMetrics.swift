@@ -128,6 +128,9 @@ struct MeteredObjectStore: ObjectStore {
     private func metered<T>(_ operation: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()
+        } catch let lost as ConditionalWriteLost {
+            // Another replica wrote first: the protocol working, not the store failing.
+            throw lost
         } catch {
             metrics.storageError(operation: operation, kind: Self.kind(of: error))
             throw error
@@ -161,6 +164,16 @@ struct MeteredObjectStore: ObjectStore {
     }
     var streamsUploads: Bool { inner.streamsUploads }
     func list(prefix: String) throws -> [ObjectInfo] { try metered("list") { try inner.list(prefix: prefix) } }
+    func list(prefix: String, startAfter: String) throws -> [ObjectInfo] {
+        try metered("list") { try inner.list(prefix: prefix, startAfter: startAfter) }
+    }
+    func putData(key: String, data: [UInt8], condition: WriteCondition) throws -> String? {
+        try metered("put") { try inner.putData(key: key, data: data, condition: condition) }
+    }
+    func getDataAndETag(key: String) throws -> (bytes: [UInt8], etag: String?)? {
+        try metered("get") { try inner.getDataAndETag(key: key) }
+    }
+    func delete(key: String, ifMatch etag: String) throws { try metered("delete") { try inner.delete(key: key, ifMatch: etag) } }
     func checkHealth() throws { try metered("health") { try inner.checkHealth() } }
 
     func createPartedUpload(key: String, size: UInt64) throws -> String {

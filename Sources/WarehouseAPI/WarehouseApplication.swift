@@ -26,6 +26,8 @@ public final class WarehouseApplication: Sendable {
     public let access: AccessControl
     let server: HTTPServer
     let logger: Logger
+    /// Follows the other replicas' changes when the bucket is shared (nil: the only replica).
+    public let follower: ReplicaFollower?
 
     public var dataDirectory: String { configuration.dataDirectory }
     public var spoolDirectory: String { configuration.dataDirectory + "/tmp" }
@@ -51,10 +53,11 @@ public final class WarehouseApplication: Sendable {
             backend = try Self.makeS3Store(configuration, logger: logger)
         }
         let store = MeteredObjectStore(inner: backend, metrics: metrics)
+        let shared = try Self.sharing(configuration, store: store, logger: logger, serving: recover)
         let catalog = try Catalog(path: dataDirectory + "/catalog.sqlite3")
         service = ModelService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp",
-                               zipLimits: configuration.zipLimits)
-        datasets = DatasetService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp")
+                               zipLimits: configuration.zipLimits, shared: shared)
+        datasets = DatasetService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp", shared: shared)
         uploadSessions = UploadSessions(service: service, lifetimeSeconds: configuration.uploadSessionLifetimeSeconds)
         lifecycle = ModelLifecycle(models: service, logger: logger)
         training = TrainingService(models: service, datasets: datasets, lifecycle: lifecycle, workers: configuration.trainingWorkers,
@@ -83,8 +86,11 @@ public final class WarehouseApplication: Sendable {
         } else if let path = admin.path {
             logger.info("admin token: \(path)")
         }
-        let access = AccessControl(catalog: catalog, adminToken: admin.token)
+        let access = AccessControl(catalog: catalog, adminToken: admin.token, shared: shared)
         self.access = access
+        let (models, datasets, training) = (service, self.datasets, self.training)
+        follower = shared.map { ReplicaFollower(shared: $0, models: models, datasets: datasets, training: training, access: access,
+                                                logger: logger) }
         staging.observeFile = { [service] head, fieldsSoFar, file in
             // Stage only for a caller allowed in the namespace the early fields name.
             guard file.fieldName == "file",
@@ -145,7 +151,62 @@ public final class WarehouseApplication: Sendable {
         }
     }
 
+    /// The shared bucket, when `WAREHOUSE_REPLICATION=on`: refused on a store without
+    /// conditional writes. With replication off, refused while shared replicas serve the bucket.
+    static func sharing(_ configuration: WarehouseConfiguration, store: any ObjectStore, logger: Logger,
+                        serving: Bool) throws -> SharedBucket? {
+        guard configuration.replication else {
+            if serving, configuration.storage == .s3,
+               let live = try? SharedBucket.liveReplicas(store, leaseSeconds: configuration.leaseSeconds), !live.isEmpty {
+                throw WarehouseError.invalid("replicas \(live.map(\.replica).sorted().joined(separator: ", ")) share this bucket "
+                    + "(WAREHOUSE_REPLICATION=on); start this one with WAREHOUSE_REPLICATION=on too, or its catalog would not follow theirs")
+            }
+            return nil
+        }
+        guard configuration.storage == .s3 else {
+            throw WarehouseError.invalid("WAREHOUSE_REPLICATION=on needs an S3 bucket (WAREHOUSE_STORAGE=s3): replicas share the bucket, not a local folder")
+        }
+        let id = try configuration.replicaID ?? Self.replicaID(dataDirectory: configuration.dataDirectory)
+        let probe = "replication/probe-\(id)-\(Hex.encode(SecureRandom.bytes(4)))"
+        guard try SharedBucket.supportsConditionalWrites(store, probeKey: probe) else {
+            throw WarehouseError.invalid("\(configuration.s3Endpoint ?? "the S3 endpoint") does not honour conditional writes "
+                + "(a second PutObject with If-None-Match: * was not refused; rclone serve s3 ignores it), so several replicas on it "
+                + "could create the same version twice: this replica refuses to share it. Run one replica with WAREHOUSE_REPLICATION=off, "
+                + "or use AWS S3, MinIO or another store with conditional writes")
+        }
+        var settings = ReplicationSettings(replicaID: id)
+        settings.pollSeconds = configuration.replicationPollSeconds
+        settings.leaseSeconds = configuration.leaseSeconds
+        settings.retentionSeconds = configuration.changeRetentionSeconds
+        logger.info("replication on: replica \(id) shares bucket \(configuration.s3Bucket ?? "?") (change log read every \(settings.pollSeconds) s, leases of \(settings.leaseSeconds) s)")
+        return SharedBucket(store: store, settings: settings, logger: logger)
+    }
+
+    /// `DATA_DIR/replica-id`, generated at first start.
+    static func replicaID(dataDirectory: String) throws -> String {
+        let path = dataDirectory + "/replica-id"
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let id = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if ReplicationSettings.validReplicaID(id) { return id }
+        }
+        let id = "r-" + Hex.encode(SecureRandom.bytes(4))
+        do {
+            try (id + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw WarehouseError.storageUnavailable("cannot write \(path): \(error.localizedDescription)")
+        }
+        return id
+    }
+
     public func start() throws {
+        if let follower, runsTraining {
+            do {
+                for action in try follower.catchUp() { logger.info("replication: \(action)") }
+            } catch {
+                logger.warning("replication: catching up with the bucket failed (the follower keeps trying): \(error)")
+            }
+            follower.start()
+        }
         if runsTraining {
             for action in try training.start() { logger.info("recovery: \(action)") }
         }
@@ -158,6 +219,7 @@ public final class WarehouseApplication: Sendable {
         // connection threads can finish.
         training.stop()
         server.stop()
+        follower?.stop()
     }
 }
 
@@ -205,6 +267,7 @@ struct SystemRoutes {
                     checks["storage"] = "\(error)"
                     failure = "storage: \(error)"
                 }
+                if let shared = service.shared { checks["replication"] = "on: replica \(shared.settings.replicaID)" }
                 do { _ = try service.catalog.integrityCheckQuick(); checks["catalog"] = "ok" } catch {
                     checks["catalog"] = "\(error)"
                     failure = failure ?? "catalog: \(error)"

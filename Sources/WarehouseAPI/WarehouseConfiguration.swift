@@ -43,6 +43,18 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     public var predictionCacheSize = 16
     /// When retraining starts by itself (a model's own settings override these).
     public var retraining = RetrainingDefaults()
+    /// Whether this replica shares its bucket with others (`WAREHOUSE_REPLICATION=on`; needs
+    /// S3 with conditional writes). Off: it must be the only one.
+    public var replication = false
+    /// This replica's name in the bucket (`WAREHOUSE_REPLICA_ID`; default: one generated
+    /// into `DATA_DIR/replica-id` at first start).
+    public var replicaID: String?
+    /// How often the other replicas' changes are read (`WAREHOUSE_REPLICATION_POLL_SECONDS`).
+    public var replicationPollSeconds = 0.5
+    /// How long a lease on a job or on gc lasts unless renewed (`WAREHOUSE_LEASE_SECONDS`).
+    public var leaseSeconds = 15.0
+    /// How long change log entries are kept (`WAREHOUSE_CHANGE_RETENTION_SECONDS`).
+    public var changeRetentionSeconds = 86_400.0
 
     public init() {}
 
@@ -175,6 +187,24 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         case "retrain_min_feedback":
             guard let count = Int(value), count >= 1 else { throw invalid("a positive count") }
             retraining.minimumFeedback = count
+        case "replication":
+            switch value.lowercased() {
+            case "on", "true", "1", "yes": replication = true
+            case "off", "false", "0", "no": replication = false
+            default: throw invalid("on or off")
+            }
+        case "replica_id":
+            guard value.isEmpty || Identifiers.isValidName(value) else { throw invalid("a name of letters, digits, '.', '_' and '-'") }
+            replicaID = value.isEmpty ? nil : value
+        case "replication_poll_seconds":
+            guard let seconds = Double(value), seconds >= 0.05, seconds <= 60 else { throw invalid("seconds between 0.05 and 60") }
+            replicationPollSeconds = seconds
+        case "lease_seconds":
+            guard let seconds = Double(value), seconds >= 1 else { throw invalid("at least 1 second") }
+            leaseSeconds = seconds
+        case "change_retention_seconds":
+            guard let seconds = Double(value), seconds >= 60 else { throw invalid("at least 60 seconds") }
+            changeRetentionSeconds = seconds
         default:
             throw WarehouseError.invalid("\(source): unknown setting '\(name)'")
         }

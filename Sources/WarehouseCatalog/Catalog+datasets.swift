@@ -12,13 +12,15 @@ public struct StoredDataset: Sendable {
 
 extension Catalog {
     /// Reserves the next version number of a dataset as a pending row.
-    public func insertPendingDataset(user: String, dataset: String, createdAt: String) throws -> (id: Int64, version: Int) {
+    /// `atLeast`: a number below it is taken on another replica.
+    public func insertPendingDataset(user: String, dataset: String, createdAt: String, atLeast: Int = 1) throws -> (id: Int64, version: Int) {
         try database.write { db in
             let highest = try db.queryOne("SELECT MAX(version) AS highest FROM datasets WHERE user_id = ? AND dataset_id = ?",
                                           [.text(user), .text(dataset)])?.int("highest") ?? 0
+            let version = max(highest + 1, atLeast)
             try db.run("INSERT INTO datasets (user_id, dataset_id, version, state, created_at) VALUES (?, ?, ?, 'pending', ?)",
-                       [.text(user), .text(dataset), .init(highest + 1), .text(createdAt)])
-            return (db.lastInsertRowID, highest + 1)
+                       [.text(user), .text(dataset), .init(version), .text(createdAt)])
+            return (db.lastInsertRowID, version)
         }
     }
 

@@ -16,12 +16,29 @@ public struct StoredJob: Sendable {
     public let createdAt: String
     public let startedAt: String?
     public let finishedAt: String?
+
+    public init(id: String, userID: String, datasetID: String, modelID: String, state: String, progress: Double, message: String,
+                request: String, result: String?, error: String?, createdAt: String, startedAt: String?, finishedAt: String?) {
+        self.id = id
+        self.userID = userID
+        self.datasetID = datasetID
+        self.modelID = modelID
+        self.state = state
+        self.progress = progress
+        self.message = message
+        self.request = request
+        self.result = result
+        self.error = error
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
 }
 
 extension Catalog {
-    private static let jobColumns = "id, user_id, dataset_id, model_id, state, progress, message, request, result, error, created_at, started_at, finished_at"
+    static let jobColumns = "id, user_id, dataset_id, model_id, state, progress, message, request, result, error, created_at, started_at, finished_at"
 
-    private static func job(_ row: SQLiteRow) -> StoredJob {
+    static func job(_ row: SQLiteRow) -> StoredJob {
         StoredJob(id: row.string("id")!, userID: row.string("user_id")!, datasetID: row.string("dataset_id")!,
                   modelID: row.string("model_id")!, state: row.string("state")!, progress: row.double("progress") ?? 0,
                   message: row.string("message") ?? "", request: row.string("request")!, result: row.string("result"),

@@ -372,5 +372,15 @@ enum Schema {
                 FOREIGN KEY (session_id, position) REFERENCES upload_session_files (session_id, position) ON DELETE CASCADE
             ) WITHOUT ROWID;
             """),
+        .init("011-replication", """
+            -- What a replica sharing its bucket with others has applied of their change log.
+            CREATE TABLE replication_state (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL
+            ) WITHOUT ROWID;
+            -- A notification made on any replica: its id in the bucket (NULL: made before sharing).
+            ALTER TABLE notifications ADD COLUMN shared_id TEXT;
+            CREATE UNIQUE INDEX notifications_by_shared_id ON notifications (shared_id);
+            """),
     ])
 }

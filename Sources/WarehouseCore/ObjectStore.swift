@@ -63,6 +63,22 @@ public protocol ObjectStore: Sendable {
     /// Every object whose key starts with `prefix`.
     func list(prefix: String) throws -> [ObjectInfo]
 
+    /// The objects under `prefix` whose keys sort after `startAfter`, in key order.
+    func list(prefix: String, startAfter: String) throws -> [ObjectInfo]
+
+    // MARK: Conditional writes (several replicas on one bucket)
+
+    /// Stores a small object only if `condition` holds when it lands; answers its new ETag.
+    /// Throws `ConditionalWriteLost` when another writer got there first, and
+    /// `WarehouseError.invalid` on a store that cannot write conditionally.
+    func putData(key: String, data: [UInt8], condition: WriteCondition) throws -> String?
+
+    /// A small object and its ETag, or nil when absent.
+    func getDataAndETag(key: String) throws -> (bytes: [UInt8], etag: String?)?
+
+    /// Removes `key` only while it still has `etag` (`ConditionalWriteLost` otherwise).
+    func delete(key: String, ifMatch etag: String) throws
+
     /// Throws `storageUnavailable` when the store cannot be used.
     func checkHealth() throws
 
@@ -138,7 +154,47 @@ public protocol PartWriter: AnyObject {
     func abort()
 }
 
+/// What must hold for a conditional write to land.
+public enum WriteCondition: Sendable, Equatable {
+    /// The key does not exist (`If-None-Match: *`).
+    case absent
+    /// The key still holds the object with this ETag (`If-Match`).
+    case matches(String)
+}
+
+/// A conditional write or delete found the object other than the caller expected: another
+/// replica wrote it first.
+public struct ConditionalWriteLost: Error, CustomStringConvertible {
+    public let key: String
+    public let detail: String
+    public init(key: String, detail: String) {
+        self.key = key
+        self.detail = detail
+    }
+    public var description: String { "conditional write of \(key) lost: \(detail)" }
+}
+
 extension ObjectStore {
+    public func list(prefix: String, startAfter: String) throws -> [ObjectInfo] {
+        try list(prefix: prefix).filter { $0.key > startAfter }.sorted { $0.key < $1.key }
+    }
+
+    public func putData(key: String, data: [UInt8], condition: WriteCondition) throws -> String? {
+        throw WarehouseError.invalid("this store cannot write conditionally (\(key))")
+    }
+
+    public func getDataAndETag(key: String) throws -> (bytes: [UInt8], etag: String?)? {
+        do {
+            return (try getData(key: key), try head(key: key)?.etag)
+        } catch WarehouseError.notFound {
+            return nil
+        }
+    }
+
+    public func delete(key: String, ifMatch etag: String) throws {
+        throw WarehouseError.invalid("this store cannot delete conditionally (\(key))")
+    }
+
     public func presignedURL(key: String, expires: Int) -> String? { nil }
 
     public func beginStreamingUpload(key: String) -> (any StreamingObjectUpload)? { nil }
@@ -189,6 +245,20 @@ public enum ObjectKeys {
     public static func manifest(user: String, model: String, version: String) -> String {
         "manifests/models/\(user)/\(model)/\(version).json"
     }
+
+    /// A dataset version's record (written where replicas share the bucket).
+    public static func datasetManifest(user: String, dataset: String, version: String) -> String {
+        "manifests/datasets/\(user)/\(dataset)/\(version).json"
+    }
+
+    /// A user token's id and owner under the SHA-256 of its secret (never the secret itself),
+    /// where replicas share the bucket: a replica that does not know a token yet can look it up.
+    public static func token(hash: String) -> String { "manifests/tokens/\(hash).json" }
+
+    public static func notification(user: String, id: String) -> String { "manifests/notifications/\(user)/\(id).json" }
+
+    /// A training job's latest state, published by the replica running it.
+    public static func job(id: String) -> String { "manifests/jobs/\(id).json" }
 
     /// A model's aliases, so that `reindex` restores them too.
     public static func aliasManifest(user: String, model: String) -> String {

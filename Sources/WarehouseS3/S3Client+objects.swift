@@ -40,6 +40,33 @@ extension S3Client {
         _ = try send(method: "PUT", key: key, headers: headers, body: .bytes(data), payloadHash: SHA256.hex(of: data))
     }
 
+    /// PutObject from memory that happens only if the object is absent (`ifNoneMatch: "*"`) or
+    /// still has the ETag `ifMatch`. Answers the new ETag; a lost race is status 412 (or 409,
+    /// AWS's ConditionalRequestConflict while another conditional write is in flight).
+    public func putObject(key: String, data: [UInt8], contentType: String? = nil, ifNoneMatch: String? = nil,
+                          ifMatch: String? = nil) throws -> String? {
+        var headers: [(String, String)] = []
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        if let ifNoneMatch { headers.append(("If-None-Match", ifNoneMatch)) }
+        if let ifMatch { headers.append(("If-Match", "\"\(ifMatch)\"")) }
+        let response = try send(method: "PUT", key: key, headers: headers, body: .bytes(data), payloadHash: SHA256.hex(of: data))
+        return S3Object.unquoted(response.headers["etag"])
+    }
+
+    /// A whole (small) object and its ETag, or nil when it does not exist.
+    public func getDataAndETag(key: String) throws -> (bytes: [UInt8], etag: String?)? {
+        let response = try send(method: "GET", key: key, acceptStatus: { $0 == 200 || $0 == 404 })
+        guard response.status == 200 else { return nil }
+        return (response.body, S3Object.unquoted(response.headers["etag"]))
+    }
+
+    /// DeleteObject only while the object still has the ETag `ifMatch` (412 otherwise); a
+    /// missing key is not an error.
+    public func deleteObject(key: String, ifMatch: String) throws {
+        _ = try send(method: "DELETE", key: key, headers: [("If-Match", "\"\(ifMatch)\"")],
+                     acceptStatus: { (200..<300).contains($0) || $0 == 404 })
+    }
+
     /// Uploads `size` bytes of the file at `path`: one PutObject signed with `sha256`, or a
     /// multipart upload with several parts in flight when it is larger than the part size.
     public func upload(key: String, path: String, size: UInt64, sha256: String) throws {
@@ -116,12 +143,13 @@ extension S3Client {
     }
 
     /// ListObjectsV2 of every key under `prefix`, following continuation tokens.
-    public func listObjects(prefix: String) throws -> [S3Object] {
+    /// With `startAfter`, only keys after it (in the bucket's UTF-8 order).
+    public func listObjects(prefix: String, startAfter: String? = nil) throws -> [S3Object] {
         var objects: [S3Object] = []
         var token: String?
         repeat {
             var query = [("list-type", "2"), ("prefix", prefix), ("max-keys", "1000")]
-            if let token { query.append(("continuation-token", token)) }
+            if let token { query.append(("continuation-token", token)) } else if let startAfter { query.append(("start-after", startAfter)) }
             let response = try send(method: "GET", key: nil, query: query)
             let xml = String(decoding: response.body, as: UTF8.self)
             for block in S3XML.blocks("Contents", in: xml) {

@@ -33,7 +33,11 @@ public final class AccessControl: Sendable {
     let catalog: Catalog
     private let adminHash: [UInt8]
 
-    public init(catalog: Catalog, adminToken: String) {
+    /// Where tokens are shared with other replicas (nil: this replica is the only one).
+    let shared: SharedBucket?
+
+    public init(catalog: Catalog, adminToken: String, shared: SharedBucket? = nil) {
+        self.shared = shared
         self.catalog = catalog
         self.adminHash = Self.digest(adminToken)
     }
@@ -72,6 +76,8 @@ public final class AccessControl: Sendable {
         let presented = Self.digest(parts[1].trimmingCharacters(in: .whitespaces))
         if Self.constantTimeEqual(presented, adminHash) { return .admin }
         if let token = try catalog.token(hash: Hex.encode(presented)) { return .user(token.userID) }
+        // Minted on another replica a moment ago: the bucket knows it before the change log says so.
+        if shared != nil, let token = try sharedToken(hash: Hex.encode(presented)) { return .user(token.userID) }
         throw WarehouseError.unauthorized("invalid or revoked token")
     }
 
@@ -80,7 +86,14 @@ public final class AccessControl: Sendable {
         let user = try Identifiers.userID(user)
         let secret = "mwt_" + Hex.encode(SecureRandom.bytes(32))
         let stored = StoredToken(id: "tok_" + Hex.encode(SecureRandom.bytes(8)), userID: user, createdAt: Timestamps.now())
-        try catalog.insertToken(id: stored.id, userID: user, hash: Hex.encode(Self.digest(secret)), createdAt: stored.createdAt)
+        let hash = Hex.encode(Self.digest(secret))
+        if let shared {
+            let object = SharedToken(id: stored.id, userID: user, createdAt: stored.createdAt)
+            _ = try shared.store.putData(key: ObjectKeys.token(hash: hash), data: Array(try JSONCoding.string(object).utf8),
+                                         condition: .absent)
+            shared.announce(Change(.token, [hash]))
+        }
+        try catalog.insertToken(id: stored.id, userID: user, hash: hash, createdAt: stored.createdAt)
         return (stored, secret)
     }
 
@@ -89,6 +102,11 @@ public final class AccessControl: Sendable {
     }
 
     public func revokeToken(id: String) throws {
+        let hash = try catalog.tokenRows().first { $0.token.id == id }?.hash
+        if let shared, let hash {
+            try shared.store.delete(key: ObjectKeys.token(hash: hash))
+            shared.announce(Change(.token, [hash]))
+        }
         guard try catalog.deleteToken(id: id) else { throw WarehouseError.notFound("no token with id '\(id)'") }
     }
 
@@ -104,4 +122,28 @@ public final class AccessControl: Sendable {
         for index in a.indices { difference |= a[index] ^ b[index] }
         return difference == 0
     }
+}
+
+extension AccessControl {
+    /// Makes the catalog's copy of one token what the bucket holds; answers it (nil: none).
+    @discardableResult
+    public func sharedToken(hash: String) throws -> StoredToken? {
+        guard let shared else { return nil }
+        guard let current = try shared.store.getDataAndETag(key: ObjectKeys.token(hash: hash)) else {
+            if let id = try catalog.tokenRows().first(where: { $0.hash == hash })?.token.id { _ = try catalog.deleteToken(id: id) }
+            return nil
+        }
+        let object = try JSONDecoder().decode(SharedToken.self, from: Data(current.bytes))
+        try catalog.upsertToken(id: object.id, userID: object.userID, hash: hash, createdAt: object.createdAt)
+        return StoredToken(id: object.id, userID: object.userID, createdAt: object.createdAt)
+    }
+}
+
+/// A token as stored in a shared bucket, under the SHA-256 of its secret.
+struct SharedToken: Codable {
+    let id: String
+    let userID: String
+    let createdAt: String
+
+    enum CodingKeys: String, CodingKey { case id, userID = "user_id", createdAt = "created_at" }
 }

@@ -64,8 +64,10 @@ public final class DatasetService: Sendable {
     let catalog: Catalog
     let store: any ObjectStore
     let spoolDirectory: String
+    let shared: SharedBucket?
 
-    public init(catalog: Catalog, store: any ObjectStore, spoolDirectory: String) {
+    public init(catalog: Catalog, store: any ObjectStore, spoolDirectory: String, shared: SharedBucket? = nil) {
+        self.shared = shared
         self.catalog = catalog
         self.store = store
         self.spoolDirectory = spoolDirectory
@@ -80,8 +82,9 @@ public final class DatasetService: Sendable {
             try DatasetProfile.profile(path: file.spoolPath, targetColumn: fields.targetColumn, taskType: fields.taskType)
         }
         let now = Timestamps.now()
-        let pending = try catalog.insertPendingDataset(user: fields.userID, dataset: fields.datasetID, createdAt: now)
+        let (pending, claim) = try reserveDataset(user: fields.userID, dataset: fields.datasetID, createdAt: now)
         let version = "v\(pending.version)"
+        let manifestKey = ObjectKeys.datasetManifest(user: fields.userID, dataset: fields.datasetID, version: version)
         let key = ObjectKeys.datasetPrefix(user: fields.userID, dataset: fields.datasetID, version: version) + filename
         do {
             try store.putFile(key: key, path: file.spoolPath, size: file.size, sha256: file.sha256)
@@ -90,10 +93,16 @@ public final class DatasetService: Sendable {
                 description: fields.description, filename: filename, fileSize: file.size, fileHash: file.sha256,
                 objectKey: key, rows: profile.rows, targetColumn: profile.targetColumn, taskType: profile.taskType,
                 createdAt: now, profile: profile)
-            try catalog.commitDataset(id: pending.id, record: try JSONCoding.string(record))
+            let text = try JSONCoding.string(record)
+            if let shared, let claim {
+                _ = try store.putData(key: manifestKey, data: Array(text.utf8), condition: .matches(claim))
+                shared.announce(Change(.dataset, [fields.userID, fields.datasetID, version]))
+            }
+            try catalog.commitDataset(id: pending.id, record: text)
             return record
         } catch {
             try? store.delete(key: key)
+            if claim != nil { try? store.delete(key: manifestKey) }
             try? catalog.abandonDataset(id: pending.id)
             throw error
         }
@@ -116,6 +125,10 @@ public final class DatasetService: Sendable {
         guard !rows.isEmpty else { throw WarehouseError.notFound("dataset '\(dataset)' not found for user '\(user)'") }
         for row in rows {
             let prefix = ObjectKeys.datasetPrefix(user: user, dataset: dataset, version: "v\(row.version)")
+            if let shared {
+                try store.delete(key: ObjectKeys.datasetManifest(user: user, dataset: dataset, version: "v\(row.version)"))
+                shared.announce(Change(.dataset, [user, dataset, "v\(row.version)"]))
+            }
             try store.delete(keys: try store.list(prefix: prefix).map(\.key))
             try catalog.deleteDatasetRow(id: row.id)
         }
@@ -183,9 +196,54 @@ extension DatasetService {
         for row in try catalog.pendingDatasets() {
             let prefix = ObjectKeys.datasetPrefix(user: row.userID, dataset: row.datasetID, version: "v\(row.version)")
             try store.delete(keys: try store.list(prefix: prefix).map(\.key))
+            if shared != nil {
+                // The claim of the number, if this replica made it.
+                let key = ObjectKeys.datasetManifest(user: row.userID, dataset: row.datasetID, version: "v\(row.version)")
+                if let current = try store.getDataAndETag(key: key), let stub = ClaimStub.decodeIfClaim(current.bytes),
+                   stub.claimedBy == shared?.settings.replicaID {
+                    try store.delete(key: key)
+                }
+            }
             try catalog.deleteDatasetRow(id: row.id)
             actions.append("removed uncommitted dataset \(row.userID)/\(row.datasetID) v\(row.version)")
         }
         return actions
+    }
+}
+
+extension DatasetService {
+    /// The next dataset version: a pending row, and in a shared bucket the claim of its
+    /// manifest (a number another replica took is skipped). Answers the claim's ETag.
+    func reserveDataset(user: String, dataset: String, createdAt: String) throws -> (pending: (id: Int64, version: Int), claim: String?) {
+        guard let shared else { return (try catalog.insertPendingDataset(user: user, dataset: dataset, createdAt: createdAt), nil) }
+        var atLeast = 1
+        for _ in 0..<64 {
+            let pending = try catalog.insertPendingDataset(user: user, dataset: dataset, createdAt: createdAt, atLeast: atLeast)
+            let claim: String?
+            do {
+                claim = try shared.claim(ObjectKeys.datasetManifest(user: user, dataset: dataset, version: "v\(pending.version)"))
+            } catch {
+                try? catalog.abandonDataset(id: pending.id)
+                throw error
+            }
+            if let claim { return (pending, claim) }
+            try? catalog.abandonDataset(id: pending.id)
+            atLeast = pending.version + 1
+        }
+        throw WarehouseError.conflict("could not claim a version of dataset '\(dataset)': other replicas kept taking them; retry")
+    }
+
+    /// Makes the catalog's copy of one dataset version what the bucket holds.
+    public func syncDataset(user: String, dataset: String, version: String) throws {
+        let number = try DatasetRecord.number(version)
+        guard let current = try store.getDataAndETag(key: ObjectKeys.datasetManifest(user: user, dataset: dataset, version: version)) else {
+            try catalog.forgetDataset(user: user, dataset: dataset, version: number)
+            return
+        }
+        guard ClaimStub.decodeIfClaim(current.bytes) == nil else { return }
+        let text = String(decoding: current.bytes, as: UTF8.self)
+        if try catalog.dataset(user: user, dataset: dataset, version: number)?.record == text { return }
+        let record = try JSONCoding.decode(DatasetRecord.self, text)
+        try catalog.importDataset(user: user, dataset: dataset, version: number, record: text, createdAt: record.createdAt)
     }
 }

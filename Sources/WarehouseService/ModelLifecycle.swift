@@ -2,6 +2,7 @@ import Foundation
 import WarehouseAutoML
 import WarehouseCatalog
 import WarehouseCore
+import WarehouseCrypto
 
 /// Aliases, score-gated promotion after training, rollback, and the notifications that say
 /// what happened.
@@ -34,8 +35,9 @@ public final class ModelLifecycle: Sendable {
     /// Points `alias` at `version` (a version, or `@other-alias`).
     public func setAlias(user: String, model: String, alias: String, version: String) throws -> AliasState {
         let target = try models.record(user: user, model: model, version: version)
-        let previous = try catalog.setAlias(user: user, model: model, alias: alias, version: target.version, now: Timestamps.now(),
-                                            publish: models.aliasPublisher(user: user, model: model))
+        let previous = try models.movingAliases(user: user, model: model) { publish in
+            try catalog.setAlias(user: user, model: model, alias: alias, version: target.version, now: Timestamps.now(), publish: publish)
+        }
         if alias == Catalog.productionAlias, previous != target.version {
             notify(user: user, model: model, [
                 "outcome": .string("promoted"), "version": .string(target.version), "production_version": previous.map(JSONValue.string) ?? .null,
@@ -47,8 +49,9 @@ public final class ModelLifecycle: Sendable {
 
     public func removeAlias(user: String, model: String, alias: String) throws -> AliasState {
         _ = try models.record(user: user, model: model, version: nil)
-        guard try catalog.removeAlias(user: user, model: model, alias: alias, reason: "removed by hand", now: Timestamps.now(),
-                                      publish: models.aliasPublisher(user: user, model: model)) != nil else {
+        guard try models.movingAliases(user: user, model: model, { publish in
+            try catalog.removeAlias(user: user, model: model, alias: alias, reason: "removed by hand", now: Timestamps.now(), publish: publish)
+        }) != nil else {
             throw WarehouseError.notFound("model '\(model)' has no alias '\(alias)'")
         }
         return try aliases(user: user, model: model)
@@ -58,8 +61,9 @@ public final class ModelLifecycle: Sendable {
     public func rollback(user: String, model: String, reason: String?) throws -> (from: String, to: String) {
         _ = try models.record(user: user, model: model, version: nil)
         let why = reason ?? "rolled back by hand"
-        let moved = try catalog.rollback(user: user, model: model, reason: why, now: Timestamps.now(),
-                                         publish: models.aliasPublisher(user: user, model: model))
+        let moved = try models.movingAliases(user: user, model: model) { publish in
+            try catalog.rollback(user: user, model: model, reason: why, now: Timestamps.now(), publish: publish)
+        }
         notify(user: user, model: model, [
             "outcome": .string("rolled_back"), "version": .string(moved.to), "production_version": .string(moved.from),
             "reason": .string(why),
@@ -76,8 +80,9 @@ public final class ModelLifecycle: Sendable {
         let score = report.validationScore
         let higherIsBetter = Metric(rawValue: metric)?.higherIsBetter ?? true
         do {
-            let outcome = try catalog.promote(user: record.userID, model: record.modelID, version: record.version, now: Timestamps.now(),
-                                              publish: models.aliasPublisher(user: record.userID, model: record.modelID)) { holder in
+            let outcome = try models.movingAliases(user: record.userID, model: record.modelID) { publish in
+              try catalog.promote(user: record.userID, model: record.modelID, version: record.version, now: Timestamps.now(),
+                                  publish: publish) { holder in
                 guard let holder else { return (true, "first production version (validation \(metric) \(Self.format(score)))") }
                 guard let held = Self.validationScore(of: holder, metric: metric) else {
                     return (false, "production \(holder.version) has no validation \(metric) to compare with; move the alias by hand")
@@ -85,6 +90,7 @@ public final class ModelLifecycle: Sendable {
                 let notWorse = higherIsBetter ? score >= held : score <= held
                 let relation = score == held ? "=" : (score > held ? ">" : "<")
                 return (notWorse, "validation \(metric) \(Self.format(score)) \(relation) \(Self.format(held)) of production \(holder.version)")
+              }
             }
             notify(user: record.userID, model: record.modelID, [
                 "outcome": .string(outcome.promoted ? "promoted" : "not_promoted"), "version": .string(record.version),
@@ -134,7 +140,18 @@ public final class ModelLifecycle: Sendable {
         data["model_id"] = .string(model)
         data["created_at"] = .string(now)
         do {
-            try catalog.insertNotification(user: user, model: model, data: try JSONCoding.string(JSONValue.object(data)), now: now)
+            let text = try JSONCoding.string(JSONValue.object(data))
+            if let shared = models.shared {
+                // In the bucket first, so every replica lists it.
+                let id = Self.sharedNotificationID(now: now)
+                try models.store.putData(key: ObjectKeys.notification(user: user, id: id),
+                                         data: Array(try JSONCoding.string(SharedNotification(userID: user, modelID: model, data: text,
+                                                                                              createdAt: now)).utf8))
+                try catalog.insertNotification(user: user, model: model, data: text, now: now, sharedID: id)
+                shared.announce(Change(.notification, [user, id]))
+            } else {
+                try catalog.insertNotification(user: user, model: model, data: text, now: now)
+            }
         } catch {
             logger.error("cannot store a notification for \(user)/\(model): \(error)")
         }
@@ -147,5 +164,23 @@ public final class ModelLifecycle: Sendable {
             object["id"] = .int(row.id)
             return .object(object)
         }
+    }
+}
+
+/// A notification as stored in a shared bucket (`manifests/notifications/{user}/{id}.json`).
+struct SharedNotification: Codable {
+    let userID: String
+    let modelID: String
+    /// The notification's JSON, as the API returns it.
+    let data: String
+    let createdAt: String
+
+    enum CodingKeys: String, CodingKey { case userID = "user_id", modelID = "model_id", data, createdAt = "created_at" }
+}
+
+extension ModelLifecycle {
+    /// Sorts by time; unique across replicas by its random tail.
+    static func sharedNotificationID(now: String) -> String {
+        "n\(SharedBucket.milliseconds())-\(Hex.encode(SecureRandom.bytes(6)))"
     }
 }

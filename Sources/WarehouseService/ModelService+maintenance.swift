@@ -24,7 +24,10 @@ extension ModelService {
         }
         for object in try store.list(prefix: "manifests/models/") where object.key.hasSuffix(".json") {
             do {
-                let record = try Manifest.decode(try store.getData(key: object.key))
+                let bytes = try store.getData(key: object.key)
+                // A version being uploaded on some replica: not a record yet.
+                if shared != nil, ClaimStub.decodeIfClaim(bytes) != nil { continue }
+                let record = try Manifest.decode(bytes)
                 guard ObjectKeys.manifest(user: record.userID, model: record.modelID, version: record.version) == object.key else {
                     report.unreadable.append("\(object.key): its record names \(record.userID)/\(record.modelID) \(record.version)")
                     continue
@@ -73,6 +76,8 @@ extension ModelService {
         /// upload files) that no open session or running upload owns.
         public var expiredSessions: [String] = []
         public var abandonedUploads: [String] = []
+        /// Change log entries past their retention (replicas sharing the bucket).
+        public var compactedChanges = 0
         public var removed = false
     }
 
@@ -86,21 +91,41 @@ extension ModelService {
             ObjectKeys.manifest(user: $0.user, model: $0.model, version: $0.version)
         })
         let unfinished = known.filter { $0.state != "ready" }
-        let inFlight = unfinished.map { ObjectKeys.versionPrefix(user: $0.user, model: $0.model, version: $0.version) }
         let inFlightManifests = Set(unfinished.map { ObjectKeys.manifest(user: $0.user, model: $0.model, version: $0.version) })
+        var inFlight = unfinished.map { ObjectKeys.versionPrefix(user: $0.user, model: $0.model, version: $0.version) }
         var referenced = Set<String>()
+        // Objects first: one stored after this listing belongs to a manifest or claim that the
+        // manifest listing below sees (a version is claimed before its files are stored).
+        let objects = try store.list(prefix: "models/")
+        let live = try shared.map { Set(try $0.liveReplicas().map(\.replica)) } ?? []
         for object in try store.list(prefix: "manifests/models/") {
-            guard readyManifests.contains(object.key) else {
+            var bytes: [UInt8]?
+            if !readyManifests.contains(object.key) {
                 // A version being committed or deleted right now owns its manifest.
-                if !inFlightManifests.contains(object.key) { report.orphanManifests.append(object.key) }
-                continue
+                if inFlightManifests.contains(object.key) { continue }
+                guard shared != nil, let read = try store.getDataAndETag(key: object.key)?.bytes else {
+                    report.orphanManifests.append(object.key)
+                    continue
+                }
+                // Shared: another replica's claim while it lives, or a version it committed
+                // after this catalog last followed (kept, and its files with it).
+                if let claim = ClaimStub.decodeIfClaim(read) {
+                    if live.contains(claim.claimedBy) {
+                        let path = object.key.dropFirst("manifests/models/".count).dropLast(5)
+                        inFlight.append("models/" + path + "/")
+                    } else {
+                        report.orphanManifests.append(object.key)
+                    }
+                    continue
+                }
+                bytes = read
             }
-            let record = try Manifest.decode(try store.getData(key: object.key))
+            let record = try Manifest.decode(try bytes ?? store.getData(key: object.key))
             for file in record.files {
                 referenced.insert(ObjectKeys.file(user: record.userID, model: record.modelID, version: record.version, path: file.filePath))
             }
         }
-        for object in try store.list(prefix: "models/") where !referenced.contains(object.key) {
+        for object in objects where !referenced.contains(object.key) {
             guard !inFlight.contains(where: { object.key.hasPrefix($0) }) else { continue }
             report.orphanObjects.append(object.key)
         }

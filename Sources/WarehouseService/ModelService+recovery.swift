@@ -21,8 +21,7 @@ extension ModelService {
                 try catalog.forget(leftover)
                 // The manifest may have been rewritten to list the file just before the crash.
                 if let record = try catalog.record(user: leftover.user, model: leftover.model, version: leftover.version) {
-                    try store.putData(key: ObjectKeys.manifest(user: leftover.user, model: leftover.model, version: leftover.version),
-                                      data: try Manifest.encode(record))
+                    try writeManifest(record)
                 }
                 actions.append("removed uncommitted file \(path) of \(leftover.user)/\(leftover.model) \(leftover.version)")
             }

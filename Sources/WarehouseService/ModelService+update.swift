@@ -26,25 +26,25 @@ extension ModelService {
             var target = try record(user: user, model: model, version: version)
             if !patch.isEmpty { target = try update(user: user, model: model, version: target.version, patch: patch) }
             let now = Timestamps.now()
-            if flag {
-                try catalog.setAlias(user: user, model: model, alias: Catalog.productionAlias, version: target.version,
-                                     reason: "is_production_ready set by an update", now: now,
-                                     publish: aliasPublisher(user: user, model: model))
-            } else if try catalog.aliases(user: user, model: model)[Catalog.productionAlias] == target.version {
-                _ = try catalog.removeAlias(user: user, model: model, alias: Catalog.productionAlias,
-                                            reason: "is_production_ready cleared by an update", now: now,
-                                            publish: aliasPublisher(user: user, model: model))
+            try movingAliases(user: user, model: model) { publish in
+                if flag {
+                    try catalog.setAlias(user: user, model: model, alias: Catalog.productionAlias, version: target.version,
+                                         reason: "is_production_ready set by an update", now: now, publish: publish)
+                } else if try catalog.aliases(user: user, model: model)[Catalog.productionAlias] == target.version {
+                    _ = try catalog.removeAlias(user: user, model: model, alias: Catalog.productionAlias,
+                                                reason: "is_production_ready cleared by an update", now: now, publish: publish)
+                }
             }
             return try record(user: user, model: model, version: target.version)
         }
-        let manifestUser = user
-        return try catalog.update(user: user, model: model, version: version, change: { record in
-            try MetadataPatch.apply(patch, to: &record)
-            record.updatedAt = Timestamps.now()
-        }, publish: { record in
-            try store.putData(key: ObjectKeys.manifest(user: manifestUser, model: record.modelID, version: record.version),
-                              data: try Manifest.encode(record))
-        })
+        return try overSharedManifest(user: user, model: model, version: version) { expected in
+            try catalog.update(user: user, model: model, version: version, change: { record in
+                try MetadataPatch.apply(patch, to: &record)
+                record.updatedAt = Timestamps.now()
+            }, publish: { record in
+                try writeManifest(record, expected: expected)
+            })
+        }
     }
 }
 

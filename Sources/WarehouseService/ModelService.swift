@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import WarehouseCatalog
 import WarehouseCore
 import WarehouseFormats
@@ -16,12 +17,18 @@ public final class ModelService: Sendable {
     /// Where files being received or extracted wait (same filesystem as a local store).
     public let spoolDirectory: String
     public let zipLimits: ZipLimits
+    /// The bucket as shared with other replicas; nil when this replica is the only one.
+    public let shared: SharedBucket?
+    /// ETags of the manifests this replica claimed and has not committed yet.
+    let claims = Mutex<[String: String]>([:])
 
-    public init(catalog: Catalog, store: any ObjectStore, spoolDirectory: String, zipLimits: ZipLimits = ZipLimits()) {
+    public init(catalog: Catalog, store: any ObjectStore, spoolDirectory: String, zipLimits: ZipLimits = ZipLimits(),
+                shared: SharedBucket? = nil) {
         self.catalog = catalog
         self.store = store
         self.spoolDirectory = spoolDirectory
         self.zipLimits = zipLimits
+        self.shared = shared
     }
 
     // MARK: - Upload
@@ -71,7 +78,7 @@ public final class ModelService: Sendable {
     func createVersion(_ draft: ModelVersionRecord, requestedVersion: String?, primary: String? = nil,
                        fill: (VersionFileSink) throws -> Void,
                        finalize: (inout ModelVersionRecord) -> Void = { _ in }) throws -> ModelVersionRecord {
-        let pending = try catalog.insertPendingVersion(draft, requestedVersion: requestedVersion)
+        let pending = try reserveVersion(draft, requestedVersion: requestedVersion)
         let sink = VersionFileSink(store: store, user: draft.userID, model: draft.modelID, version: pending.version)
         let manifestKey = ObjectKeys.manifest(user: draft.userID, model: draft.modelID, version: pending.version)
         do {
@@ -83,10 +90,11 @@ public final class ModelService: Sendable {
             record.choosePrimary(primary ?? record.files.first(where: \.isPrimary)?.filePath)
             finalize(&record)
             return try catalog.commitVersion(pending, record: record) { committed in
-                try store.putData(key: manifestKey, data: try Manifest.encode(committed))
+                try writeManifest(committed)
             }
         } catch {
             for key in sink.storedKeys + [manifestKey] { try? store.delete(key: key) }
+            forgetClaim(user: draft.userID, model: draft.modelID, version: pending.version)
             try? catalog.abandonVersion(pending)
             throw error
         }
@@ -94,6 +102,13 @@ public final class ModelService: Sendable {
 
     private func addFile(_ modelFile: ModelFile, from incoming: IncomingFile, to version: String,
                          fields: UploadFields, now: String, detected: VersionAnalysis) throws -> ModelVersionRecord {
+        try overSharedManifest(user: fields.userID, model: fields.modelID, version: version) { expected in
+            try addFile(modelFile, from: incoming, to: version, fields: fields, now: now, detected: detected, expected: expected)
+        }
+    }
+
+    private func addFile(_ modelFile: ModelFile, from incoming: IncomingFile, to version: String,
+                         fields: UploadFields, now: String, detected: VersionAnalysis, expected: String?) throws -> ModelVersionRecord {
         var file = modelFile
         file.isPrimary = false
         let versionID = try catalog.insertPendingFile(user: fields.userID, model: fields.modelID, version: version, file: file)
@@ -106,8 +121,7 @@ public final class ModelService: Sendable {
                 Detection.apply(detected, to: &record, given: nil, fillOnly: true)
                 if let index = record.files.firstIndex(where: { $0.filePath == file.filePath }) { record.files[index].storeETag = etag }
             }) { record in
-                try store.putData(key: ObjectKeys.manifest(user: record.userID, model: record.modelID, version: version),
-                                  data: try Manifest.encode(record))
+                try writeManifest(record, expected: expected)
             }
         } catch {
             try? store.delete(key: key)
@@ -252,8 +266,9 @@ public final class ModelService: Sendable {
     /// the rows. If storage fails midway, startup recovery finishes the job.
     /// A version holding an alias is a 409 unless `force` (which removes the alias).
     public func delete(user: String, model: String, version: String?, force: Bool = false) throws -> [String] {
-        let doomed = try catalog.beginDelete(user: user, model: model, version: version, force: force,
-                                             publish: aliasPublisher(user: user, model: model))
+        let doomed = try movingAliases(user: user, model: model) { publish in
+            try catalog.beginDelete(user: user, model: model, version: version, force: force, publish: publish)
+        }
         var failure: (any Error)?
         for (id, record) in doomed {
             do {
@@ -263,6 +278,7 @@ public final class ModelService: Sendable {
                 failure = failure ?? error
             }
         }
+        announceDeleted(user: user, model: model, versions: doomed.map(\.record.version))
         if let failure { throw failure }
         return doomed.map(\.record.version)
     }

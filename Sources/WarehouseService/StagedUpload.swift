@@ -41,9 +41,11 @@ public final class StagedUpload {
         }
         let placeholder = ModelVersionRecord(modelID: model, userID: user, name: model, version: requested ?? "v0",
                                              framework: .other, modelType: .other, createdAt: Timestamps.now())
-        guard let pending = try? service.catalog.insertPendingVersion(placeholder, requestedVersion: requested) else { return nil }
+        guard let pending = try? service.reserveVersion(placeholder, requestedVersion: requested) else { return nil }
         let key = ObjectKeys.file(user: user, model: model, version: pending.version, path: path)
         guard let upload = service.store.beginStreamingUpload(key: key) else {
+            try? service.store.delete(key: ObjectKeys.manifest(user: user, model: model, version: pending.version))
+            service.forgetClaim(user: user, model: model, version: pending.version)
             try? service.catalog.abandonVersion(pending)
             return nil
         }
@@ -82,7 +84,7 @@ public final class StagedUpload {
             let manifestKey = ObjectKeys.manifest(user: userID, model: modelID, version: pending.version)
             let committed = try service.catalog.commitVersion(pending, record: ready) { committed in
                 do {
-                    try service.store.putData(key: manifestKey, data: try Manifest.encode(committed))
+                    try service.writeManifest(committed)
                 } catch {
                     try? service.store.delete(key: manifestKey)
                     throw error
@@ -102,6 +104,11 @@ public final class StagedUpload {
         done = true
         upload.abort()
         try? service.store.delete(key: key)
+        if service.shared != nil {
+            // The claim of the version goes with it.
+            try? service.store.delete(key: ObjectKeys.manifest(user: userID, model: modelID, version: pending.version))
+            service.forgetClaim(user: userID, model: modelID, version: pending.version)
+        }
         try? service.catalog.abandonVersion(pending)
     }
 }

@@ -14,7 +14,11 @@ public final class TrainingService: Sendable {
     let workerCount: Int
     let logger: Logger
     /// Budgets of running jobs, so a cancel reaches the learners.
-    private let running = Mutex<[String: TrainingBudget]>([:])
+    let running = Mutex<[String: TrainingBudget]>([:])
+    /// When each job's state was last published to a shared bucket.
+    let published = Mutex<[String: Date]>([:])
+    /// Jobs whose lease another replica took: this one stops them and publishes nothing more.
+    let lost = Mutex<Set<String>>([])
     private let wakeup = NSCondition()
     private let stopping = Atomic<Bool>(false)
 
@@ -59,6 +63,7 @@ public final class TrainingService: Sendable {
         try catalog.insertJob(id: id, user: request.userID, dataset: request.datasetID, model: request.modelID,
                               request: try JSONCoding.string(pinned), createdAt: now, firstEvent: try JSONCoding.string(event),
                               exclusive: exclusive)
+        publish(job: id, event: try JSONCoding.string(event), important: true)
         wakeup.lock()
         wakeup.broadcast()
         wakeup.unlock()
@@ -93,6 +98,10 @@ public final class TrainingService: Sendable {
         if current.isFinished {
             throw WarehouseError.conflict("training job '\(id)' has already \(current.status)")
         }
+        if let shared = models.shared, running.withLock({ $0[id] }) == nil {
+            try cancelShared(shared, id: id, current: current)
+            return try job(id: id)
+        }
         if let budget = running.withLock({ $0[id] }) {
             budget.cancel()
             // The worker records the cancellation when the learners stop (well under a second).
@@ -113,7 +122,8 @@ public final class TrainingService: Sendable {
     /// also pick up jobs still queued.
     public func start() throws -> [String] {
         var actions: [String] = []
-        for stale in try catalog.runningJobs() {
+        // In a shared bucket a job left running is taken over once its lease expires.
+        for stale in try models.shared == nil ? catalog.runningJobs() : [] {
             let reason = "interrupted: the server stopped while this job was running"
             try record(stale.id, TrainingEvent(type: .error, message: reason, progress: stale.progress, status: "failed"),
                        state: "failed", error: reason, finishedAt: Timestamps.now())
@@ -142,6 +152,16 @@ public final class TrainingService: Sendable {
 
     private func workerLoop() {
         while !stopping.load(ordering: .relaxed) {
+            if let shared = models.shared {
+                if let (job, lease, takenOver) = claimSharedJob(shared) {
+                    run(job, lease: lease, takenOver: takenOver)
+                } else {
+                    wakeup.lock()
+                    _ = wakeup.wait(until: Date().addingTimeInterval(1))
+                    wakeup.unlock()
+                }
+                continue
+            }
             let claimed: StoredJob?
             do {
                 claimed = try catalog.claimNextJob(startedAt: Timestamps.now())
@@ -161,10 +181,48 @@ public final class TrainingService: Sendable {
 
     // MARK: - Running one job
 
-    private func record(_ id: String, _ event: TrainingEvent, state: String? = nil, result: String? = nil,
-                        error: String? = nil, finishedAt: String? = nil) throws {
-        try catalog.recordJobEvent(id: id, event: try JSONCoding.string(event), progress: event.progress,
+    func record(_ id: String, _ event: TrainingEvent, state: String? = nil, result: String? = nil,
+                error: String? = nil, finishedAt: String? = nil) throws {
+        let text = try JSONCoding.string(event)
+        try catalog.recordJobEvent(id: id, event: text, progress: event.progress,
                                    message: event.message, state: state, result: result, error: error, finishedAt: finishedAt)
+        publish(job: id, event: text, important: state != nil || event.type != .progress || event.candidate != nil)
+    }
+
+    /// Runs a job under its lease: renewed while it runs, released when it ends. A lease lost
+    /// (this replica stalled past it and another took the job) stops the run.
+    private func run(_ stored: StoredJob, lease: Lease, takenOver: Bool) {
+        guard let shared = models.shared else { return }
+        let current = Mutex(lease)
+        let done = Atomic<Bool>(false)
+        let renewer = Thread { [self] in
+            while !done.load(ordering: .relaxed) {
+                Thread.sleep(forTimeInterval: min(1, shared.settings.leaseSeconds / 6))
+                if done.load(ordering: .relaxed) { break }
+                let held = current.withLock { $0 }
+                guard Double(held.expiresAt - SharedBucket.milliseconds()) < shared.settings.leaseSeconds * 2000 / 3 else { continue }
+                do {
+                    if let renewed = try shared.renew(held) {
+                        current.withLock { $0 = renewed }
+                    } else {
+                        logger.warning("training job \(stored.id): another replica took its lease; stopping here")
+                        leaseLostBy(stored.id)
+                        break
+                    }
+                } catch {
+                    logger.warning("training job \(stored.id): cannot renew its lease (retried): \(error)")
+                }
+            }
+        }
+        renewer.start()
+        if takenOver {
+            try? record(stored.id, TrainingEvent(type: .status, message: "taken over by replica \(shared.settings.replicaID): the replica running it stopped renewing its lease",
+                                                 progress: 0, status: "running"))
+        }
+        run(stored)
+        done.store(true, ordering: .relaxed)
+        if !leaseLost(stored.id) { shared.release(current.withLock { $0 }) }
+        try? models.store.delete(key: Self.cancelKey(job: stored.id))
     }
 
     private func run(_ stored: StoredJob) {

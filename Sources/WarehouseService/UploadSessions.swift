@@ -168,7 +168,7 @@ public final class UploadSessions: Sendable {
             throw WarehouseError.invalid("presigned part URLs need an S3 store; this warehouse keeps its files in a local folder")
         }
         let draft = fields.makeRecord(version: fields.version ?? "v0", framework: .other, createdAt: createdAt)
-        let pending = try catalog.insertPendingVersion(draft, requestedVersion: fields.version)
+        let pending = try service.reserveVersion(draft, requestedVersion: fields.version)
         var files: [UploadSessionRow.File] = []
         do {
             for (position, file) in request.files.enumerated() {
@@ -186,6 +186,10 @@ public final class UploadSessions: Sendable {
             return session
         } catch {
             for file in files { try? abortUpload(of: file, user: fields.userID, model: fields.modelID, version: pending.version) }
+            if service.shared != nil {
+                try? store.delete(key: ObjectKeys.manifest(user: fields.userID, model: fields.modelID, version: pending.version))
+                service.forgetClaim(user: fields.userID, model: fields.modelID, version: pending.version)
+            }
             try? catalog.abandonVersion(pending)
             throw error
         }
@@ -435,7 +439,7 @@ public final class UploadSessions: Sendable {
             let manifestKey = ObjectKeys.manifest(user: current.userID, model: current.modelID, version: current.version)
             let committed = try catalog.commitVersion(PendingVersion(id: versionID, version: current.version), record: record) { committed in
                 do {
-                    try store.putData(key: manifestKey, data: try Manifest.encode(committed))
+                    try service.writeManifest(committed)
                 } catch {
                     try? store.delete(key: manifestKey)
                     throw error
@@ -635,8 +639,20 @@ public final class UploadSessions: Sendable {
 
     /// `gc`: expires sessions past their time and removes parted uploads nobody owns, then
     /// collects the objects and manifests no version references.
+    /// With replicas sharing the bucket it runs under the `gc` lease (a 409 while another
+    /// replica collects), after reading the bucket's manifests, and also trims the change log.
     public func collectGarbage(dryRun: Bool) throws -> ModelService.GarbageReport {
+        var lease: Lease?
+        if let shared = service.shared {
+            guard let held = try shared.acquireLease("gc") else {
+                throw WarehouseError.conflict("gc is running on replica \(try shared.leaseHolder("gc") ?? "?"); try again when it is done")
+            }
+            lease = held
+            _ = try service.reindex()
+        }
+        defer { if let lease { service.shared?.release(lease) } }
         var report = try service.collectGarbage(dryRun: dryRun)
+        if !dryRun, let shared = service.shared { report.compactedChanges = try shared.compactChanges() }
         let inFlight = try catalog.allVersions().filter { $0.state == "pending" }.map {
             ObjectKeys.versionPrefix(user: $0.user, model: $0.model, version: $0.version)
         }
@@ -655,6 +671,8 @@ public final class UploadSessions: Sendable {
     }
 
     func unownedUploads(inFlight: [String]) throws -> [PendingPartedUpload] {
+        // Other live replicas' uploads are theirs, whatever this catalog knows.
+        let inFlight = inFlight + (try service.claimedElsewhere())
         let owned = Set(try catalog.uploadSessions(states: ["open", "completing"]).flatMap { $0.files.compactMap(\.uploadID) })
         return try store.pendingPartedUploads().filter { upload in
             guard !owned.contains(upload.uploadID) else { return false }

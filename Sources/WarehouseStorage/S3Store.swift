@@ -66,8 +66,49 @@ public final class S3Store: ObjectStore {
         }
     }
 
+    public func list(prefix listPrefix: String, startAfter: String) throws -> [ObjectInfo] {
+        try mapping {
+            try client.listObjects(prefix: fullKey(listPrefix), startAfter: fullKey(startAfter)).map {
+                ObjectInfo(key: String($0.key.dropFirst(prefix.count)), size: $0.size, etag: $0.etag)
+            }.filter { $0.key > startAfter }.sorted { $0.key < $1.key }
+        }
+    }
+
     public func checkHealth() throws {
         try mapping { try client.checkBucket() }
+    }
+
+    // MARK: - Conditional writes
+
+    public func putData(key: String, data: [UInt8], condition: WriteCondition) throws -> String? {
+        try conditional(key) {
+            switch condition {
+            case .absent:
+                return try client.putObject(key: fullKey(key), data: data, contentType: "application/json", ifNoneMatch: "*")
+            case .matches(let etag):
+                return try client.putObject(key: fullKey(key), data: data, contentType: "application/json", ifMatch: etag)
+            }
+        }
+    }
+
+    public func getDataAndETag(key: String) throws -> (bytes: [UInt8], etag: String?)? {
+        try mapping { try client.getDataAndETag(key: fullKey(key)) }
+    }
+
+    public func delete(key: String, ifMatch etag: String) throws {
+        try conditional(key) { try client.deleteObject(key: fullKey(key), ifMatch: etag) }
+    }
+
+    /// 412 is the race lost; 409 is AWS's ConditionalRequestConflict (another conditional
+    /// write to the key in flight), lost as well.
+    private func conditional<T>(_ key: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as S3Error where error.status == 412 || error.status == 409 {
+            throw ConditionalWriteLost(key: key, detail: "\(error)")
+        } catch let error as S3Error {
+            throw Self.warehouseError(error)
+        }
     }
 
     public var streamsUploads: Bool { true }

@@ -1,0 +1,176 @@
+import Foundation
+import WarehouseCatalog
+import WarehouseCore
+
+/// The model use cases when several replicas share one bucket: a version number is claimed by
+/// creating its manifest with `If-None-Match: *`, a manifest or alias manifest is replaced only
+/// over the ETag this replica read (`If-Match`), and every change is announced in the log.
+/// With no shared bucket each of these is the single-replica behaviour.
+extension ModelService {
+    /// A pending row, and in a shared bucket the claim of its version: a requested version
+    /// another replica holds is a 409; an unnumbered upload takes the next free number.
+    func reserveVersion(_ draft: ModelVersionRecord, requestedVersion: String?) throws -> PendingVersion {
+        guard let shared else { return try catalog.insertPendingVersion(draft, requestedVersion: requestedVersion) }
+        var requested = requestedVersion
+        for _ in 0..<64 {
+            let pending: PendingVersion
+            do {
+                pending = try catalog.insertPendingVersion(draft, requestedVersion: requested)
+            } catch WarehouseError.alreadyExists where requestedVersion == nil {
+                // This replica learnt of the number meanwhile: try the one after it.
+                requested = try Self.nextVersion(after: requested ?? "v0")
+                continue
+            }
+            let key = ObjectKeys.manifest(user: draft.userID, model: draft.modelID, version: pending.version)
+            let etag: String?
+            do {
+                etag = try shared.claim(key)
+            } catch {
+                try? catalog.abandonVersion(pending)
+                throw error
+            }
+            if let etag {
+                claims.withLock { $0[key] = etag }
+                return pending
+            }
+            try? catalog.abandonVersion(pending)
+            if requestedVersion != nil {
+                throw WarehouseError.alreadyExists("version \(pending.version) of model '\(draft.modelID)' already exists (created on another replica)")
+            }
+            requested = try Self.nextVersion(after: pending.version)
+        }
+        throw WarehouseError.conflict("could not claim a version number of model '\(draft.modelID)': other replicas kept taking them; retry")
+    }
+
+    static func nextVersion(after version: String) throws -> String {
+        "v\(try ModelVersionNumber.parse(version).parts.major + 1)"
+    }
+
+    /// Writes a version's manifest. In a shared bucket: over this replica's claim when the
+    /// version is new, over `expected` (the ETag read by `syncVersion`) when it changes, and
+    /// then announced.
+    func writeManifest(_ record: ModelVersionRecord, expected: String? = nil) throws {
+        let key = ObjectKeys.manifest(user: record.userID, model: record.modelID, version: record.version)
+        let data = try Manifest.encode(record)
+        guard let shared else { return try store.putData(key: key, data: data) }
+        if let etag = try expected ?? claimETag(key), !etag.isEmpty {
+            _ = try store.putData(key: key, data: data, condition: .matches(etag))
+            claims.withLock { _ = $0.removeValue(forKey: key) }
+        } else {
+            try store.putData(key: key, data: data)
+        }
+        shared.announce(Change(.version, [record.userID, record.modelID, record.version]))
+    }
+
+    /// The ETag of this replica's claim on `key`: remembered, or read back from the bucket
+    /// (an upload session outlives the process that claimed its version).
+    private func claimETag(_ key: String) throws -> String? {
+        if let etag = claims.withLock({ $0[key] }) { return etag }
+        guard let shared, let current = try store.getDataAndETag(key: key),
+              let stub = ClaimStub.decodeIfClaim(current.bytes), stub.claimedBy == shared.settings.replicaID else { return nil }
+        return current.etag
+    }
+
+    /// Drops the memory of a claim whose version was abandoned (its manifest is deleted).
+    func forgetClaim(user: String, model: String, version: String) {
+        _ = claims.withLock { $0.removeValue(forKey: ObjectKeys.manifest(user: user, model: model, version: version)) }
+    }
+
+    /// Makes the catalog's copy of one version what the bucket holds; answers the manifest's
+    /// ETag (nil: no manifest, or a claim).
+    @discardableResult
+    public func syncVersion(user: String, model: String, version: String) throws -> String? {
+        let key = ObjectKeys.manifest(user: user, model: model, version: version)
+        guard let current = try store.getDataAndETag(key: key) else {
+            try catalog.forgetVersion(user: user, model: model, version: version)
+            return nil
+        }
+        if ClaimStub.decodeIfClaim(current.bytes) != nil { return nil }
+        let record = try Manifest.decode(current.bytes)
+        guard ObjectKeys.manifest(user: record.userID, model: record.modelID, version: record.version) == key else {
+            throw WarehouseError.storageUnavailable("\(key) names \(record.userID)/\(record.modelID) \(record.version)")
+        }
+        if let local = try catalog.record(user: user, model: model, version: version), try Manifest.encode(local) == current.bytes {
+            return current.etag
+        }
+        try catalog.importVersion(record)
+        return current.etag
+    }
+
+    /// Runs `body` (which rewrites the manifest of `version`) over the bucket's current copy,
+    /// again when another replica changed it in between.
+    func overSharedManifest<T>(user: String, model: String, version: String?, _ body: (_ expected: String?) throws -> T) throws -> T {
+        guard shared != nil else { return try body(nil) }
+        let resolved = try version ?? record(user: user, model: model, version: nil).version
+        for _ in 0..<5 {
+            let etag = try syncVersion(user: user, model: model, version: resolved)
+            do {
+                return try body(etag)
+            } catch is ConditionalWriteLost {
+                continue
+            }
+        }
+        throw WarehouseError.conflict("version \(resolved) of model '\(model)' kept changing on other replicas; retry")
+    }
+
+    // MARK: - Aliases
+
+    /// Makes the catalog's aliases of a model what the bucket holds; answers the alias
+    /// manifest's ETag (nil: none).
+    @discardableResult
+    public func syncAliases(user: String, model: String) throws -> String? {
+        let current = try store.getDataAndETag(key: ObjectKeys.aliasManifest(user: user, model: model))
+        let aliases = try current.map { try JSONDecoder().decode(AliasManifest.self, from: Data($0.bytes)).aliases } ?? [:]
+        if try catalog.aliases(user: user, model: model) != aliases {
+            try catalog.replaceAliases(user: user, model: model, with: aliases, now: Timestamps.now())
+        }
+        return current?.etag
+    }
+
+    /// Runs an alias move (`body` gets the publisher to hand the catalog) so that it lands only
+    /// on the alias manifest it started from: the catalog is brought up to date with the
+    /// bucket, the manifest is replaced with `If-Match` on that ETag (created with
+    /// `If-None-Match: *` when the model had none), and a lost race starts over.
+    func movingAliases<T>(user: String, model: String, _ body: (Catalog.AliasPublisher) throws -> T) throws -> T {
+        guard let shared else { return try body(aliasPublisher(user: user, model: model)) }
+        let key = ObjectKeys.aliasManifest(user: user, model: model)
+        for _ in 0..<8 {
+            let etag = try syncAliases(user: user, model: model)
+            let publish: Catalog.AliasPublisher = { [store] aliases in
+                if aliases.isEmpty {
+                    if let etag { try store.delete(key: key, ifMatch: etag) }
+                } else {
+                    let data = try AliasManifest.encode(AliasManifest(userID: user, modelID: model, aliases: aliases))
+                    _ = try store.putData(key: key, data: data, condition: etag.map(WriteCondition.matches) ?? .absent)
+                }
+            }
+            do {
+                let result = try body(publish)
+                shared.announce(Change(.aliases, [user, model]))
+                return result
+            } catch is ConditionalWriteLost {
+                continue
+            }
+        }
+        throw WarehouseError.conflict("the aliases of model '\(model)' kept moving on other replicas; retry")
+    }
+
+    /// Tells the other replicas that versions were deleted.
+    func announceDeleted(user: String, model: String, versions: [String]) {
+        guard let shared else { return }
+        for version in versions { shared.announce(Change(.version, [user, model, version])) }
+    }
+
+    /// Version prefixes other live replicas have claimed and not committed (their uploads in
+    /// flight). Empty without a shared bucket.
+    func claimedElsewhere() throws -> [String] {
+        guard let shared else { return [] }
+        let live = Set(try shared.liveReplicas().map(\.replica)).subtracting([shared.settings.replicaID])
+        guard !live.isEmpty else { return [] }
+        return try store.list(prefix: "manifests/models/").filter { $0.size < 512 }.compactMap { object in
+            guard let bytes = try store.getDataAndETag(key: object.key)?.bytes, let claim = ClaimStub.decodeIfClaim(bytes),
+                  live.contains(claim.claimedBy) else { return nil }
+            return "models/" + object.key.dropFirst("manifests/models/".count).dropLast(5) + "/"
+        }
+    }
+}
