@@ -61,7 +61,13 @@ public final class S3TestServer: Sendable {
             try FileManager.default.createDirectory(atPath: directory.path + "/data", withIntermediateDirectories: true)
             command = "rclone serve s3 '\(directory.path)/data' --addr 127.0.0.1:\(port) --auth-key '\(accessKey),\(secretKey)' --log-level \(ProcessInfo.processInfo.environment["WAREHOUSE_TEST_RCLONE_LOG"] ?? "ERROR")"
         case .moto:
-            command = "moto_server -H 127.0.0.1 -p \(port)"
+            // moto checks If-None-Match / If-Match and then writes, without a lock between the
+            // two, so two racing conditional writes can both land (AWS S3 and MinIO decide
+            // atomically). The launcher runs moto's own app with conditional requests taken
+            // one at a time, which is the guarantee the real stores give.
+            let launcher = directory.path + "/moto_server_serialized.py"
+            try Self.motoLauncher.write(toFile: launcher, atomically: true, encoding: .utf8)
+            command = "python3 '\(launcher)' moto_server -H 127.0.0.1 -p \(port)"
         }
         let watchdog = """
             \(command) >'\(directory.path)/server.log' 2>&1 &
@@ -78,6 +84,23 @@ public final class S3TestServer: Sendable {
         process.withLock { $0 = launched }
         try waitUntilListening()
     }
+
+    static let motoLauncher = """
+        import sys, threading
+        from werkzeug.serving import run_simple
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+        app = DomainDispatcherApplication(create_backend_app)
+        conditional = threading.Lock()
+
+        def serialized(environ, start_response):
+            if "HTTP_IF_NONE_MATCH" in environ or "HTTP_IF_MATCH" in environ:
+                with conditional:
+                    return list(app(environ, start_response))
+            return app(environ, start_response)
+
+        run_simple(sys.argv[3], int(sys.argv[5]), serialized, threaded=True, request_handler=MotoRequestHandler)
+        """
 
     /// Stops the server (and its watchdog); `start()` brings it back on the same port and data.
     public func stop() {
