@@ -105,6 +105,7 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         "connection_limit", "min_upload_bytes_per_second", "slow_body_grace_seconds", "s3_endpoint", "s3_bucket",
         "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "s3_prefix", "s3_part_size", "s3_concurrent_parts",
         "zip_max_entries", "zip_max_total_bytes", "zip_max_compression_ratio", "zip_ratio_threshold_bytes",
+        "replication", "replica_id", "replication_poll_seconds", "lease_seconds", "change_retention_seconds",
     ]
 
     /// Sets one setting by its config-file name, validating the value.

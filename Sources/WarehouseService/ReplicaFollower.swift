@@ -139,9 +139,16 @@ public final class ReplicaFollower: Sendable {
             if entry.change.replica != shared.settings.replicaID {
                 do {
                     try apply(entry.change)
+                } catch let error as WarehouseError {
+                    // The bucket did not answer: this entry and the ones after it wait for the next pass.
+                    if case .storageUnavailable = error {
+                        failure = error
+                        break
+                    }
+                    logger.error("replication: cannot apply \(entry.key) (skipped): \(error)")
                 } catch {
-                    failure = error
-                    break
+                    // Unreadable state (a manifest that does not decode): waiting would not help.
+                    logger.error("replication: cannot apply \(entry.key) (skipped): \(error)")
                 }
                 count += 1
             }

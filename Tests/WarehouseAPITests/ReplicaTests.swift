@@ -300,3 +300,24 @@ struct Replicas {
         }
     }
 }
+
+@Suite(.serialized) struct ReplicaTrainingTests {
+    /// A job started on A is listed, followed and finished on B; its model appears on B and C.
+    @Test func trainingJobIsVisibleOnEveryReplica() throws {
+        let replicas = try Replicas()
+        defer { replicas.stop() }
+        #expect(try Training.upload(replicas[0].client, dataset: "iris", csv: .file(Training.path("iris"))).status == 200)
+        #expect(try Replicas.eventually { try replicas[1].client.get("/datasets/alice/iris").status == 200 } != nil)
+        let job = try Training.startJob(replicas[1].client, ["user_id": "alice", "dataset_id": "iris", "time_limit_s": 3])
+        #expect(try Replicas.eventually { try replicas[2].client.get("/training/jobs/\(job)").status == 200 } != nil)
+        let final = try Training.wait(replicas[2].client, job: job, seconds: 60)
+        #expect(final["status"] as? String == "succeeded", "\(final)")
+        for warehouse in replicas.warehouses {
+            #expect(try Replicas.eventually { try warehouse.client.get("/ai-models/alice/iris-automl?version=@production").status == 200 } != nil)
+        }
+        let events = try Training.events(replicas[0].client, job: job).events.map(\.1)
+        #expect(events.last?["type"] as? String == "complete", "\(events)")
+        #expect(events.last?["version"] as? String == "v1" || (events.last?["result"] as? [String: Any])?["version"] as? String == "v1")
+        #expect(try replicas[0].client.get("/notifications?user_id=alice").array.count >= 1)
+    }
+}

@@ -14,10 +14,11 @@ final class ServerProcess {
     let port: UInt16
     let client: TestClient
 
-    init(dataDirectory: String, token: String = "crash-admin") throws {
+    init(dataDirectory: String, token: String = "crash-admin", environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: ServeCommandTests.binary)
         process.arguments = ["serve", "--port", "0", "--data-dir", dataDirectory]
         process.environment = ProcessInfo.processInfo.environment.merging(["WAREHOUSE_ADMIN_TOKEN": token]) { $1 }
+            .merging(environment) { $1 }
         let err = Pipe()
         process.standardError = err
         try process.run()
