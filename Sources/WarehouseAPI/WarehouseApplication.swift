@@ -105,7 +105,7 @@ public final class WarehouseApplication: Sendable {
         }
         let routes = ModelRoutes(service: service, access: access, uploadBody: .multipart(multipart),
                                  stagedUploadBody: .multipart(staging), storedObjectCheck: storedObjectCheck).definitions
-            + SystemRoutes(service: service, storage: configuration.storage.rawValue, metrics: metrics).definitions
+            + SystemRoutes(service: service, storage: configuration.storage.rawValue, metrics: metrics, follower: follower).definitions
             + TokenRoutes(access: access).definitions
             + UploadSessionRoutes(sessions: uploadSessions, access: access).definitions
             + DatasetRoutes(datasets: datasets, training: training, access: access, uploadBody: .multipart(multipart)).definitions
@@ -235,11 +235,13 @@ struct SystemRoutes {
     let service: ModelService
     let storage: String
     let metrics: ServiceMetrics
+    let follower: ReplicaFollower?
 
     var definitions: [RouteDefinition] {
         let service = self.service
         let storage = self.storage
         let metrics = self.metrics
+        let follower = self.follower
         return [
             RouteDefinition("GET", "/openapi.json") { _ in
                 JSON.response(OpenAPIDocument.document())
@@ -255,7 +257,12 @@ struct SystemRoutes {
                     ("warehouse_catalog_files", "Files of ready versions.", [([], Double(statistics.files))]),
                     ("warehouse_catalog_stored_bytes", "Bytes of the files of ready versions.", [([], Double(statistics.storedBytes))]),
                     ("warehouse_catalog_datasets", "Datasets with at least one ready version.", [([], Double(statistics.datasets))]),
-                ])
+                ] + (follower.map { follower in [
+                    ("warehouse_replication_changes_applied", "Other replicas' changes applied since start.",
+                     [([], Double(follower.appliedChanges))]),
+                    ("warehouse_replication_seconds_since_last_pass", "Seconds since the change log was last read through (-1: never).",
+                     [([], follower.secondsSinceLastPass ?? -1)]),
+                ] } ?? []))
                 var headers = HTTPHeaders()
                 headers.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
                 return HTTPResponse(status: 200, headers: headers, body: .bytes(Array(text.utf8)))

@@ -105,6 +105,8 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         "connection_limit", "min_upload_bytes_per_second", "slow_body_grace_seconds", "s3_endpoint", "s3_bucket",
         "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "s3_prefix", "s3_part_size", "s3_concurrent_parts",
         "zip_max_entries", "zip_max_total_bytes", "zip_max_compression_ratio", "zip_ratio_threshold_bytes",
+        "training_workers", "prediction_cache_size", "retrain_enabled", "retrain_accuracy_threshold", "retrain_feedback_count",
+        "retrain_min_feedback", "upload_session_lifetime_seconds",
         "replication", "replica_id", "replication_poll_seconds", "lease_seconds", "change_retention_seconds",
     ]
 

@@ -23,6 +23,8 @@ public final class ReplicaFollower: Sendable {
     /// one window before it.
     private let position = Mutex<(after: Int64, seen: [String: Int64])>((0, [:]))
     private let applied = Atomic<Int>(0)
+    /// When a pass over the log last succeeded (seconds since 1970; 0: never).
+    private let lastPass = Atomic<Int64>(0)
 
     static let watermarkKey = "changes.after"
 
@@ -41,6 +43,13 @@ public final class ReplicaFollower: Sendable {
 
     /// Changes applied from other replicas since start (for /metrics and tests).
     public var appliedChanges: Int { applied.load(ordering: .relaxed) }
+
+    /// Seconds since the log was last read through (nil: never): a follower that is stuck
+    /// (the bucket unreachable) shows here.
+    public var secondsSinceLastPass: Double? {
+        let last = lastPass.load(ordering: .relaxed)
+        return last == 0 ? nil : Double(SharedBucket.milliseconds() - last) / 1000
+    }
 
     // MARK: - Catching up
 
@@ -166,6 +175,7 @@ public final class ReplicaFollower: Sendable {
         if newest != after { try? catalog.setReplicationValue(Self.watermarkKey, String(newest)) }
         applied.add(count, ordering: .relaxed)
         if let failure { throw failure }
+        lastPass.store(SharedBucket.milliseconds(), ordering: .relaxed)
         return count
     }
 
