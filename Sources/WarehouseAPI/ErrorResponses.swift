@@ -38,6 +38,9 @@ enum ErrorResponses {
             case .tooLarge(let detail): return (413, detail)
             case .spool: return (500, "internal error while receiving the upload")
             }
+        case let error as ConditionalWriteLost:
+            // Another replica changed the same thing first; retrying sees what it did.
+            return (409, "changed on another replica at the same moment (\(error.key)); retry")
         case let error as SQLiteError where error.code == .full:
             return (507, "the catalog's disk is full")
         default:

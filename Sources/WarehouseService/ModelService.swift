@@ -190,7 +190,22 @@ public final class ModelService: Sendable {
     public func checkStored(_ download: Download) throws {
         let info = try store.head(key: download.key)
         if let problem = Self.drift(info, expected: download.file) {
+            try staleCopy(of: download.record)
             throw Self.drifted(download.file.filePath, of: download.record, problem)
+        }
+    }
+
+    /// With replicas sharing the bucket, a drifted object usually means this catalog is behind
+    /// (the version was deleted, or deleted and made again, on another replica): it catches up
+    /// and answers 404 or 409 (retry), not 500.
+    private func staleCopy(of record: ModelVersionRecord) throws {
+        guard shared != nil else { return }
+        try syncVersion(user: record.userID, model: record.modelID, version: record.version)
+        guard let now = try catalog.record(user: record.userID, model: record.modelID, version: record.version) else {
+            throw WarehouseError.notFound("version \(record.version) of model '\(record.modelID)' was deleted on another replica")
+        }
+        if now.files != record.files {
+            throw WarehouseError.conflict("version \(record.version) of model '\(record.modelID)' was replaced on another replica; retry")
         }
     }
 
@@ -199,6 +214,7 @@ public final class ModelService: Sendable {
         let listed = try listing(user: record.userID, model: record.modelID, version: record.version)
         for file in record.files {
             if let problem = Self.drift(listed[file.filePath], expected: file) {
+                try staleCopy(of: record)
                 throw Self.drifted(file.filePath, of: record, problem)
             }
         }

@@ -265,6 +265,7 @@ struct Replicas {
                         status = try warehouse.client.download("/ai-models/u/\(parts[0])/download?filename=weights.bin&version=\(parts[1])") {
                             downloaded.append(contentsOf: $0)
                         }.status
+                        if status != 200 { text = "download \(key): " + String(decoding: downloaded.prefix(300), as: UTF8.self) }
                         if status == 200, !history.withLock({ $0[key] ?? [] }).contains(downloaded) {
                             failures.withLock { $0.append("wrong bytes for \(key)") }
                         }
