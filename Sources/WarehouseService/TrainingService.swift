@@ -273,6 +273,12 @@ public final class TrainingService: Sendable {
             logger.info("training job \(stored.id) succeeded: \(request.userID)/\(request.modelID) in \(String(format: "%.1f", budget.elapsed)) s")
         } catch is TrainingCancelled where stopping.load(ordering: .relaxed) {
             finished.store(true, ordering: .relaxed)
+            // Shared bucket: the lease is released, and another replica (or this one after its
+            // restart) trains the job again instead of it failing.
+            if models.shared != nil {
+                logger.info("training job \(stored.id) handed back: this replica is stopping")
+                return
+            }
             let reason = "interrupted: the server stopped while this job was running"
             let progress = state.withLock { $0.progress }
             try? record(stored.id, TrainingEvent(type: .error, message: reason, progress: progress, status: "failed",

@@ -322,3 +322,36 @@ struct Replicas {
         #expect(try replicas[0].client.get("/notifications?user_id=alice").array.count >= 1)
     }
 }
+
+@Suite(.serialized) struct ReplicaMaintenanceTests {
+    /// gc on A right after B committed: B's version survives (A reads every manifest first), and
+    /// while B holds the gc lease, A's gc is a 409.
+    @Test func gcRunsOnOneReplicaAndKeepsWhatOthersCommitted() throws {
+        let replicas = try Replicas(count: 2)
+        defer { replicas.stop() }
+        #expect(try replicas[1].uploadSingle([("user_id", "u"), ("model_id", "fresh")], filename: "w.bin",
+                                             content: .bytes(Array("fresh bytes".utf8))).status == 200)
+        let report = try replicas[0].application.uploadSessions.collectGarbage(dryRun: false)
+        #expect(report.orphanObjects.isEmpty && report.orphanManifests.isEmpty, "\(report)")
+        #expect(replicas[0].storedObjectKeys().filter { $0.hasPrefix("models/") } == ["models/u/fresh/v1/w.bin"])
+        let shared = try #require(replicas[1].application.service.shared)
+        let lease = try #require(try shared.acquireLease("gc"))
+        #expect {
+            _ = try replicas[0].application.uploadSessions.collectGarbage(dryRun: true)
+        } throws: { error in "\(error)".contains("gc is running on replica r1") }
+        shared.release(lease)
+        #expect(try replicas[0].application.uploadSessions.collectGarbage(dryRun: true).orphanObjects.isEmpty)
+    }
+
+    /// A job queued on A and cancelled on B ends cancelled everywhere.
+    @Test func cancelOnAnotherReplicaReachesTheJob() throws {
+        let replicas = try Replicas(count: 2)
+        defer { replicas.stop() }
+        #expect(try Training.upload(replicas[0].client, dataset: "wine", csv: .file(Training.path("wine"))).status == 200)
+        let job = try Training.startJob(replicas[0].client, ["user_id": "alice", "dataset_id": "wine", "time_limit_s": 60])
+        #expect(try Replicas.eventually(within: 10) { try replicas[1].client.get("/training/jobs/\(job)").object["status"] as? String == "running" } != nil)
+        let cancelled = try replicas[1].client.request("POST", "/training/jobs/\(job)/cancel")
+        #expect(cancelled.object["status"] as? String == "cancelled", "\(cancelled.text)")
+        #expect(try Replicas.eventually { try replicas[0].client.get("/training/jobs/\(job)").object["status"] as? String == "cancelled" } != nil)
+    }
+}
