@@ -14,6 +14,8 @@ extension ModelService {
             case .pendingVersion, .deletingVersion:
                 try removeObjects(user: leftover.user, model: leftover.model, version: leftover.version)
                 try catalog.forget(leftover)
+                // Other replicas may have seen its manifest (written just before the crash).
+                announceDeleted(user: leftover.user, model: leftover.model, versions: [leftover.version])
                 actions.append("\(leftover.kind == .pendingVersion ? "removed uncommitted" : "finished deleting") version \(leftover.version) of \(leftover.user)/\(leftover.model)")
             case .pendingFile:
                 let path = leftover.filePath ?? ""
