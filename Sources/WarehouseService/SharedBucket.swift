@@ -331,3 +331,29 @@ struct ClaimStub: Codable {
         return try? JSONDecoder().decode(ClaimStub.self, from: Data(bytes))
     }
 }
+
+/// Renews a lease from its own thread until released, for work that may outlast it (gc).
+final class LeaseKeeper: Sendable {
+    private let shared: SharedBucket
+    private let current: Mutex<Lease?>
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ lease: Lease, in shared: SharedBucket) {
+        self.shared = shared
+        current = Mutex(lease)
+        let thread = Thread { [self] in
+            // Renewed at a third of its life; a lost lease is not taken back.
+            while done.wait(timeout: .now() + shared.settings.leaseSeconds / 3) == .timedOut {
+                guard let held = current.withLock({ $0 }) else { return }
+                if let renewed = try? shared.renew(held) { current.withLock { $0 = renewed } }
+            }
+        }
+        thread.name = "lease-keeper"
+        thread.start()
+    }
+
+    func release() {
+        done.signal()
+        if let lease = current.withLock({ $0 }) { shared.release(lease) }
+    }
+}

@@ -642,15 +642,15 @@ public final class UploadSessions: Sendable {
     /// With replicas sharing the bucket it runs under the `gc` lease (a 409 while another
     /// replica collects), after reading the bucket's manifests, and also trims the change log.
     public func collectGarbage(dryRun: Bool) throws -> ModelService.GarbageReport {
-        var lease: Lease?
+        var keeper: LeaseKeeper?
         if let shared = service.shared {
             guard let held = try shared.acquireLease("gc") else {
                 throw WarehouseError.conflict("gc is running on replica \(try shared.leaseHolder("gc") ?? "?"); try again when it is done")
             }
-            lease = held
+            keeper = LeaseKeeper(held, in: shared)
             _ = try service.reindex()
         }
-        defer { if let lease { service.shared?.release(lease) } }
+        defer { keeper?.release() }
         var report = try service.collectGarbage(dryRun: dryRun)
         if !dryRun, let shared = service.shared { report.compactedChanges = try shared.compactChanges() }
         let inFlight = try catalog.allVersions().filter { $0.state == "pending" }.map {
