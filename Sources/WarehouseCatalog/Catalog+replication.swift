@@ -58,11 +58,6 @@ extension Catalog {
         }
     }
 
-    /// Records this replica's own notification with its bucket id.
-    public func insertNotification(user: String, model: String, data: String, now: String, sharedID: String) throws {
-        try insertSharedNotification(sharedID: sharedID, user: user, model: model, data: data, createdAt: now)
-    }
-
     /// A dataset version as the bucket holds it (replaces the row of that version).
     public func importDataset(user: String, dataset: String, version: Int, record: String, createdAt: String) throws {
         try database.write { db in

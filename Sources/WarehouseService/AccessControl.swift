@@ -76,8 +76,9 @@ public final class AccessControl: Sendable {
         let presented = Self.digest(parts[1].trimmingCharacters(in: .whitespaces))
         if Self.constantTimeEqual(presented, adminHash) { return .admin }
         if let token = try catalog.token(hash: Hex.encode(presented)) { return .user(token.userID) }
-        // Minted on another replica a moment ago: the bucket knows it before the change log says so.
-        if shared != nil, let token = try sharedToken(hash: Hex.encode(presented)) { return .user(token.userID) }
+        // Minted on another replica a moment ago: the bucket knows it before the change log says
+        // so. A bucket that does not answer leaves the token unknown (401, not 503).
+        if shared != nil, let token = try? sharedToken(hash: Hex.encode(presented)) { return .user(token.userID) }
         throw WarehouseError.unauthorized("invalid or revoked token")
     }
 

@@ -143,11 +143,11 @@ public final class ModelLifecycle: Sendable {
             let text = try JSONCoding.string(JSONValue.object(data))
             if let shared = models.shared {
                 // In the bucket first, so every replica lists it.
-                let id = Self.sharedNotificationID(now: now)
+                let id = Self.sharedNotificationID()
                 try models.store.putData(key: ObjectKeys.notification(user: user, id: id),
                                          data: Array(try JSONCoding.string(SharedNotification(userID: user, modelID: model, data: text,
                                                                                               createdAt: now)).utf8))
-                try catalog.insertNotification(user: user, model: model, data: text, now: now, sharedID: id)
+                try catalog.insertSharedNotification(sharedID: id, user: user, model: model, data: text, createdAt: now)
                 shared.announce(Change(.notification, [user, id]))
             } else {
                 try catalog.insertNotification(user: user, model: model, data: text, now: now)
@@ -180,7 +180,7 @@ struct SharedNotification: Codable {
 
 extension ModelLifecycle {
     /// Sorts by time; unique across replicas by its random tail.
-    static func sharedNotificationID(now: String) -> String {
+    static func sharedNotificationID() -> String {
         "n\(SharedBucket.milliseconds())-\(Hex.encode(SecureRandom.bytes(6)))"
     }
 }

@@ -164,9 +164,9 @@ public final class ReplicaFollower: Sendable {
             done[entry.key] = entry.milliseconds
             newest = max(newest, entry.milliseconds)
         }
-        if let failure, let firstFailed = entries.first(where: { done[$0.key] == nil }) {
+        // After a failure the position stays before the entry that failed, so it is retried.
+        if failure != nil, let firstFailed = entries.first(where: { done[$0.key] == nil }) {
             newest = min(newest, firstFailed.milliseconds - 1)
-            _ = failure
         }
         // Entries older than a window before the position are never listed again.
         let horizon = newest - windowMilliseconds - 1
