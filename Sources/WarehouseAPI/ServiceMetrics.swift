@@ -120,21 +120,24 @@ public final class ServiceMetrics: HTTPRequestObserver {
     }
 }
 
-/// An object store that counts its failures into `ServiceMetrics` by operation and kind.
-struct MeteredObjectStore: ObjectStore {
-    let inner: any ObjectStore
+/// Counts a store's failures into `ServiceMetrics` by operation and kind.
+struct StorageErrorMeter: ObjectStoreInterceptor {
     let metrics: ServiceMetrics
 
-    private func metered<T>(_ operation: String, _ body: () throws -> T) throws -> T {
+    func intercept<T>(_ operation: ObjectStoreOperation, key: String?, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let lost as ConditionalWriteLost {
             // Another replica wrote first: the protocol working, not the store failing.
             throw lost
         } catch {
-            metrics.storageError(operation: operation, kind: Self.kind(of: error))
+            metrics.storageError(operation: operation.rawValue, kind: Self.kind(of: error))
             throw error
         }
+    }
+
+    func intercept(streamingUpload: any StreamingObjectUpload) -> any StreamingObjectUpload {
+        MeteredStreamingUpload(inner: streamingUpload, metrics: metrics)
     }
 
     static func kind(of error: any Error) -> String {
@@ -147,58 +150,6 @@ struct MeteredObjectStore: ObjectStore {
         default: return "other"
         }
     }
-
-    func putFile(key: String, path: String, size: UInt64, sha256: String) throws {
-        try metered("put") { try inner.putFile(key: key, path: path, size: size, sha256: sha256) }
-    }
-    func putData(key: String, data: [UInt8]) throws { try metered("put") { try inner.putData(key: key, data: data) } }
-    func getData(key: String) throws -> [UInt8] { try metered("get") { try inner.getData(key: key) } }
-    func open(key: String, range: Range<UInt64>?) throws -> any ObjectReader { try metered("get") { try inner.open(key: key, range: range) } }
-    func localPath(key: String) -> String? { inner.localPath(key: key) }
-    func head(key: String) throws -> ObjectInfo? { try metered("head") { try inner.head(key: key) } }
-    func delete(key: String) throws { try metered("delete") { try inner.delete(key: key) } }
-    func delete(keys: [String]) throws { try metered("delete") { try inner.delete(keys: keys) } }
-    func presignedURL(key: String, expires: Int) -> String? { inner.presignedURL(key: key, expires: expires) }
-    func beginStreamingUpload(key: String) -> (any StreamingObjectUpload)? {
-        inner.beginStreamingUpload(key: key).map { MeteredStreamingUpload(inner: $0, metrics: metrics) }
-    }
-    var streamsUploads: Bool { inner.streamsUploads }
-    func list(prefix: String) throws -> [ObjectInfo] { try metered("list") { try inner.list(prefix: prefix) } }
-    func list(prefix: String, startAfter: String) throws -> [ObjectInfo] {
-        try metered("list") { try inner.list(prefix: prefix, startAfter: startAfter) }
-    }
-    func putData(key: String, data: [UInt8], condition: WriteCondition) throws -> String? {
-        try metered("put") { try inner.putData(key: key, data: data, condition: condition) }
-    }
-    func getDataAndETag(key: String) throws -> (bytes: [UInt8], etag: String?)? {
-        try metered("get") { try inner.getDataAndETag(key: key) }
-    }
-    func delete(key: String, ifMatch etag: String) throws { try metered("delete") { try inner.delete(key: key, ifMatch: etag) } }
-    func checkHealth() throws { try metered("health") { try inner.checkHealth() } }
-
-    func createPartedUpload(key: String, size: UInt64) throws -> String {
-        try metered("put") { try inner.createPartedUpload(key: key, size: size) }
-    }
-    func partWriter(key: String, uploadID: String, number: Int, offset: UInt64, length: UInt64,
-                    sha256: String) throws -> any PartWriter {
-        try metered("put") {
-            try inner.partWriter(key: key, uploadID: uploadID, number: number, offset: offset, length: length, sha256: sha256)
-        }
-    }
-    func listParts(key: String, uploadID: String) throws -> [StoredPart]? {
-        try metered("list") { try inner.listParts(key: key, uploadID: uploadID) }
-    }
-    func completePartedUpload(key: String, uploadID: String, parts: [StoredPart], size: UInt64) throws {
-        try metered("put") { try inner.completePartedUpload(key: key, uploadID: uploadID, parts: parts, size: size) }
-    }
-    func abortPartedUpload(key: String, uploadID: String) throws {
-        try metered("delete") { try inner.abortPartedUpload(key: key, uploadID: uploadID) }
-    }
-    func presignedPartURL(key: String, uploadID: String, number: Int, expires: Int) -> String? {
-        inner.presignedPartURL(key: key, uploadID: uploadID, number: number, expires: expires)
-    }
-    func pendingPartedUploads() throws -> [PendingPartedUpload] { try metered("list") { try inner.pendingPartedUploads() } }
-    func partedUploadPath(uploadID: String) -> String? { inner.partedUploadPath(uploadID: uploadID) }
 }
 
 final class MeteredStreamingUpload: StreamingObjectUpload {
@@ -211,7 +162,7 @@ final class MeteredStreamingUpload: StreamingObjectUpload {
     func available(_ bytes: UnsafeRawBufferPointer, path: String, size: UInt64) { inner.available(bytes, path: path, size: size) }
     func finish(path: String, size: UInt64, sha256: String) throws {
         do { try inner.finish(path: path, size: size, sha256: sha256) } catch {
-            metrics.storageError(operation: "put", kind: MeteredObjectStore.kind(of: error))
+            metrics.storageError(operation: "put", kind: StorageErrorMeter.kind(of: error))
             throw error
         }
     }

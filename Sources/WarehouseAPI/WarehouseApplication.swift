@@ -36,7 +36,9 @@ public final class WarehouseApplication: Sendable {
 
     /// `recover` runs startup recovery; maintenance commands that may run beside a live
     /// server pass false (recovery would take that server's in-flight uploads for leftovers).
-    public init(configuration: WarehouseConfiguration, logger: Logger = Logger(label: "warehouse"), recover: Bool = true) throws {
+    /// `storeInterceptor` runs around every store call, beneath the metrics (tests inject faults).
+    public init(configuration: WarehouseConfiguration, logger: Logger = Logger(label: "warehouse"), recover: Bool = true,
+                storeInterceptor: (any ObjectStoreInterceptor)? = nil) throws {
         self.configuration = configuration
         self.logger = logger
         let dataDirectory = configuration.dataDirectory
@@ -52,7 +54,8 @@ public final class WarehouseApplication: Sendable {
         case .s3:
             backend = try Self.makeS3Store(configuration, logger: logger)
         }
-        let store = MeteredObjectStore(inner: backend, metrics: metrics)
+        let intercepted = storeInterceptor.map { InterceptedObjectStore(backend, interceptor: $0) } ?? backend
+        let store = InterceptedObjectStore(intercepted, interceptor: StorageErrorMeter(metrics: metrics))
         let shared = try Self.sharing(configuration, store: store, logger: logger, serving: recover)
         let catalog = try Catalog(path: dataDirectory + "/catalog.sqlite3")
         service = ModelService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp",

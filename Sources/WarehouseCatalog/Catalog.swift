@@ -80,17 +80,18 @@ public final class Catalog: Sendable {
         }
     }
 
-    /// Makes a pending version visible with its files. `publish` runs inside the transaction
-    /// (it writes the manifest): if it throws, nothing is committed.
-    public func commitVersion(_ pending: PendingVersion, record: ModelVersionRecord,
-                              publish: (ModelVersionRecord) throws -> Void) throws -> ModelVersionRecord {
+    /// Makes a pending version visible with its files. Its manifest is in the bucket already
+    /// (the version transaction writes it first): nothing but SQLite runs under the writer lock.
+    public func commitVersion(_ pending: PendingVersion, record: ModelVersionRecord) throws -> ModelVersionRecord {
         let committed = try mappingConstraints(conflict: { "a file of version \(pending.version) is listed twice" }) {
             try database.write { db in
                 for file in record.files {
                     try insertFile(db, versionID: pending.id, file: file, state: "ready", createdAt: record.updatedAt)
                 }
+                guard try db.queryOne("SELECT id FROM versions WHERE id = ? AND state = 'pending'", [.integer(pending.id)]) != nil else {
+                    throw WarehouseError.conflict("version \(pending.version) is no longer being uploaded (it was abandoned or removed)")
+                }
                 try writeRecord(db, id: pending.id, record: record, state: "ready")
-                try publish(record)
                 return record
             }
         }
@@ -118,26 +119,18 @@ public final class Catalog: Sendable {
         }
     }
 
-    /// Makes a pending file visible, updating the version's record (primary file, time) and
-    /// publishing it (manifest) inside the same transaction.
-    public func commitFile(versionID: Int64, filePath: String, makePrimary: Bool, updatedAt: String,
-                           change: (inout ModelVersionRecord) -> Void = { _ in },
-                           publish: (ModelVersionRecord) throws -> Void) throws -> ModelVersionRecord {
+    /// Makes a pending file visible with the version's new record (its manifest is written
+    /// already): a 404 when the version was deleted meanwhile.
+    public func commitFile(versionID: Int64, filePath: String, record: ModelVersionRecord) throws -> ModelVersionRecord {
         try database.write { db in
+            guard try db.queryOne("SELECT id FROM versions WHERE id = ? AND state = 'ready'", [.integer(versionID)]) != nil else {
+                throw WarehouseError.notFound("version \(record.version) was deleted while the file was uploading")
+            }
             try db.run("UPDATE files SET state = 'ready' WHERE version_id = ? AND file_path = ?",
                        [.integer(versionID), .text(filePath)])
-            guard var record = try loadRecord(db, id: versionID) else {
-                throw WarehouseError.notFound("version was deleted while the file was uploading")
-            }
-            if makePrimary || record.primaryFilePath == nil {
-                record.choosePrimary(filePath)
-            }
-            record.updatedAt = updatedAt
-            change(&record)
             try writeFiles(db, versionID: versionID, record: record)
             try writeRecord(db, id: versionID, record: record, state: "ready")
-            try publish(record)
-            return record
+            return try loadRecord(db, id: versionID) ?? record
         }
     }
 
@@ -170,20 +163,17 @@ public final class Catalog: Sendable {
 
     // MARK: - Updating
 
-    /// Applies `change` to a ready version's record and publishes the result, in one transaction.
-    public func update(user: String, model: String, version: String?,
-                       change: (inout ModelVersionRecord) throws -> Void,
-                       publish: (ModelVersionRecord) throws -> Void) throws -> ModelVersionRecord {
+    /// Replaces a ready version's record (its manifest is written already): a 404 when the
+    /// version is gone.
+    public func replace(_ record: ModelVersionRecord) throws -> ModelVersionRecord {
         try database.write { db in
-            guard let id = try versionID(db, user: user, model: model, version: version),
-                  var record = try loadRecord(db, id: id) else {
-                throw WarehouseError.notFound(Self.describe(model: model, version: version) + " not found")
+            guard let id = try db.queryOne("SELECT id FROM versions WHERE user_id = ? AND model_id = ? AND version = ? AND state = 'ready'",
+                                           [.text(record.userID), .text(record.modelID), .text(record.version)])?.int("id") else {
+                throw WarehouseError.notFound(Self.describe(model: record.modelID, version: record.version) + " not found")
             }
-            try change(&record)
-            try writeFiles(db, versionID: id, record: record)
-            try writeRecord(db, id: id, record: record, state: "ready")
-            try publish(record)
-            return record
+            try writeFiles(db, versionID: Int64(id), record: record)
+            try writeRecord(db, id: Int64(id), record: record, state: "ready")
+            return try loadRecord(db, id: Int64(id)) ?? record
         }
     }
 

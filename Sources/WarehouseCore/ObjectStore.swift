@@ -46,6 +46,11 @@ public protocol ObjectStore: Sendable {
     /// Removes `key`; absent keys are not an error.
     func delete(key: String) throws
 
+    /// Puts a copy of the object at `source` (of `size` bytes) at `destination`, without the
+    /// bytes passing through this process where the store can help it (S3 CopyObject, a
+    /// hard link): how a version carries over its parent's files.
+    func copy(from source: String, to destination: String, size: UInt64) throws
+
     /// A URL a client can GET the object from directly for `expires` seconds (presigned), when
     /// the store has such URLs.
     func presignedURL(key: String, expires: Int) -> String?

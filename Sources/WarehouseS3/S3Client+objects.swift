@@ -162,14 +162,82 @@ extension S3Client {
         return objects
     }
 
-    /// CopyObject within the bucket.
+    /// Copies `source` to `destination` inside the bucket, the bytes never leaving it: one
+    /// CopyObject up to `maxSingleCopyBytes` (S3 refuses more than 5 GiB in one), else a
+    /// multipart upload whose parts are UploadPartCopy ranges of the source.
+    public func copyObject(from source: String, to destination: String, size: UInt64) throws {
+        guard size > configuration.maxSingleCopyBytes else { return try copyObject(from: source, to: destination) }
+        let partSize = max(configuration.partSize, (size + 9_999) / 10_000)
+        do {
+            try copyInParts(from: source, to: destination, size: size, partSize: partSize) { uploadID, number, range in
+                let response = try send(method: "PUT", key: destination,
+                                        query: [("partNumber", String(number)), ("uploadId", uploadID)],
+                                        headers: [("x-amz-copy-source", copySource(source)),
+                                                  ("x-amz-copy-source-range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)")],
+                                        body: .bytes([]))
+                // A server without UploadPartCopy may take the request for an empty UploadPart
+                // (rclone serve s3 does): no CopyPartResult ETag means no copy was made.
+                let xml = String(decoding: response.body, as: UTF8.self)
+                guard !xml.contains("<Error>"), xml.contains("CopyPartResult"), let etag = S3XML.value(of: "ETag", in: xml) else {
+                    throw S3Error.service(status: response.status, code: "NotImplemented",
+                                          message: "UploadPartCopy answered without a CopyPartResult", requestID: nil)
+                }
+                return S3XML.decode(etag)
+            }
+        } catch S3Error.service(_, "NotImplemented", _, _) {
+            // Copied through this process instead, one part in memory at a time.
+            try copyInParts(from: source, to: destination, size: size, partSize: partSize) { uploadID, number, range in
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(range.count)
+                try getObject(key: source, range: range) { chunk in
+                    bytes.append(contentsOf: chunk)
+                    return true
+                }
+                guard bytes.count == range.count else {
+                    throw S3Error.service(status: 500, code: "IncompleteBody", message: "\(source) ended early while copying", requestID: nil)
+                }
+                let response = try send(method: "PUT", key: destination, query: [("partNumber", String(number)), ("uploadId", uploadID)],
+                                        body: .bytes(bytes), payloadHash: SHA256.hex(of: bytes))
+                guard let etag = response.headers["etag"] else {
+                    throw S3Error.service(status: response.status, code: "MalformedResponse", message: "no ETag for part \(number)",
+                                          requestID: nil)
+                }
+                return etag
+            }
+        }
+    }
+
+    /// A multipart upload of `destination` whose parts `copyPart` makes from ranges of `source`.
+    private func copyInParts(from source: String, to destination: String, size: UInt64, partSize: UInt64,
+                             copyPart: (_ uploadID: String, _ number: Int, _ range: Range<UInt64>) throws -> String) throws {
+        let uploadID = try createMultipartUpload(key: destination)
+        do {
+            var etags: [String] = []
+            var offset: UInt64 = 0
+            while offset < size {
+                let end = min(size, offset + partSize)
+                etags.append(try copyPart(uploadID, etags.count + 1, offset..<end))
+                offset = end
+            }
+            try completeMultipartUpload(key: destination, uploadID: uploadID, etags: etags, expectedSize: size)
+        } catch {
+            abortMultipartUpload(key: destination, uploadID: uploadID)
+            throw error
+        }
+    }
+
+    /// CopyObject within the bucket (up to 5 GiB).
     public func copyObject(from source: String, to destination: String) throws {
-        let sourcePath = "/" + S3URI.encode(configuration.bucket, keepSlash: false) + "/" + S3URI.encodePath(source)
-        let response = try send(method: "PUT", key: destination, headers: [("x-amz-copy-source", sourcePath)],
+        let response = try send(method: "PUT", key: destination, headers: [("x-amz-copy-source", copySource(source))],
                                 body: .bytes([]))
         // CopyObject can fail after a 200 with an <Error> body.
         let xml = String(decoding: response.body, as: UTF8.self)
         if xml.contains("<Error>") { throw Self.serviceError(CurlResponse(status: 500, headers: [:], body: response.body)) }
+    }
+
+    /// `x-amz-copy-source`: bucket and key, URI-encoded.
+    func copySource(_ key: String) -> String {
+        "/" + S3URI.encode(configuration.bucket, keepSlash: false) + "/" + S3URI.encodePath(key)
     }
 
     /// A presigned GET URL for `key`, valid for `expires` seconds.

@@ -16,6 +16,8 @@ public struct S3Configuration: Sendable {
     public var partSize: UInt64 = 8 << 20
     /// Parts in flight at once.
     public var concurrentParts = 8
+    /// Objects larger than this are copied in UploadPartCopy ranges (S3's CopyObject limit).
+    public var maxSingleCopyBytes: UInt64 = 5 << 30
     /// Attempts for idempotent requests (connection errors, 500, 503, SlowDown).
     public var maxAttempts = 4
     public var connectTimeoutMilliseconds = 3_000

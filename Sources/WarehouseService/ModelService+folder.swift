@@ -36,7 +36,7 @@ extension ModelService {
             let draft = fields.makeRecord(version: fields.version ?? "v0", framework: framework, createdAt: Timestamps.now())
             var analyses: [(path: String, analysis: FileAnalysis)] = []
 
-            return try createVersion(draft, requestedVersion: fields.version, primary: primary, fill: { sink in
+            return try createVersion(draft, requestedVersion: fields.version, primary: primary, fill: { transaction in
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
                 defer { buffer.deallocate() }
                 try extractor.extract { entry, stream in
@@ -54,7 +54,7 @@ extension ModelService {
                                          fileType: FilePaths.fileExtension(target), fileHash: sha256,
                                          contentType: FileKinds.contentType(forPath: target), isPrimary: target == primary,
                                          format: analysis.format)
-                    try sink.add(file, spoolPath: spool.path, size: spool.size, sha256: sha256)
+                    try transaction.add(file, spoolPath: spool.path)
                 }
             }, finalize: { record in
                 Detection.apply(VersionAnalysis(files: analyses, primary: primary), to: &record, given: fields.framework)

@@ -11,12 +11,17 @@ extension ModelService {
         var actions: [String] = []
         for leftover in try catalog.leftovers() {
             switch leftover.kind {
-            case .pendingVersion, .deletingVersion:
+            case .pendingVersion:
+                // Its transaction never committed (its manifest may have been written just
+                // before the crash, and other replicas may have seen it): abandoned whole.
+                try resumeVersion(user: leftover.user, model: leftover.model,
+                                  pending: PendingVersion(id: leftover.versionID, version: leftover.version)).abandon()
+                actions.append("removed uncommitted version \(leftover.version) of \(leftover.user)/\(leftover.model)")
+            case .deletingVersion:
                 try removeObjects(user: leftover.user, model: leftover.model, version: leftover.version)
                 try catalog.forget(leftover)
-                // Other replicas may have seen its manifest (written just before the crash).
                 announceDeleted(user: leftover.user, model: leftover.model, versions: [leftover.version])
-                actions.append("\(leftover.kind == .pendingVersion ? "removed uncommitted" : "finished deleting") version \(leftover.version) of \(leftover.user)/\(leftover.model)")
+                actions.append("finished deleting version \(leftover.version) of \(leftover.user)/\(leftover.model)")
             case .pendingFile:
                 let path = leftover.filePath ?? ""
                 try store.delete(key: ObjectKeys.file(user: leftover.user, model: leftover.model, version: leftover.version, path: path))
@@ -24,6 +29,7 @@ extension ModelService {
                 // The manifest may have been rewritten to list the file just before the crash.
                 if let record = try catalog.record(user: leftover.user, model: leftover.model, version: leftover.version) {
                     try writeManifest(record)
+                    announceVersion(user: leftover.user, model: leftover.model, version: leftover.version)
                 }
                 actions.append("removed uncommitted file \(path) of \(leftover.user)/\(leftover.model) \(leftover.version)")
             }

@@ -47,8 +47,8 @@ extension ModelService {
     }
 
     /// Writes a version's manifest. In a shared bucket: over this replica's claim when the
-    /// version is new, over `expected` (the ETag read by `syncVersion`) when it changes, and
-    /// then announced.
+    /// version is new, over `expected` (the ETag read by `syncVersion`) when it changes. The
+    /// caller announces it once the catalog holds it too (`announceVersion`).
     func writeManifest(_ record: ModelVersionRecord, expected: String? = nil) throws {
         let key = ObjectKeys.manifest(user: record.userID, model: record.modelID, version: record.version)
         let data = try Manifest.encode(record)
@@ -59,7 +59,11 @@ extension ModelService {
         } else {
             try store.putData(key: key, data: data)
         }
-        shared.announce(Change(.version, [record.userID, record.modelID, record.version]))
+    }
+
+    /// Tells the other replicas that a version's manifest was written or removed.
+    func announceVersion(user: String, model: String, version: String) {
+        shared?.announce(Change(.version, [user, model, version]))
     }
 
     /// The ETag of this replica's claim on `key`: remembered, or read back from the bucket

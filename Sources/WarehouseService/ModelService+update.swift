@@ -8,8 +8,8 @@ extension ModelService {
         "model_id", "user_id", "version", "files", "created_at", "updated_at", "model_size_mb", "total_size_bytes",
     ]
 
-    /// Applies a partial JSON update to one version (latest when `version` is nil) and rewrites
-    /// its manifest, in one catalog transaction.
+    /// Applies a partial JSON update to one version (latest when `version` is nil): the
+    /// manifest is rewritten, then the catalog's record (one at a time per model).
     /// `is_production_ready` mirrors the `production` alias: true moves the alias to this
     /// version, false removes it if this version holds it.
     public func update(user: String, model: String, version: String?, patch: [String: JSONValue]) throws -> ModelVersionRecord {
@@ -37,13 +37,22 @@ extension ModelService {
             }
             return try record(user: user, model: model, version: target.version)
         }
-        return try overSharedManifest(user: user, model: model, version: version) { expected in
-            try catalog.update(user: user, model: model, version: version, change: { record in
-                try MetadataPatch.apply(patch, to: &record)
-                record.updatedAt = Timestamps.now()
-            }, publish: { record in
-                try writeManifest(record, expected: expected)
-            })
+        return try modelLocks.serialized(user: user, model: model) {
+            try overSharedManifest(user: user, model: model, version: version) { expected in
+                let current = try record(user: user, model: model, version: version)
+                var changed = current
+                try MetadataPatch.apply(patch, to: &changed)
+                changed.updatedAt = Timestamps.now()
+                try writeManifest(changed, expected: expected)
+                do {
+                    let committed = try catalog.replace(changed)
+                    announceVersion(user: user, model: model, version: changed.version)
+                    return committed
+                } catch {
+                    try? writeManifest(current)
+                    throw error
+                }
+            }
         }
     }
 }

@@ -21,6 +21,10 @@ public final class ModelService: Sendable {
     public let shared: SharedBucket?
     /// ETags of the manifests this replica claimed and has not committed yet.
     let claims = Mutex<[String: String]>([:])
+    /// Rewrites of a ready version's manifest and record (an added file, an update, a delete)
+    /// run one at a time per model, since the bucket write and the catalog write that follows
+    /// it are no longer one transaction.
+    let modelLocks = ModelLocks()
 
     public init(catalog: Catalog, store: any ObjectStore, spoolDirectory: String, zipLimits: ZipLimits = ZipLimits(),
                 shared: SharedBucket? = nil) {
@@ -66,38 +70,39 @@ public final class ModelService: Sendable {
            try catalog.record(user: fields.userID, model: fields.modelID, version: version) != nil {
             return try addFile(modelFile, from: file, to: version, fields: fields, now: now, detected: detected)
         }
-        return try createVersion(record, requestedVersion: fields.version, primary: path) { sink in
-            try sink.add(modelFile, spoolPath: file.spoolPath, size: file.size, sha256: file.sha256)
+        return try createVersion(record, requestedVersion: fields.version, primary: path) { transaction in
+            try transaction.add(modelFile, spoolPath: file.spoolPath)
         }
     }
 
-    /// Creates a version following the commit protocol: `fill` stores the files one by one
-    /// through the sink (each streams from its spool file to its final key); then the primary
-    /// file is chosen, the manifest written and the version flipped to ready. Any failure
-    /// removes every stored object and the pending row.
+    /// Creates a version through one `VersionTransaction`: `fill` adds the files (each streams
+    /// from its spool file to its final key), `finalize` completes the record once they are
+    /// all in, and the transaction commits it, or abandons everything if any step fails.
     func createVersion(_ draft: ModelVersionRecord, requestedVersion: String?, primary: String? = nil,
-                       fill: (VersionFileSink) throws -> Void,
-                       finalize: (inout ModelVersionRecord) -> Void = { _ in }) throws -> ModelVersionRecord {
-        let pending = try reserveVersion(draft, requestedVersion: requestedVersion)
-        let sink = VersionFileSink(store: store, user: draft.userID, model: draft.modelID, version: pending.version)
-        let manifestKey = ObjectKeys.manifest(user: draft.userID, model: draft.modelID, version: pending.version)
+                       fill: (VersionTransaction) throws -> Void,
+                       finalize: (inout ModelVersionRecord) throws -> Void = { _ in }) throws -> ModelVersionRecord {
+        let transaction = try beginVersion(draft, requestedVersion: requestedVersion)
         do {
-            try fill(sink)
+            try fill(transaction)
             var record = draft
-            record.version = pending.version
-            record.files = try stored(sink.files.sorted { $0.filePath < $1.filePath }, user: draft.userID, model: draft.modelID,
-                                      version: pending.version)
-            record.choosePrimary(primary ?? record.files.first(where: \.isPrimary)?.filePath)
-            finalize(&record)
-            return try catalog.commitVersion(pending, record: record) { committed in
-                try writeManifest(committed)
-            }
+            record.files = transaction.addedFiles
+            try finalize(&record)
+            return try transaction.commit(record, primary: primary)
         } catch {
-            for key in sink.storedKeys + [manifestKey] { try? store.delete(key: key) }
-            forgetClaim(user: draft.userID, model: draft.modelID, version: pending.version)
-            try? catalog.abandonVersion(pending)
+            try? transaction.abandon()
             throw error
         }
+    }
+
+    /// Reserves a version (the next free number when `requestedVersion` is nil) and answers
+    /// the transaction that fills and commits it.
+    public func beginVersion(_ draft: ModelVersionRecord, requestedVersion: String?) throws -> VersionTransaction {
+        try VersionTransaction(service: self, draft: draft, requestedVersion: requestedVersion)
+    }
+
+    /// The transaction of a version reserved earlier (an upload session's, a leftover).
+    public func resumeVersion(user: String, model: String, pending: PendingVersion) -> VersionTransaction {
+        VersionTransaction(service: self, userID: user, modelID: model, resuming: pending)
     }
 
     private func addFile(_ modelFile: ModelFile, from incoming: IncomingFile, to version: String,
@@ -113,17 +118,24 @@ public final class ModelService: Sendable {
         file.isPrimary = false
         let versionID = try catalog.insertPendingFile(user: fields.userID, model: fields.modelID, version: version, file: file)
         let key = ObjectKeys.file(user: fields.userID, model: fields.modelID, version: version, path: file.filePath)
+        var manifestWritten: ModelVersionRecord?
         do {
             try store.putFile(key: key, path: incoming.spoolPath, size: incoming.size, sha256: incoming.sha256)
-            let etag = try stored(file, key: key).storeETag
-            return try catalog.commitFile(versionID: versionID, filePath: file.filePath, makePrimary: fields.isPrimary == true,
-                                          updatedAt: now, change: { record in
-                Detection.apply(detected, to: &record, given: nil, fillOnly: true)
-                if let index = record.files.firstIndex(where: { $0.filePath == file.filePath }) { record.files[index].storeETag = etag }
-            }) { record in
-                try writeManifest(record, expected: expected)
-            }
+            file.storeETag = try stored(file, key: key).storeETag
+            let current = try record(user: fields.userID, model: fields.modelID, version: version)
+            var record = current
+            record.files = (record.files + [file]).sorted { $0.filePath < $1.filePath }
+            record.choosePrimary(fields.isPrimary == true || current.primaryFilePath == nil ? file.filePath : current.primaryFilePath)
+            record.updatedAt = now
+            Detection.apply(detected, to: &record, given: nil, fillOnly: true)
+            try writeManifest(record, expected: expected)
+            manifestWritten = current
+            let committed = try catalog.commitFile(versionID: versionID, filePath: file.filePath, record: record)
+            announceVersion(user: fields.userID, model: fields.modelID, version: version)
+            return committed
         } catch {
+            // The manifest goes back to the version as it stands without the file.
+            if let previous = manifestWritten { try? writeManifest(previous) }
             try? store.delete(key: key)
             try? catalog.abandonFile(versionID: versionID, filePath: file.filePath)
             throw error
@@ -282,21 +294,23 @@ public final class ModelService: Sendable {
     /// the rows. If storage fails midway, startup recovery finishes the job.
     /// A version holding an alias is a 409 unless `force` (which removes the alias).
     public func delete(user: String, model: String, version: String?, force: Bool = false) throws -> [String] {
-        let doomed = try movingAliases(user: user, model: model) { publish in
-            try catalog.beginDelete(user: user, model: model, version: version, force: force, publish: publish)
-        }
-        var failure: (any Error)?
-        for (id, record) in doomed {
-            do {
-                try removeObjects(user: user, model: model, version: record.version)
-                try catalog.finishDelete(id: id)
-            } catch {
-                failure = failure ?? error
+        try modelLocks.serialized(user: user, model: model) {
+            let doomed = try movingAliases(user: user, model: model) { publish in
+                try catalog.beginDelete(user: user, model: model, version: version, force: force, publish: publish)
             }
+            var failure: (any Error)?
+            for (id, record) in doomed {
+                do {
+                    try removeObjects(user: user, model: model, version: record.version)
+                    try catalog.finishDelete(id: id)
+                } catch {
+                    failure = failure ?? error
+                }
+            }
+            announceDeleted(user: user, model: model, versions: doomed.map(\.record.version))
+            if let failure { throw failure }
+            return doomed.map(\.record.version)
         }
-        announceDeleted(user: user, model: model, versions: doomed.map(\.record.version))
-        if let failure { throw failure }
-        return doomed.map(\.record.version)
     }
 
     /// Writes a model's aliases to the bucket (`manifests/aliases/…`), or removes the object
@@ -326,27 +340,26 @@ public final class ModelService: Sendable {
     }
 }
 
-/// Receives the files of a version being created and stores each at its final key.
-final class VersionFileSink {
-    let store: any ObjectStore
-    let user: String
-    let model: String
-    let version: String
-    private(set) var files: [ModelFile] = []
-    private(set) var storedKeys: [String] = []
-
-    init(store: any ObjectStore, user: String, model: String, version: String) {
-        self.store = store
-        self.user = user
-        self.model = model
-        self.version = version
+/// One lock per model (striped over a fixed set): a model's manifest rewrites are serialized
+/// without holding the catalog's writer lock across bucket calls.
+/// `Sendable`: the locks are; the array never changes.
+final class ModelLocks: Sendable {
+    private final class Stripe: Sendable {
+        let mutex = Mutex(())
     }
 
-    func add(_ file: ModelFile, spoolPath: String, size: UInt64, sha256: String) throws {
-        let key = ObjectKeys.file(user: user, model: model, version: version, path: file.filePath)
-        storedKeys.append(key)
-        try store.putFile(key: key, path: spoolPath, size: size, sha256: sha256)
-        files.append(file)
+    private let stripes: [Stripe]
+
+    init(count: Int = 64) {
+        stripes = (0..<count).map { _ in Stripe() }
+    }
+
+    func serialized<T>(user: String, model: String, _ body: () throws -> T) throws -> T {
+        var hasher = Hasher()
+        hasher.combine(user)
+        hasher.combine(model)
+        let index = Int(UInt(bitPattern: hasher.finalize()) % UInt(stripes.count))
+        return try stripes[index].mutex.withLock { _ in try body() }
     }
 }
 

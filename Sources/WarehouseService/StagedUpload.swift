@@ -14,13 +14,11 @@ import WarehouseFormats
 /// Used by one thread at a time: `available` on the file part's spool queue while the body
 /// arrives, everything else on the request's thread once the spool queue has drained.
 public final class StagedUpload {
-    let service: ModelService
     let userID: String
     let modelID: String
     let requestedVersion: String?
     let filePath: String
-    let pending: PendingVersion
-    let key: String
+    let transaction: VersionTransaction
     private let upload: any StreamingObjectUpload
     private var done = false
 
@@ -41,21 +39,16 @@ public final class StagedUpload {
         }
         let placeholder = ModelVersionRecord(modelID: model, userID: user, name: model, version: requested ?? "v0",
                                              framework: .other, modelType: .other, createdAt: Timestamps.now())
-        guard let pending = try? service.reserveVersion(placeholder, requestedVersion: requested) else { return nil }
-        let key = ObjectKeys.file(user: user, model: model, version: pending.version, path: path)
-        guard let upload = service.store.beginStreamingUpload(key: key) else {
-            try? service.store.delete(key: ObjectKeys.manifest(user: user, model: model, version: pending.version))
-            service.forgetClaim(user: user, model: model, version: pending.version)
-            try? service.catalog.abandonVersion(pending)
+        guard let transaction = try? service.beginVersion(placeholder, requestedVersion: requested) else { return nil }
+        guard let upload = service.store.beginStreamingUpload(key: transaction.key(for: path)) else {
+            try? transaction.abandon()
             return nil
         }
-        self.service = service
         self.userID = user
         self.modelID = model
         self.requestedVersion = requested
         self.filePath = path
-        self.pending = pending
-        self.key = key
+        self.transaction = transaction
         self.upload = upload
     }
 
@@ -74,41 +67,26 @@ public final class StagedUpload {
         !done && fields.userID == userID && fields.modelID == modelID && fields.version == requestedVersion && path == filePath
     }
 
-    /// Finishes the object and commits the version, or removes everything on failure.
+    /// Finishes the object and commits the version (`record` holds its one file), or removes
+    /// everything on failure.
     func commit(_ record: ModelVersionRecord, file: IncomingFile) throws -> ModelVersionRecord {
         do {
             try upload.finish(path: file.spoolPath, size: file.size, sha256: file.sha256)
-            var ready = record
-            ready.version = pending.version
-            ready.files = try service.stored(ready.files, user: userID, model: modelID, version: pending.version)
-            let manifestKey = ObjectKeys.manifest(user: userID, model: modelID, version: pending.version)
-            let committed = try service.catalog.commitVersion(pending, record: ready) { committed in
-                do {
-                    try service.writeManifest(committed)
-                } catch {
-                    try? service.store.delete(key: manifestKey)
-                    throw error
-                }
-            }
+            for modelFile in record.files { transaction.adopt(modelFile) }
             done = true
-            return committed
+            return try transaction.commit(record)
         } catch {
+            done = false
             discard()
             throw error
         }
     }
 
-    /// Removes the staged object, any parts, and the pending row.
+    /// Removes the staged object, any parts, and the reserved version.
     public func discard() {
         guard !done else { return }
         done = true
         upload.abort()
-        try? service.store.delete(key: key)
-        if service.shared != nil {
-            // The claim of the version goes with it.
-            try? service.store.delete(key: ObjectKeys.manifest(user: userID, model: modelID, version: pending.version))
-            service.forgetClaim(user: userID, model: modelID, version: pending.version)
-        }
-        try? service.catalog.abandonVersion(pending)
+        try? transaction.abandon()
     }
 }

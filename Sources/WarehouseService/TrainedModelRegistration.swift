@@ -94,7 +94,7 @@ struct TrainedModelRegistration {
         details["export_s"] = .double((exportSeconds * 1000).rounded() / 1000)
         record.customMetadata["onnx"] = .object(details)
 
-        return try models.createVersion(record, requestedVersion: nil, primary: "model.onnx") { sink in
+        return try models.createVersion(record, requestedVersion: nil, primary: "model.onnx") { transaction in
             for file in spooled {
                 let isONNX = file.path == "model.onnx"
                 let modelFile = ModelFile(filename: file.path, filePath: file.path, fileSize: UInt64(file.size),
@@ -102,7 +102,7 @@ struct TrainedModelRegistration {
                                           contentType: isONNX ? "application/octet-stream" : "application/json", isPrimary: isONNX,
                                           description: Self.descriptions[file.path],
                                           format: isONNX ? "onnx" : file.path == "model.json" ? "automl-pipeline" : "json")
-                try sink.add(modelFile, spoolPath: file.spool, size: UInt64(file.size), sha256: file.digest)
+                try transaction.add(modelFile, spoolPath: file.spool)
             }
         }
     }

@@ -168,11 +168,12 @@ public final class UploadSessions: Sendable {
             throw WarehouseError.invalid("presigned part URLs need an S3 store; this warehouse keeps its files in a local folder")
         }
         let draft = fields.makeRecord(version: fields.version ?? "v0", framework: .other, createdAt: createdAt)
-        let pending = try service.reserveVersion(draft, requestedVersion: fields.version)
+        let transaction = try service.beginVersion(draft, requestedVersion: fields.version)
+        let pending = transaction.pending
         var files: [UploadSessionRow.File] = []
         do {
             for (position, file) in request.files.enumerated() {
-                let key = ObjectKeys.file(user: fields.userID, model: fields.modelID, version: pending.version, path: file.path)
+                let key = transaction.key(for: file.path)
                 let uploadID = file.size > 0 ? try store.createPartedUpload(key: key, size: file.size) : nil
                 files.append(UploadSessionRow.File(position: position, path: file.path, size: file.size, sha256: file.sha256,
                                                    uploadID: uploadID))
@@ -186,11 +187,7 @@ public final class UploadSessions: Sendable {
             return session
         } catch {
             for file in files { try? abortUpload(of: file, user: fields.userID, model: fields.modelID, version: pending.version) }
-            if service.shared != nil {
-                try? store.delete(key: ObjectKeys.manifest(user: fields.userID, model: fields.modelID, version: pending.version))
-                service.forgetClaim(user: fields.userID, model: fields.modelID, version: pending.version)
-            }
-            try? catalog.abandonVersion(pending)
+            try? transaction.abandon()
             throw error
         }
     }
@@ -430,33 +427,18 @@ public final class UploadSessions: Sendable {
                                            framework: FileKinds.framework(forFolder: Array(sizes.keys), primary: primary),
                                            createdAt: current.createdAt)
             Detection.apply(VersionAnalysis(files: analyses, primary: primary), to: &record, given: fields.framework)
-            record.files = try service.stored(files.sorted { $0.filePath < $1.filePath }, user: current.userID,
-                                              model: current.modelID, version: current.version)
-            record.choosePrimary(primary)
-            guard let versionID = current.versionID else {
-                throw WarehouseError.conflict("the version upload session \(current.id) reserved is gone")
-            }
-            let manifestKey = ObjectKeys.manifest(user: current.userID, model: current.modelID, version: current.version)
-            let committed = try catalog.commitVersion(PendingVersion(id: versionID, version: current.version), record: record) { committed in
-                do {
-                    try service.writeManifest(committed)
-                } catch {
-                    try? store.delete(key: manifestKey)
-                    throw error
-                }
-            }
+            let transaction = try transaction(of: current)
+            for file in files { transaction.adopt(file) }
+            let committed = try transaction.commit(record, primary: primary)
             try catalog.transitionUploadSession(current.id, from: ["completing"], to: "completed", detail: current.version)
             return committed
         } catch {
             if joined {
                 // The parts are spent: the session ends, and what it stored goes.
-                try? service.removeObjects(user: current.userID, model: current.modelID, version: current.version)
                 for file in current.files {
                     try? abortUpload(of: file, user: current.userID, model: current.modelID, version: current.version)
                 }
-                if let versionID = current.versionID {
-                    try? catalog.abandonVersion(PendingVersion(id: versionID, version: current.version))
-                }
+                try? transaction(of: current).abandon()
                 _ = try? catalog.transitionUploadSession(current.id, from: ["completing"], to: "failed", detail: "\(error)")
             } else {
                 _ = try? catalog.transitionUploadSession(current.id, from: ["completing"], to: "open")
@@ -596,10 +578,16 @@ public final class UploadSessions: Sendable {
         for file in session.files {
             try abortUpload(of: file, user: session.userID, model: session.modelID, version: session.version)
         }
-        try service.removeObjects(user: session.userID, model: session.modelID, version: session.version)
-        if let versionID = session.versionID {
-            try catalog.abandonVersion(PendingVersion(id: versionID, version: session.version))
+        try transaction(of: session).abandon()
+    }
+
+    /// The version transaction the session reserved at its start.
+    func transaction(of session: UploadSessionRow) throws -> VersionTransaction {
+        guard let versionID = session.versionID else {
+            throw WarehouseError.conflict("the version upload session \(session.id) reserved is gone")
         }
+        return service.resumeVersion(user: session.userID, model: session.modelID,
+                                     pending: PendingVersion(id: versionID, version: session.version))
     }
 
     func abortUpload(of file: UploadSessionRow.File, user: String, model: String, version: String) throws {

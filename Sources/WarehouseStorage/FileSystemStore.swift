@@ -59,6 +59,32 @@ public struct FileSystemStore: ObjectStore {
         syncDirectory(of: destination)
     }
 
+    /// A hard link: objects are never rewritten in place (every write renames a new file over
+    /// the key), so the two keys can share one inode. Where links are refused (another
+    /// filesystem, a filesystem without them) the bytes are copied through a temporary file.
+    public func copy(from source: String, to destination: String, size: UInt64) throws {
+        let from = try path(for: source)
+        let to = try path(for: destination)
+        try ensureParent(of: to)
+        let temporary = temporaryPath()
+        if link(from, temporary) != 0 {
+            if errno == ENOENT { throw WarehouseError.notFound("object \(source) does not exist") }
+            do {
+                try FileManager.default.copyItem(atPath: from, toPath: temporary)
+                try syncFile(temporary)
+            } catch {
+                unlink(temporary)
+                throw WarehouseError.storageUnavailable("cannot copy \(source) to \(destination): \(error.localizedDescription)")
+            }
+        }
+        guard rename(temporary, to) == 0 else {
+            let failure = posixFailure("cannot copy \(source) to \(destination)")
+            unlink(temporary)
+            throw failure
+        }
+        syncDirectory(of: to)
+    }
+
     public func putData(key: String, data: [UInt8]) throws {
         let destination = try path(for: key)
         try ensureParent(of: destination)

@@ -53,6 +53,10 @@ public final class S3Store: ObjectStore {
         try mapping { try client.deleteObject(key: fullKey(key)) }
     }
 
+    public func copy(from source: String, to destination: String, size: UInt64) throws {
+        try mapping { try client.copyObject(from: fullKey(source), to: fullKey(destination), size: size) }
+    }
+
     /// Deletes many keys with DeleteObjects (1,000 per request).
     public func delete(keys: [String]) throws {
         try mapping { try client.deleteObjects(keys: keys.map(fullKey)) }

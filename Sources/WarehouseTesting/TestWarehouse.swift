@@ -57,7 +57,9 @@ public final class TestWarehouse: Sendable {
     public static let adminToken = "test-admin-token"
 
     /// Starts a warehouse; `dataDirectory` reuses an existing one (restart tests).
-    public init(directory: TemporaryDirectory? = nil, configure: (inout WarehouseConfiguration) -> Void = { _ in }) throws {
+    /// `faults` makes chosen store calls fail (see `StoreFaults`).
+    public init(directory: TemporaryDirectory? = nil, faults: StoreFaults? = nil,
+                configure: (inout WarehouseConfiguration) -> Void = { _ in }) throws {
         let directory = try directory ?? TemporaryDirectory()
         var configuration = WarehouseConfiguration()
         configuration.host = "127.0.0.1"
@@ -74,7 +76,7 @@ public final class TestWarehouse: Sendable {
         configure(&configuration)
         self.directory = directory
         application = try WarehouseApplication(configuration: configuration,
-                                               logger: Logger(label: "test", minimumLevel: .warning))
+                                               logger: Logger(label: "test", minimumLevel: .warning), storeInterceptor: faults)
         try application.start()
         client = TestClient(port: application.port, token: configuration.adminToken)
     }

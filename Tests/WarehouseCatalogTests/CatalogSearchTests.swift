@@ -34,7 +34,7 @@ import WarehouseSQLite
                 record.files = [ModelFile(filename: "w", filePath: "w", fileSize: UInt64(1 << (10 + index % 8)), fileType: "bin",
                                           fileHash: "00", contentType: "x", isPrimary: true)]
                 let pending = try catalog.insertPendingVersion(record, requestedVersion: record.version)
-                committed.append(try catalog.commitVersion(pending, record: record) { _ in })
+                committed.append(try catalog.commitVersion(pending, record: record))
             }
         }
         return committed
@@ -156,7 +156,7 @@ import WarehouseSQLite
         var low = latest
         low.version = "v0.1"
         let pending = try catalog.insertPendingVersion(low, requestedVersion: "v0.1")
-        _ = try catalog.commitVersion(pending, record: low) { _ in }
+        _ = try catalog.commitVersion(pending, record: low)
         try check()
         #expect(try catalog.search(ModelQuery(userID: "a", limit: 1000)).total == 44)
     }

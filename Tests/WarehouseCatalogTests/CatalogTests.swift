@@ -20,7 +20,7 @@ import WarehouseCore
         var ready = record
         ready.version = pending.version
         ready.files = [ModelFile(filename: "a", filePath: "a", fileSize: 1, fileType: "", fileHash: "00", contentType: "x", isPrimary: true)]
-        return try catalog.commitVersion(pending, record: ready) { _ in }
+        return try catalog.commitVersion(pending, record: ready)
     }
 
     @Test func pendingVersionsAreInvisibleAndHoldTheirNumber() throws {
@@ -35,14 +35,16 @@ import WarehouseCore
         #expect(try catalog.insertPendingVersion(draft("m"), requestedVersion: "v1").version == "v1")
     }
 
-    @Test func failedPublishCommitsNothing() throws {
+    @Test func anAbandonedVersionCannotBeCommitted() throws {
         let (catalog, directory) = try makeCatalog()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let pending = try catalog.insertPendingVersion(draft("m"), requestedVersion: nil)
-        struct Boom: Error {}
-        #expect(throws: Boom.self) { try catalog.commitVersion(pending, record: draft("m")) { _ in throw Boom() } }
+        try catalog.abandonVersion(pending)
+        var ready = draft("m")
+        ready.version = pending.version
+        #expect(throws: WarehouseError.self) { try catalog.commitVersion(pending, record: ready) }
         #expect(try catalog.record(user: "u", model: "m", version: "v1") == nil)
-        #expect(try catalog.leftovers().count == 1)
+        #expect(try catalog.leftovers().isEmpty)
     }
 
     @Test func latestFollowsVersionOrderNotUploadOrder() throws {

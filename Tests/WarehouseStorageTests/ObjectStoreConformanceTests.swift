@@ -15,7 +15,8 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     var testDescription: String { rawValue }
 
     /// A fresh, empty store (a new folder, or a new bucket on the shared server).
-    func makeStore(partSize: UInt64 = 5 << 20) throws -> (store: any ObjectStore, keepAlive: TemporaryDirectory) {
+    func makeStore(partSize: UInt64 = 5 << 20,
+                   maxSingleCopyBytes: UInt64 = 5 << 30) throws -> (store: any ObjectStore, keepAlive: TemporaryDirectory) {
         let directory = try TemporaryDirectory(prefix: "store-\(rawValue)")
         switch self {
         case .filesystem:
@@ -25,6 +26,7 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
             var configuration = S3Configuration(endpoint: server.endpoint, bucket: S3TestServer.uniqueBucket(),
                                                 accessKey: server.accessKey, secretKey: server.secretKey)
             configuration.partSize = partSize
+            configuration.maxSingleCopyBytes = maxSingleCopyBytes
             return (try S3Store(configuration: configuration), directory)
         }
     }
@@ -143,6 +145,31 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
         #expect(try store.list(prefix: "many/").map(\.key) == keys, "\(backend)")
         try store.delete(keys: keys)
         #expect(try store.list(prefix: "many/").isEmpty, "\(backend)")
+    }
+
+    /// A version carries its parent's files by a copy inside the store: the copy has the same
+    /// bytes, outlives the source, and stays itself when the source is replaced. Above the
+    /// single-copy limit (lowered here to 5 MiB) S3 copies in UploadPartCopy ranges.
+    @Test(arguments: Backend.allCases)
+    func copyInsideTheStore(_ backend: Backend) throws {
+        let (store, directory) = try backend.makeStore(maxSingleCopyBytes: 5 << 20)
+        for size in [0, 1000, (12 << 20) + 5] {
+            let file = try Self.writeFile(directory, size: size)
+            let source = "models/u/m/v1/dir/w \(size).bin"
+            let copy = "models/u/m/v2/dir/w \(size).bin"
+            try store.putFile(key: source, path: file.path, size: UInt64(size), sha256: file.sha256)
+            try store.copy(from: source, to: copy, size: UInt64(size))
+            #expect(try store.head(key: copy)?.size == UInt64(size), "\(backend) \(size)")
+            #expect(try SHA256.hex(of: Self.readAll(store.open(key: copy, range: nil))) == file.sha256, "\(backend) \(size)")
+            // Replacing or deleting the source leaves the copy as it was.
+            try store.putData(key: source, data: Array("replaced".utf8))
+            #expect(try SHA256.hex(of: Self.readAll(store.open(key: copy, range: nil))) == file.sha256, "\(backend) \(size)")
+            try store.delete(key: source)
+            #expect(try store.head(key: copy)?.size == UInt64(size), "\(backend) \(size)")
+        }
+        #expect(throws: WarehouseError.self) { try store.copy(from: "models/u/m/v1/absent", to: "models/u/m/v2/absent", size: 1) }
+        #expect(try store.head(key: "models/u/m/v2/absent") == nil)
+        #expect(try store.pendingPartedUploads().isEmpty, "\(backend)")
     }
 
     @Test(arguments: [Backend.rclone, .moto])

@@ -1,0 +1,144 @@
+import Foundation
+import WarehouseCatalog
+import WarehouseCore
+
+/// The one way into a version: reserve → add files → commit | abandon.
+///
+/// Reserving makes a `pending` catalog row (its unique key turns a concurrent duplicate into
+/// a 409) and, where replicas share the bucket, claims the version's manifest. Files are
+/// stored at their final keys: streamed from a spool file, put there by a parted or streaming
+/// upload the caller ran (`adopt`), or carried over from a parent version by a server-side
+/// copy. Committing checks each stored object against its file, writes the manifest and only
+/// then flips the row to `ready`, so no bucket call runs inside the catalog's write
+/// transaction and a crash between the two leaves a pending row that recovery removes with
+/// its manifest. Abandoning removes every object, the manifest or claim, and the row.
+///
+/// Used by one thread at a time (a request's, or a job's).
+public final class VersionTransaction {
+    let service: ModelService
+    public let userID: String
+    public let modelID: String
+    public let pending: PendingVersion
+    /// The files added so far, by path.
+    private(set) var files: [String: ModelFile] = [:]
+    /// Whether the transaction ended (committed or abandoned).
+    private(set) var finished = false
+    /// The manifest was written (an abandon must announce its removal).
+    private var manifestWritten = false
+
+    public var version: String { pending.version }
+
+    /// Reserves the version: `requestedVersion`, or the next free number when nil.
+    init(service: ModelService, draft: ModelVersionRecord, requestedVersion: String?) throws {
+        self.service = service
+        userID = draft.userID
+        modelID = draft.modelID
+        pending = try service.reserveVersion(draft, requestedVersion: requestedVersion)
+    }
+
+    /// A transaction reserved earlier and resumed (an upload session's, in a later request or
+    /// after a restart, or a leftover that recovery abandons).
+    init(service: ModelService, userID: String, modelID: String, resuming pending: PendingVersion) {
+        self.service = service
+        self.userID = userID
+        self.modelID = modelID
+        self.pending = pending
+        // The process that reserved it may have written the manifest: removing it is news.
+        manifestWritten = true
+    }
+
+    /// The object key of `path` in this version.
+    public func key(for path: String) -> String {
+        ObjectKeys.file(user: userID, model: modelID, version: version, path: path)
+    }
+
+    var manifestKey: String { ObjectKeys.manifest(user: userID, model: modelID, version: version) }
+
+    // MARK: - Adding files
+
+    /// Stores the spooled file at its key (the store may move the spool file there).
+    public func add(_ file: ModelFile, spoolPath: String) throws {
+        precondition(!finished, "a finished version transaction takes no files")
+        files[file.filePath] = file
+        try service.store.putFile(key: key(for: file.filePath), path: spoolPath, size: file.fileSize, sha256: file.fileHash)
+    }
+
+    /// Records a file whose bytes the caller already put at `key(for:)` (a streaming or parted
+    /// upload); the commit checks they are there.
+    public func adopt(_ file: ModelFile) {
+        precondition(!finished, "a finished version transaction takes no files")
+        files[file.filePath] = file
+    }
+
+    /// Carries `file` of `parent` into this version by a server-side copy (S3 CopyObject, a
+    /// local hard link): the bytes are neither sent nor read again.
+    public func carry(_ file: ModelFile, from parent: ModelVersionRecord) throws {
+        precondition(!finished, "a finished version transaction takes no files")
+        var carried = file
+        carried.storeETag = nil
+        files[file.filePath] = carried
+        let source = ObjectKeys.file(user: parent.userID, model: parent.modelID, version: parent.version, path: file.filePath)
+        try service.store.copy(from: source, to: key(for: file.filePath), size: file.fileSize)
+    }
+
+    /// Forgets a file added earlier and removes its object (a replaced or dropped path).
+    public func remove(path: String) throws {
+        guard files.removeValue(forKey: path) != nil else { return }
+        try service.store.delete(key: key(for: path))
+    }
+
+    /// The files added so far, in path order.
+    public var addedFiles: [ModelFile] { files.values.sorted { $0.filePath < $1.filePath } }
+
+    // MARK: - Ending
+
+    /// Commits `record` (its version and files become this transaction's; `primary` names the
+    /// primary file, else the record's choice, else the files' own): every object is checked against its file and
+    /// given its ETag, the manifest is written, the row flips to ready, and the change is
+    /// announced. Any failure abandons the transaction and rethrows.
+    public func commit(_ record: ModelVersionRecord, primary: String? = nil) throws -> ModelVersionRecord {
+        precondition(!finished, "a version transaction commits once")
+        do {
+            var ready = record
+            ready.version = version
+            // The files are the ones added; the record may describe them further (primary
+            // flag, description). Their ETags are what the store holds now.
+            let described = Dictionary(record.files.map { ($0.filePath, $0) }, uniquingKeysWith: { first, _ in first })
+            let files = addedFiles.map { added -> ModelFile in
+                var file = described[added.filePath] ?? added
+                file.storeETag = nil
+                return file
+            }
+            ready.files = try service.stored(files, user: userID, model: modelID, version: version)
+            ready.choosePrimary(primary ?? record.primaryFilePath ?? ready.files.first(where: \.isPrimary)?.filePath)
+            manifestWritten = true
+            try service.writeManifest(ready)
+            let committed = try service.catalog.commitVersion(pending, record: ready)
+            finished = true
+            service.announceVersion(user: userID, model: modelID, version: version)
+            return committed
+        } catch {
+            try? abandon()
+            throw error
+        }
+    }
+
+    /// Removes everything the transaction made: its objects (also any that a crashed process
+    /// stored under the version), the manifest or claim, and the pending row. Objects that
+    /// cannot be removed now are unreferenced, so gc collects them; a manifest or claim that
+    /// cannot be removed keeps the row pending, so startup recovery finishes the job (a
+    /// manifest left alone would bring the version back at the next reindex).
+    public func abandon() throws {
+        guard !finished else { return }
+        let prefix = ObjectKeys.versionPrefix(user: userID, model: modelID, version: version)
+        let listed = (try? service.store.list(prefix: prefix).map(\.key)) ?? []
+        try? service.store.delete(keys: Set(files.keys.map(key(for:))).union(listed).sorted())
+        if manifestWritten || service.shared != nil {
+            try service.store.delete(key: manifestKey)
+        }
+        service.forgetClaim(user: userID, model: modelID, version: version)
+        try service.catalog.abandonVersion(pending)
+        finished = true
+        if manifestWritten { service.announceVersion(user: userID, model: modelID, version: version) }
+    }
+}
