@@ -8,14 +8,19 @@ import WarehouseSQLite
 enum ErrorResponses {
     static func response(for error: any Error, head: HTTPRequestHead, logger: Logger) -> HTTPResponse {
         let (status, detail) = statusAndDetail(for: error)
-        if status >= 500 {
-            logger.error("\(head.method) \(head.path) failed: \(error)", metadata: ["status": String(status)])
-        }
+        logIfInternal(error, status: status, head: head, logger: logger)
         var response = JSON.response(["detail": detail], status: status)
         if case WarehouseError.rangeNotSatisfiable(let size) = error {
             response.headers.add("Content-Range", "bytes */\(size)")
         }
         return response
+    }
+
+    /// A 5xx is the server's fault: its full error goes to the log, never to the client.
+    static func logIfInternal(_ error: any Error, status: Int, head: HTTPRequestHead, logger: Logger) {
+        if status >= 500 {
+            logger.error("\(head.method) \(head.path) failed: \(error)", metadata: ["status": String(status)])
+        }
     }
 
     static func statusAndDetail(for error: any Error) -> (Int, String) {

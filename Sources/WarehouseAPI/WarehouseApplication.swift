@@ -115,7 +115,7 @@ public final class WarehouseApplication: Sendable {
             + TrainingRoutes(training: training, predictions: predictions, access: access).definitions
             + LifecycleRoutes(lifecycle: lifecycle, feedback: feedback, training: training, models: service, access: access).definitions
             + WebRoutes(service: service, datasets: datasets, training: training, lifecycle: lifecycle, access: access,
-                        uploadBody: .multipart(multipart), storedObjectCheck: storedObjectCheck).definitions
+                        uploadBody: .multipart(multipart), storedObjectCheck: storedObjectCheck, logger: logger).definitions
         router = Router(routes: routes) { [logger] error, head in
             ErrorResponses.response(for: error, head: head, logger: logger)
         }

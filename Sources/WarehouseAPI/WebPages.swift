@@ -2,6 +2,7 @@ import Foundation
 import WarehouseAutoML
 import WarehouseCatalog
 import WarehouseCore
+import WarehouseHTTPServer
 import WarehouseService
 
 /// The UI's pages. Every value from a record, a profile or a form is interpolated as a
@@ -23,6 +24,13 @@ enum WebPages {
         .chart .axis{stroke:#9ca3af}.chart .point{fill:#2563eb;fill-opacity:.6}.chart .cell{font-size:12px}.chart .light{fill:#fff}
         progress{width:360px}dl{display:grid;grid-template-columns:200px 1fr;gap:4px 12px}dt{color:#6b7280}
         """
+
+    /// An error page: the status, its name, and the detail the API would send (from the one
+    /// error table: a 5xx says only that it is the server's fault).
+    static func error(status: Int, detail: String, session: WebRoutes.Session?) -> HTML {
+        layout("Error \(status)", session: session,
+               body: "<h1>\(status) \(HTTPStatus.reason(status))</h1><p class=\"error\">\(detail)</p>")
+    }
 
     static func layout(_ title: String, session: WebRoutes.Session?, body: HTML) -> HTML {
         var nav: HTML = ""

@@ -16,6 +16,7 @@ struct WebRoutes {
     let access: AccessControl
     let uploadBody: HTTPBodyKind
     let storedObjectCheck: StoredObjectCheck
+    let logger: Logger
 
     static let cookie = "warehouse_session"
 
@@ -64,25 +65,19 @@ struct WebRoutes {
         return HTTPResponse(status: status, headers: headers, body: .bytes(Array(html.text.utf8)))
     }
 
-    /// Runs a page handler for a signed-in caller; errors become an error page.
-    static func signedIn(_ request: HTTPRequest, access: AccessControl, _ body: (Session) throws -> HTTPResponse) -> HTTPResponse {
+    /// Runs a page handler for a signed-in caller; errors become an error page with the
+    /// status and detail of the API's one error table (internals never reach the browser).
+    static func signedIn(_ request: HTTPRequest, access: AccessControl, logger: Logger,
+                         _ body: (Session) throws -> HTTPResponse) -> HTTPResponse {
         guard let session = session(request, access: access) else {
             return redirect("/ui/login?next=" + HTML.query(request.head.path))
         }
         do {
             return try body(session)
-        } catch let error as WarehouseError {
-            let status: Int
-            switch error {
-            case .notFound: status = 404
-            case .forbidden: status = 403
-            case .invalid: status = 400
-            case .conflict: status = 409
-            default: status = 500
-            }
-            return page(WebPages.layout("Error", session: session, body: "<h1>\(status)</h1><p class=\"error\">\(error.description)</p>"), status: status)
         } catch {
-            return page(WebPages.layout("Error", session: session, body: "<h1>Error</h1><p class=\"error\">\(String(describing: error))</p>"), status: 500)
+            let (status, detail) = ErrorResponses.statusAndDetail(for: error)
+            ErrorResponses.logIfInternal(error, status: status, head: request.head, logger: logger)
+            return page(WebPages.error(status: status, detail: detail, session: session), status: status)
         }
     }
 
@@ -108,13 +103,13 @@ struct WebRoutes {
                 return Self.redirect(next, cookie: "\(Self.cookie)=\(value); Path=/ui; HttpOnly; SameSite=Strict; Max-Age=2592000")
             },
             RouteDefinition("POST", "/ui/logout", body: .buffered(maxBytes: 16 << 10)) { request in
-                Self.signedIn(request, access: access) { session in
+                Self.signedIn(request, access: access, logger: logger) { session in
                     try Self.checkCSRF(WebPages.formFields(request.body.bytes)["csrf"], session: session)
                     return Self.redirect("/ui/login", cookie: "\(Self.cookie)=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0")
                 }
             },
             RouteDefinition("GET", "/ui/models") { request in
-                Self.signedIn(request, access: access) { session in
+                Self.signedIn(request, access: access, logger: logger) { session in
                     guard let user = session.user(request) else { return Self.page(WebPages.chooseUser(session: session, path: "/ui/models")) }
                     try session.principal.authorize(user: user)
                     let text = request.nonEmptyQuery("query")
@@ -124,7 +119,7 @@ struct WebRoutes {
                 }
             },
             RouteDefinition("GET", "/ui/models/{user_id}/{model_id}") { request in
-                Self.signedIn(request, access: access) { session in
+                Self.signedIn(request, access: access, logger: logger) { session in
                     let user = try request.userParameter(), model = try request.modelParameter()
                     try session.principal.authorize(user: user)
                     let record = try service.record(user: user, model: model, version: try request.versionQuery())
@@ -147,7 +142,7 @@ struct WebRoutes {
                                                 service: service, check: storedObjectCheck)
             },
             RouteDefinition("GET", "/ui/datasets/{user_id}/{dataset_id}") { request in
-                Self.signedIn(request, access: access) { session in
+                Self.signedIn(request, access: access, logger: logger) { session in
                     let user = try request.userParameter()
                     try session.principal.authorize(user: user)
                     let record = try datasets.record(user: user, dataset: try request.datasetParameter(), version: request.nonEmptyQuery("version"))
@@ -155,7 +150,7 @@ struct WebRoutes {
                 }
             },
             RouteDefinition("GET", "/ui/jobs/{job_id}") { request in
-                Self.signedIn(request, access: access) { session in
+                Self.signedIn(request, access: access, logger: logger) { session in
                     let job = try training.job(id: request.parameter("job_id"))
                     do { try session.principal.authorize(user: job.userID) } catch { throw WarehouseError.notFound("training job not found") }
                     var version: String?
@@ -176,14 +171,14 @@ struct WebRoutes {
                 return HTTPResponse(status: 200, headers: headers, body: .stream(length: nil, reader: JobEventStream(training: training, jobID: job.jobID, after: after)))
             },
             RouteDefinition("GET", "/ui/notifications") { request in
-                Self.signedIn(request, access: access) { session in
+                Self.signedIn(request, access: access, logger: logger) { session in
                     guard let user = session.user(request) else { return Self.page(WebPages.chooseUser(session: session, path: "/ui/notifications")) }
                     try session.principal.authorize(user: user)
                     return Self.page(WebPages.notifications(session: session, user: user, items: try lifecycle.notifications(user: user, limit: 200, before: nil)))
                 }
             },
             RouteDefinition("GET", "/ui/upload") { request in
-                Self.signedIn(request, access: access) { session in Self.page(WebPages.upload(session: session, user: session.user(request))) }
+                Self.signedIn(request, access: access, logger: logger) { session in Self.page(WebPages.upload(session: session, user: session.user(request))) }
             },
             RouteDefinition("POST", "/ui/upload", body: uploadBody) { request in
                 guard let session = Self.session(request, access: access) else { throw WarehouseError.unauthorized("sign in first") }

@@ -36,3 +36,22 @@ public protocol HTTPBodyReader: AnyObject {
     /// Called once when the response is destroyed (sent or aborted).
     func close()
 }
+
+/// Reason phrases of the statuses this server answers (RFC 9110), for pages that show them.
+public enum HTTPStatus {
+    public static func reason(_ status: Int) -> String {
+        switch status {
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 409: return "Conflict"
+        case 413: return "Content Too Large"
+        case 416: return "Range Not Satisfiable"
+        case 500: return "Internal Server Error"
+        case 503: return "Service Unavailable"
+        case 507: return "Insufficient Storage"
+        default: return status < 500 ? "Client Error" : "Server Error"
+        }
+    }
+}
