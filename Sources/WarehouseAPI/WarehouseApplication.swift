@@ -265,6 +265,12 @@ struct SystemRoutes {
                      [([], Double(follower.appliedChanges))]),
                     ("warehouse_replication_seconds_since_last_pass", "Seconds since the change log was last read through (-1: never).",
                      [([], follower.secondsSinceLastPass ?? -1)]),
+                    ("warehouse_replication_pending_changes", "Other replicas' changes that failed to apply and are retried.",
+                     [([], Double(follower.backlog.pendingChanges))]),
+                    ("warehouse_replication_oldest_pending_seconds", "Age of the oldest pending change (0: none).",
+                     [([], follower.backlog.oldestPendingSeconds ?? 0)]),
+                    ("warehouse_replication_failed_applications", "Attempts to apply a change that failed, since start.",
+                     [([], Double(follower.failedApplications))]),
                 ] } ?? []))
                 var headers = HTTPHeaders()
                 headers.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
@@ -277,13 +283,22 @@ struct SystemRoutes {
                     checks["storage"] = "\(error)"
                     failure = "storage: \(error)"
                 }
-                if let shared = service.shared { checks["replication"] = "on: replica \(shared.settings.replicaID)" }
+                var behind: String?
+                if let shared = service.shared {
+                    checks["replication"] = "on: replica \(shared.settings.replicaID)"
+                    if let backlog = follower?.backlog, backlog.pendingChanges > 0 {
+                        // Still serving, so not a 503: what it shows may be stale for these things.
+                        behind = "\(backlog.pendingChanges) change(s) of other replicas not applied yet, the oldest for "
+                            + "\(Int(backlog.oldestPendingSeconds ?? 0)) s (retried); last error: \(backlog.lastError ?? "?")"
+                        checks["replication"] = "behind: " + behind!
+                    }
+                }
                 do { _ = try service.catalog.integrityCheckQuick(); checks["catalog"] = "ok" } catch {
                     checks["catalog"] = "\(error)"
                     failure = failure ?? "catalog: \(error)"
                 }
-                let body = HealthDTO(status: failure == nil ? "ok" : "unavailable", storage: storage, checks: checks,
-                                     detail: failure)
+                let body = HealthDTO(status: failure != nil ? "unavailable" : behind != nil ? "behind" : "ok", storage: storage,
+                                     checks: checks, detail: failure ?? behind.map { "replication: " + $0 })
                 return JSON.response(body, status: failure == nil ? 200 : 503)
             },
         ]

@@ -25,6 +25,9 @@ public final class ReplicaFollower: Sendable {
     private let applied = Atomic<Int>(0)
     /// When a pass over the log last succeeded (seconds since 1970; 0: never).
     private let lastPass = Atomic<Int64>(0)
+    /// Changes that did not apply yet, by what they name: retried with backoff until they do.
+    private let pending = Mutex<[String: PendingChange]>([:])
+    private let failedAttempts = Atomic<Int>(0)
 
     static let watermarkKey = "changes.after"
 
@@ -43,6 +46,21 @@ public final class ReplicaFollower: Sendable {
 
     /// Changes applied from other replicas since start (for /metrics and tests).
     public var appliedChanges: Int { applied.load(ordering: .relaxed) }
+
+    /// Attempts to apply a change that failed since start (each retry counts).
+    public var failedApplications: Int { failedAttempts.load(ordering: .relaxed) }
+
+    /// What this replica has not caught up with: changes that failed to apply and wait for
+    /// their next attempt, the oldest one's age and the last error.
+    public var backlog: ReplicationBacklog {
+        pending.withLock { pending in
+            let oldest = pending.values.map(\.firstFailed).min()
+            let latest = pending.values.max { $0.lastFailed < $1.lastFailed }
+            return ReplicationBacklog(pendingChanges: pending.count,
+                                      oldestPendingSeconds: oldest.map { Date().timeIntervalSince($0) },
+                                      lastError: latest.map { "\($0.change.kind.rawValue) \($0.change.subject.joined(separator: "/")): \($0.lastError)" })
+        }
+    }
 
     /// Seconds since the log was last read through (nil: never): a follower that is stuck
     /// (the bucket unreachable) shows here.
@@ -134,56 +152,84 @@ public final class ReplicaFollower: Sendable {
         shared.removeHeartbeat()
     }
 
-    /// Reads the log once and applies what is new; answers how many entries it applied. An
-    /// entry that fails stops the pass there (the next pass starts again from it).
+    /// Reads the log once and applies what is new, after retrying the pending changes that are
+    /// due; answers how many entries it handled. A change that fails (the bucket, SQLite busy
+    /// or full, a manifest that does not read) joins the pending ones; later entries go on,
+    /// since a change names state to re-read and may be applied in any order. The stored
+    /// position never passes the oldest pending change, so a restart retries it too.
     @discardableResult
     public func pollOnce() throws -> Int {
         let (after, seen) = position.withLock { $0 }
         let entries = try shared.changes(after: after - windowMilliseconds)
+        retryPending()
         var newest = after
         var done = seen
         var count = 0
-        var failure: (any Error)?
         for entry in entries where done[entry.key] == nil {
             if entry.change.replica != shared.settings.replicaID {
-                do {
-                    try apply(entry.change)
-                } catch let error as WarehouseError {
-                    // The bucket did not answer: this entry and the ones after it wait for the next pass.
-                    if case .storageUnavailable = error {
-                        failure = error
-                        break
-                    }
-                    logger.error("replication: cannot apply \(entry.key) (skipped): \(error)")
-                } catch {
-                    // Unreadable state (a manifest that does not decode): waiting would not help.
-                    logger.error("replication: cannot apply \(entry.key) (skipped): \(error)")
-                }
+                attempt(entry.change, loggedAt: entry.milliseconds, key: entry.key)
                 count += 1
             }
             done[entry.key] = entry.milliseconds
             newest = max(newest, entry.milliseconds)
         }
-        // After a failure the position stays before the entry that failed, so it is retried.
-        if failure != nil, let firstFailed = entries.first(where: { done[$0.key] == nil }) {
-            newest = min(newest, firstFailed.milliseconds - 1)
-        }
         // Entries older than a window before the position are never listed again.
         let horizon = newest - windowMilliseconds - 1
         done = done.filter { $0.value >= horizon }
         position.withLock { $0 = (newest, done) }
-        if newest != after { try? catalog.setReplicationValue(Self.watermarkKey, String(newest)) }
+        let oldestPending = pending.withLock { $0.values.map(\.loggedAt).min() }
+        let stored = min(newest, (oldestPending ?? .max) - 1)
+        if newest != after || oldestPending != nil { try? catalog.setReplicationValue(Self.watermarkKey, String(stored)) }
         applied.add(count, ordering: .relaxed)
-        if let failure { throw failure }
         lastPass.store(SharedBucket.milliseconds(), ordering: .relaxed)
         return count
+    }
+
+    /// Applies one change; on failure it becomes (or stays) pending. Applying a thing's state
+    /// also settles an earlier pending change of the same thing.
+    private func attempt(_ change: Change, loggedAt: Int64, key: String) {
+        let subject = change.kind.rawValue + "~" + change.subject.joined(separator: "/")
+        do {
+            try apply(change)
+            pending.withLock { _ = $0.removeValue(forKey: subject) }
+        } catch let error as MalformedChange {
+            // Its key names nothing this version understands: no attempt can ever apply it.
+            logger.error("replication: \(key) is malformed (skipped): \(error)")
+        } catch {
+            failedAttempts.add(1, ordering: .relaxed)
+            let now = Date()
+            let attempts = pending.withLock { pending -> Int in
+                var entry = pending[subject] ?? PendingChange(change: change, loggedAt: loggedAt, firstFailed: now)
+                entry.loggedAt = min(entry.loggedAt, loggedAt)
+                entry.attempts += 1
+                entry.lastFailed = now
+                entry.lastError = "\(error)"
+                // 0.25 s, doubling, at most a minute: a burst of trouble clears fast, a lasting
+                // one costs one read a minute.
+                entry.nextAttempt = now.addingTimeInterval(min(60, 0.25 * pow(2, Double(min(entry.attempts - 1, 10)))))
+                pending[subject] = entry
+                return entry.attempts
+            }
+            if attempts == 1 || attempts.isMultiple(of: 10) {
+                logger.warning("replication: cannot apply \(key) yet (attempt \(attempts), retried): \(error)")
+            }
+        }
+    }
+
+    /// Retries the pending changes whose time has come.
+    private func retryPending() {
+        let now = Date()
+        let due = pending.withLock { $0.values.filter { $0.nextAttempt <= now } }
+        for entry in due.sorted(by: { $0.loggedAt < $1.loggedAt }) {
+            attempt(entry.change, loggedAt: entry.loggedAt, key: "pending \(entry.change.kind.rawValue) \(entry.change.subject.joined(separator: "/"))")
+        }
     }
 
     func apply(_ change: Change) throws {
         let subject = change.subject
         func need(_ count: Int) throws {
             guard subject.count == count else {
-                throw WarehouseError.invalid("change log entry \(change.kind.rawValue) names \(subject.joined(separator: "/"))")
+                throw MalformedChange(detail: "change log entry \(change.kind.rawValue) names \(subject.joined(separator: "/"))")
             }
         }
         switch change.kind {
@@ -217,4 +263,29 @@ public final class ReplicaFollower: Sendable {
         try catalog.insertSharedNotification(sharedID: id, user: notification.userID, model: notification.modelID,
                                              data: notification.data, createdAt: notification.createdAt)
     }
+}
+
+/// A change that failed and waits for its next attempt.
+struct PendingChange {
+    let change: Change
+    /// The log time of the oldest entry it stands for.
+    var loggedAt: Int64
+    let firstFailed: Date
+    var lastFailed = Date()
+    var attempts = 0
+    var nextAttempt = Date()
+    var lastError = ""
+}
+
+/// What a replica has not caught up with (for /health and /metrics).
+public struct ReplicationBacklog: Sendable {
+    public let pendingChanges: Int
+    public let oldestPendingSeconds: Double?
+    public let lastError: String?
+}
+
+/// A change log entry whose subject does not fit its kind.
+struct MalformedChange: Error, CustomStringConvertible {
+    let detail: String
+    var description: String { detail }
 }

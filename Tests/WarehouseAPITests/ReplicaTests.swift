@@ -21,8 +21,9 @@ struct Replicas {
         warehouses = try (0..<count).map { index in try Self.replica(name: "r\(index)", server: server, bucket: bucket) }
     }
 
-    static func replica(name: String, server: S3TestServer, bucket: String, directory: TemporaryDirectory? = nil) throws -> TestWarehouse {
-        try TestWarehouse(directory: directory) { configuration in
+    static func replica(name: String, server: S3TestServer, bucket: String, directory: TemporaryDirectory? = nil,
+                        faults: StoreFaults? = nil) throws -> TestWarehouse {
+        try TestWarehouse(directory: directory, faults: faults) { configuration in
             TestWarehouse.useS3(server, in: &configuration, bucket: bucket)
             configuration.replication = true
             configuration.replicaID = name
