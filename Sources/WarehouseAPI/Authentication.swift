@@ -16,7 +16,9 @@ struct AuthenticatingHandler: HTTPHandler {
         // The web UI signs in with a cookie and checks it (and its CSRF tokens) itself.
         if head.path == "/health" || head.path == "/ui" || head.path.hasPrefix("/ui/") { return router.plan(for: head) }
         do {
+            // Resolved once here; routes read it from the head (`request.principal()`).
             let principal = try access.authenticate(authorization: head.headers["authorization"])
+            head.identity.set(principal)
             if let user = Self.namespace(of: head.path) { try principal.authorize(user: user) }
             return router.plan(for: head)
         } catch {
@@ -40,9 +42,18 @@ struct AuthenticatingHandler: HTTPHandler {
 }
 
 extension HTTPRequest {
-    /// The caller (already authenticated by `AuthenticatingHandler`).
-    func principal(_ access: AccessControl) throws -> Principal {
-        try access.authenticate(authorization: headers["authorization"])
+    /// The caller, as `AuthenticatingHandler` resolved it when the headers arrived.
+    func principal() throws -> Principal {
+        try head.principal()
+    }
+}
+
+extension HTTPRequestHead {
+    func principal() throws -> Principal {
+        guard let principal = identity.get(Principal.self) else {
+            throw WarehouseError.unauthorized("missing bearer token: send Authorization: Bearer <token>")
+        }
+        return principal
     }
 }
 
@@ -54,7 +65,7 @@ struct TokenRoutes {
         let access = self.access
         return [
             RouteDefinition("POST", "/auth/tokens", body: .buffered(maxBytes: 64 << 10)) { request in
-                try request.principal(access).requireAdmin()
+                try request.principal().requireAdmin()
                 let body = try JSON.object(from: request.body.bytes)
                 guard case .string(let user)? = body["user_id"] else {
                     throw WarehouseError.invalid("field 'user_id' is required: the user the token acts for")
@@ -63,11 +74,11 @@ struct TokenRoutes {
                 return JSON.response(TokenDTO(token, secret: secret), status: 201)
             },
             RouteDefinition("GET", "/auth/tokens") { request in
-                try request.principal(access).requireAdmin()
+                try request.principal().requireAdmin()
                 return JSON.response(try access.tokens(user: request.nonEmptyQuery("user_id")).map { TokenDTO($0, secret: nil) })
             },
             RouteDefinition("DELETE", "/auth/tokens/{token_id}") { request in
-                try request.principal(access).requireAdmin()
+                try request.principal().requireAdmin()
                 try access.revokeToken(id: request.parameter("token_id"))
                 return JSON.response(["revoked": request.parameter("token_id")])
             },

@@ -19,7 +19,7 @@ enum ErrorResponses {
     /// A 5xx is the server's fault: its full error goes to the log, never to the client.
     static func logIfInternal(_ error: any Error, status: Int, head: HTTPRequestHead, logger: Logger) {
         if status >= 500 {
-            logger.error("\(head.method) \(head.path) failed: \(error)", metadata: ["status": String(status)])
+            logger.error("\(head.method) \(head.path) failed: \(error)", metadata: ["status": String(status), "request_id": head.requestID])
         }
     }
 

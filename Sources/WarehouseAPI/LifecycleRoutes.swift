@@ -44,7 +44,7 @@ struct LifecycleRoutes {
                 ]))
             },
             RouteDefinition("GET", "/notifications") { request in
-                let principal = try request.principal(access)
+                let principal = try request.principal()
                 guard let user = request.nonEmptyQuery("user_id") else { throw WarehouseError.invalid("query parameter 'user_id' is required") }
                 try principal.authorize(user: user)
                 let limit = try request.integerQuery("limit", default: 100, range: 1...1000)

@@ -24,7 +24,7 @@ struct ModelRoutes {
                 let incoming: IncomingFile
                 do {
                     fields = try UploadFields(form.fields)
-                    try request.principal(access).authorize(user: fields.userID)
+                    try request.principal().authorize(user: fields.userID)
                     incoming = try Self.incomingFile(named: "file", in: form)
                 } catch {
                     staged?.discard()
@@ -35,7 +35,7 @@ struct ModelRoutes {
             RouteDefinition("POST", "/ai-models/upload/folder", body: uploadBody) { request in
                 let form = try Self.form(of: request)
                 let fields = try UploadFields(form.fields)
-                try request.principal(access).authorize(user: fields.userID)
+                try request.principal().authorize(user: fields.userID)
                 let archive = try Self.incomingFile(named: "zip_file", in: form)
                 let preserve = try form.field("preserve_structure").flatMap { $0.isEmpty ? nil : $0 }
                     .map { try FieldValues.bool($0, field: "preserve_structure") } ?? true
@@ -46,11 +46,11 @@ struct ModelRoutes {
             RouteDefinition("GET", "/ai-models/search/{user_id}") { request in
                 let user = try request.userParameter()
                 let query = try request.modelQuery(user: user, text: request.nonEmptyQuery("query") ?? request.nonEmptyQuery("q"),
-                                                   principal: try request.principal(access))
+                                                   principal: try request.principal())
                 return Self.listing(try service.search(query))
             },
             RouteDefinition("GET", "/ai-models/{user_id}") { request in
-                let query = try request.modelQuery(user: try request.userParameter(), text: nil, principal: try request.principal(access))
+                let query = try request.modelQuery(user: try request.userParameter(), text: nil, principal: try request.principal())
                 return Self.listing(try service.search(query))
             },
             RouteDefinition("GET", "/ai-models/{user_id}/{model_id}") { request in

@@ -17,11 +17,11 @@ struct TrainingRoutes {
         return [
             RouteDefinition("POST", "/training/jobs", body: .buffered(maxBytes: 1 << 20)) { request in
                 let trainingRequest = try TrainingRequest(json: try JSON.object(from: request.body.bytes))
-                try request.principal(access).authorize(user: trainingRequest.userID)
+                try request.principal().authorize(user: trainingRequest.userID)
                 return JSON.response(try training.submit(trainingRequest), status: 202)
             },
             RouteDefinition("GET", "/training/jobs") { request in
-                let principal = try request.principal(access)
+                let principal = try request.principal()
                 guard let user = request.nonEmptyQuery("user_id") else { throw WarehouseError.invalid("query parameter 'user_id' is required") }
                 try principal.authorize(user: user)
                 return JSON.response(try training.jobs(user: user))
@@ -57,7 +57,7 @@ struct TrainingRoutes {
         let id = request.parameter("job_id")
         let job = try training.job(id: id)
         do {
-            try request.principal(access).authorize(user: job.userID)
+            try request.principal().authorize(user: job.userID)
         } catch WarehouseError.forbidden {
             throw WarehouseError.notFound("training job '\(id)' not found")
         }

@@ -17,19 +17,18 @@ struct UploadSessionRoutes {
         return [
             RouteDefinition("POST", Self.prefix, body: .buffered(maxBytes: 4 << 20)) { request in
                 let created = try UploadSessionRequest(json: try JSON.object(from: request.body.bytes))
-                try request.principal(access).authorize(user: created.fields.userID)
+                try request.principal().authorize(user: created.fields.userID)
                 return JSON.response(UploadSessionDTO(try sessions.create(created), sessions: sessions), status: 201)
             },
             RouteDefinition("GET", Self.prefix + "/{session_id}") { request in
-                let session = try Self.session(request.parameter("session_id"), principal: try request.principal(access), sessions)
+                let session = try Self.session(request.parameter("session_id"), principal: try request.principal(), sessions)
                 return JSON.response(UploadSessionDTO(try sessions.current(session), sessions: sessions))
             },
             RouteDefinition("PUT", Self.prefix + "/{session_id}/parts/{part_number}", body: .streamed({ head in
                 // The part goes to the store as it arrives: everything is checked from the head first.
                 let segments = head.path.split(separator: "/").map(String.init)
                 guard segments.count == 6 else { throw WarehouseError.notFound("no such part") }
-                let session = try Self.session(segments[3], principal: try access.authenticate(authorization: head.headers["authorization"]),
-                                               sessions)
+                let session = try Self.session(segments[3], principal: try head.principal(), sessions)
                 let receiver = try sessions.receivePart(session: session, path: head.query("file"), number: try Self.partNumber(segments[5]),
                                                         length: head.contentLength, sha256: head.headers["x-part-sha256"])
                 return PartSink(receiver)
@@ -41,18 +40,18 @@ struct UploadSessionRoutes {
                 return JSON.response(UploadPartDTO(file: part.receiver.file.path, part: stored))
             },
             RouteDefinition("GET", Self.prefix + "/{session_id}/parts/{part_number}/url") { request in
-                let session = try Self.session(request.parameter("session_id"), principal: try request.principal(access), sessions)
+                let session = try Self.session(request.parameter("session_id"), principal: try request.principal(), sessions)
                 let signed = try sessions.presignPart(session: session, path: request.nonEmptyQuery("file"),
                                                       number: try Self.partNumber(request.parameter("part_number")),
                                                       sha256: request.nonEmptyQuery("sha256"))
                 return JSON.response(PresignedPartDTO(url: signed.url, expiresAt: signed.expiresAt, size: signed.size))
             },
             RouteDefinition("POST", Self.prefix + "/{session_id}/complete") { request in
-                let session = try Self.session(request.parameter("session_id"), principal: try request.principal(access), sessions)
+                let session = try Self.session(request.parameter("session_id"), principal: try request.principal(), sessions)
                 return JSON.response(try sessions.complete(session))
             },
             RouteDefinition("DELETE", Self.prefix + "/{session_id}") { request in
-                let session = try Self.session(request.parameter("session_id"), principal: try request.principal(access), sessions)
+                let session = try Self.session(request.parameter("session_id"), principal: try request.principal(), sessions)
                 try sessions.abort(session)
                 return JSON.response(["session_id": JSONValue.string(session.id), "aborted": .bool(true)])
             },

@@ -98,7 +98,7 @@ public final class WarehouseApplication: Sendable {
             // Stage only for a caller allowed in the namespace the early fields name.
             guard file.fieldName == "file",
                   let user = fieldsSoFar.first(where: { $0.name == "user_id" })?.value,
-                  (try? access.authenticate(authorization: head.headers["authorization"]).authorize(user: user)) != nil,
+                  (try? head.principal().authorize(user: user)) != nil,
                   let staged = StagedUpload(service: service, fieldsSoFar: fieldsSoFar, filename: file.filename) else { return nil }
             return StagedUploadObserver(staged)
         }

@@ -1,3 +1,4 @@
+import Synchronization
 /// Header names are case-insensitive: looked up lowercased, sent as written.
 public struct HTTPHeaders: Sendable, Sequence {
     private var fields: [(name: String, value: String)] = []
@@ -31,11 +32,29 @@ public struct HTTPRequestHead: Sendable {
     /// Decoded query arguments in order; repeated names keep every value.
     public let queryItems: [(name: String, value: String)]
 
+    /// The request's id: the client's `X-Request-ID` when it is a sensible token, else a new
+    /// one. Echoed in the response and named in every log line about the request.
+    public let requestID: String
+    /// Who is calling, once the application resolved it from the headers (a reference, so
+    /// every copy of the head, the body parser's included, sees it).
+    public let identity: RequestIdentity
+
     public init(method: String, path: String, headers: HTTPHeaders, queryItems: [(name: String, value: String)]) {
         self.method = method
         self.path = path
         self.headers = headers
         self.queryItems = queryItems
+        requestID = Self.requestID(from: headers["x-request-id"])
+        identity = RequestIdentity()
+    }
+
+    /// The client's id if it is 1-128 characters of letters, digits and `-_.:`; else 16 random hex digits.
+    static func requestID(from header: String?) -> String {
+        if let header, (1...128).contains(header.utf8.count),
+           header.utf8.allSatisfy({ (48...57).contains($0) || (65...90).contains($0) || (97...122).contains($0) || "-_.:".utf8.contains($0) }) {
+            return header
+        }
+        return String(UInt64.random(in: .min ... .max), radix: 16).leftPadded(to: 16)
     }
 
     /// First value of a query argument.
@@ -114,5 +133,22 @@ extension String {
         while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
         while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }
         return slice
+    }
+}
+
+/// The caller of one request, set once when its headers are checked, read by its route.
+public final class RequestIdentity: Sendable {
+    private let value = Mutex<(any Sendable)?>(nil)
+
+    public init() {}
+
+    public func set(_ identity: any Sendable) { value.withLock { $0 = identity } }
+
+    public func get<T>(_ type: T.Type) -> T? { value.withLock { $0 as? T } }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

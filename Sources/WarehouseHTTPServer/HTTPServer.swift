@@ -103,7 +103,7 @@ enum Callbacks {
                     "request body of \(declared) bytes is larger than the limit of \(server.configuration.maxBodyBytes) bytes")))
                 context.status = response.status
                 defer { context.finish() }
-                return ResponseSender.queue(response, on: connection, sent: context.sent)
+                return ResponseSender.queue(response, on: connection, requestID: context.head.requestID, sent: context.sent)
             }
             requestContext.pointee = Unmanaged.passRetained(context).toOpaque()
             return MHD_Result.YES
@@ -120,7 +120,7 @@ enum Callbacks {
         }
         let response = context.respond()
         context.status = response.status
-        return ResponseSender.queue(response, on: connection, sent: context.sent)
+        return ResponseSender.queue(response, on: connection, requestID: context.head.requestID, sent: context.sent)
     }
 
     static let completed: MHD_RequestCompletedCallback = { _, _, requestContext, _ in

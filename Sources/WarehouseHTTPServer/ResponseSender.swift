@@ -5,18 +5,20 @@ import Glibc
 
 /// Turns an `HTTPResponse` into an MHD response and queues it.
 enum ResponseSender {
-    static func queue(_ response: HTTPResponse, on connection: OpaquePointer, sent: SentBytes? = nil) -> MHD_Result {
+    static func queue(_ response: HTTPResponse, on connection: OpaquePointer, requestID: String, sent: SentBytes? = nil) -> MHD_Result {
         guard let mhdResponse = makeResponse(response.body, sent: sent) else {
             let fallback = Array("{\"detail\":\"internal error: cannot open response body\"}".utf8)
             guard let failed = bytesResponse(fallback) else { return MHD_Result.NO }
             defer { MHD_destroy_response(failed) }
             _ = MHD_add_response_header(failed, "Content-Type", "application/json")
+            _ = MHD_add_response_header(failed, "X-Request-ID", requestID)
             return MHD_queue_response(connection, 500, failed)
         }
         defer { MHD_destroy_response(mhdResponse) }
         for (name, value) in response.headers {
             _ = MHD_add_response_header(mhdResponse, name, value)
         }
+        _ = MHD_add_response_header(mhdResponse, "X-Request-ID", requestID)
         return MHD_queue_response(connection, UInt32(response.status), mhdResponse)
     }
 
