@@ -26,6 +26,14 @@ static inline CURLcode mw_curl_setopt_write_function(CURL *handle, CURLoption op
 static inline CURLcode mw_curl_setopt_read_function(CURL *handle, curl_read_callback value) {
     return curl_easy_setopt(handle, CURLOPT_READFUNCTION, value);
 }
+/// For CURLOPT_SEEKFUNCTION: curl rewinds a body it must send again (a retried request on a
+/// reused connection that died) through it.
+static inline CURLcode mw_curl_setopt_seek_function(CURL *handle, curl_seek_callback value) {
+    return curl_easy_setopt(handle, CURLOPT_SEEKFUNCTION, value);
+}
+/// CURL_SEEKFUNC_* are macros; exported as constants.
+static const int mw_curl_seekfunc_ok = CURL_SEEKFUNC_OK;
+static const int mw_curl_seekfunc_cantseek = CURL_SEEKFUNC_CANTSEEK;
 /// curl_easy_getinfo is variadic too; we only read long values (the response code).
 static inline CURLcode mw_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);

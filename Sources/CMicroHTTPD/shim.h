@@ -52,6 +52,12 @@ static inline uint16_t mw_mhd_bound_port(struct MHD_Daemon *daemon) {
 /// memmem is a GNU extension that Glibc's Swift module does not export; the multipart parser
 /// needs it to find boundaries at memory speed.
 extern void *memmem(const void *haystack, size_t haystack_length, const void *needle, size_t needle_length);
+/* MHD_get_connection_info is variadic and answers a union: the connection's socket. */
+static inline int mw_mhd_connection_fd(struct MHD_Connection *connection) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info ? info->connect_fd : -1;
+}
+
 static inline const void *mw_memmem(const void *haystack, size_t haystack_length, const void *needle, size_t needle_length) {
     return memmem(haystack, haystack_length, needle, needle_length);
 }

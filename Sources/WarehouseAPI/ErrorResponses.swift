@@ -36,6 +36,7 @@ enum ErrorResponses {
             case .rangeNotSatisfiable: return (416, error.description)
             case .storageUnavailable(let detail): return (503, "storage unavailable: \(detail)")
             case .storedObjectDrifted(let detail): return (500, detail)
+            case .cancelled(let detail): return (503, detail)
             }
         case let error as HTTPBodyError:
             switch error {

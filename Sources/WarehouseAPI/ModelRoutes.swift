@@ -41,7 +41,8 @@ struct ModelRoutes {
                     .map { try FieldValues.bool($0, field: "preserve_structure") } ?? true
                 let primary = form.field("primary_file").flatMap { $0.isEmpty ? nil : $0 }
                 return JSON.response(try service.uploadFolder(fields: fields, archive: archive, preserveStructure: preserve,
-                                                              primaryFile: primary))
+                                                              primaryFile: primary,
+                                                              isCancelled: { request.head.cancellation.isCancelled }))
             },
             RouteDefinition("GET", "/ai-models/search/{user_id}") { request in
                 let user = try request.userParameter()

@@ -54,6 +54,11 @@ public final class ServiceMetrics: HTTPRequestObserver {
         }
     }
 
+    /// Requests of `route` that ended (answered or abandoned) since start.
+    public func requestsEnded(route: String) -> UInt64 {
+        state.withLock { $0.requests.filter { $0.key.route == route }.values.reduce(0, +) }
+    }
+
     func storageError(operation: String, kind: String) {
         state.withLock { $0.storageErrors[StorageKey(operation: operation, kind: kind), default: 0] += 1 }
     }

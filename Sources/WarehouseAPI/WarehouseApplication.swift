@@ -224,6 +224,16 @@ public final class WarehouseApplication: Sendable {
         server.stop()
         follower?.stop()
     }
+
+    /// A graceful stop (SIGTERM): no new connections; training stops (its event streams end);
+    /// requests in flight get `shutdown_grace_seconds` to finish; then the ones left are
+    /// cancelled and roll back what they began, and the server exits.
+    public func shutdown() {
+        let grace = configuration.shutdownGraceSeconds
+        logger.info("stopping: no new connections; \(server.activeRequests) request(s) in flight get up to \(grace) s")
+        server.shutdown(grace: grace) { training.stop() }
+        follower?.stop()
+    }
 }
 
 /// SHA-256 as the multipart parser's streaming digest.

@@ -17,6 +17,9 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     public var maxUploadBytes: UInt64 = 1 << 40
     /// How long an upload session stays open (`WAREHOUSE_UPLOAD_SESSION_LIFETIME_SECONDS`).
     public var uploadSessionLifetimeSeconds = 86_400
+    /// On SIGTERM, how long requests in flight may run before what is left is rolled back
+    /// (`WAREHOUSE_SHUTDOWN_GRACE_SECONDS`).
+    public var shutdownGraceSeconds: Double = 10
     /// Seconds a connection may sit idle (or trickle nothing) before it is closed.
     public var connectionTimeoutSeconds: UInt32 = 120
     /// Connections served at once; more wait in the listen queue.
@@ -106,7 +109,7 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "s3_prefix", "s3_part_size", "s3_concurrent_parts",
         "zip_max_entries", "zip_max_total_bytes", "zip_max_compression_ratio", "zip_ratio_threshold_bytes",
         "training_workers", "prediction_cache_size", "retrain_enabled", "retrain_accuracy_threshold", "retrain_feedback_count",
-        "retrain_min_feedback", "upload_session_lifetime_seconds",
+        "retrain_min_feedback", "upload_session_lifetime_seconds", "shutdown_grace_seconds",
         "replication", "replica_id", "replication_poll_seconds", "lease_seconds", "change_retention_seconds",
     ]
 
@@ -133,6 +136,9 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         case "upload_session_lifetime_seconds":
             guard let seconds = Int(value), seconds > 0 else { throw invalid("a positive number of seconds") }
             uploadSessionLifetimeSeconds = seconds
+        case "shutdown_grace_seconds":
+            guard let seconds = Double(value), seconds >= 0, seconds <= 3600 else { throw invalid("a number of seconds from 0 to 3600") }
+            shutdownGraceSeconds = seconds
         case "zip_max_entries":
             guard let count = Int(value), count > 0 else { throw invalid("a positive entry count") }
             zipLimits.maxEntries = count

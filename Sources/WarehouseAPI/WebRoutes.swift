@@ -188,7 +188,8 @@ struct WebRoutes {
                 try session.principal.authorize(user: fields.userID)
                 let incoming = try ModelRoutes.incomingFile(named: "file", in: form)
                 let record = form.field("as_folder") == "on"
-                    ? try service.uploadFolder(fields: fields, archive: incoming, preserveStructure: true, primaryFile: nil)
+                    ? try service.uploadFolder(fields: fields, archive: incoming, preserveStructure: true, primaryFile: nil,
+                                            isCancelled: { request.head.cancellation.isCancelled })
                     : try service.uploadSingle(fields: fields, file: incoming)
                 return JSON.response(["location": "/ui/models/\(record.userID)/\(record.modelID)?version=\(record.version)"])
             },

@@ -22,12 +22,15 @@ public enum WarehouseError: Error, Equatable, CustomStringConvertible {
     /// A stored object that is no longer the file the catalog recorded (changed, truncated or
     /// removed behind the service's back): refused before a byte is sent. 500.
     case storedObjectDrifted(String)
+    /// The work was stopped before it finished (its client went away, or the server is
+    /// shutting down) and rolled back. 503.
+    case cancelled(String)
 
     public var description: String {
         switch self {
         case .invalid(let text), .notFound(let text), .alreadyExists(let text), .conflict(let text),
              .tooLarge(let text), .unauthorized(let text), .forbidden(let text), .storageUnavailable(let text),
-             .storedObjectDrifted(let text):
+             .storedObjectDrifted(let text), .cancelled(let text):
             return text
         case .rangeNotSatisfiable(let size):
             return "requested range is not satisfiable (object size \(size) bytes)"

@@ -130,6 +130,8 @@ public final class CurlEasy {
                 if let length = transfer.bodyLength { mw_curl_setopt_off_t(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(length)) }
                 mw_curl_setopt_read_function(handle, CurlCallbacks.read)
                 mw_curl_setopt_pointer(handle, CURLOPT_READDATA, context)
+                mw_curl_setopt_seek_function(handle, CurlCallbacks.seek)
+                mw_curl_setopt_pointer(handle, CURLOPT_SEEKDATA, context)
                 if request.method != "PUT" { mw_curl_setopt_pointer(handle, CURLOPT_CUSTOMREQUEST, request.method) }
             }
 
@@ -226,8 +228,13 @@ final class Transfer {
         return wanted
     }
 
-    /// Rewinds the body when curl must resend it (redirects, auth retries).
-    func rewind() { bodySent = 0 }
+    /// Moves the body to `offset` when curl must send it again (a request retried on a fresh
+    /// connection after a reused one died; a redirect). A streamed body cannot go back.
+    func seek(to offset: UInt64) -> Bool {
+        guard bodyReader == nil, let length = bodyLength, offset <= length else { return false }
+        bodySent = offset
+        return true
+    }
 
     func receive(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let code = status
@@ -272,6 +279,12 @@ enum CurlCallbacks {
         let line = String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
         Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue().receiveHeader(line)
         return length
+    }
+
+    static let seek: curl_seek_callback = { context, offset, origin in
+        guard let context, origin == SEEK_SET, offset >= 0 else { return mw_curl_seekfunc_cantseek }
+        let transfer = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
+        return transfer.seek(to: UInt64(offset)) ? mw_curl_seekfunc_ok : mw_curl_seekfunc_cantseek
     }
 
     static let read: curl_read_callback = { pointer, size, count, context in

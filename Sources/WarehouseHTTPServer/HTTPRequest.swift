@@ -1,4 +1,7 @@
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 /// Header names are case-insensitive: looked up lowercased, sent as written.
 public struct HTTPHeaders: Sendable, Sequence {
     private var fields: [(name: String, value: String)] = []
@@ -38,6 +41,9 @@ public struct HTTPRequestHead: Sendable {
     /// Who is calling, once the application resolved it from the headers (a reference, so
     /// every copy of the head, the body parser's included, sees it).
     public let identity: RequestIdentity
+    /// Whether the work for this request should stop: its client went away, or the server is
+    /// shutting down and the grace period ran out. Long handlers ask between steps.
+    public internal(set) var cancellation = RequestCancellation.never
 
     public init(method: String, path: String, headers: HTTPHeaders, queryItems: [(name: String, value: String)]) {
         self.method = method
@@ -150,5 +156,28 @@ public final class RequestIdentity: Sendable {
 extension String {
     func leftPadded(to width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
+
+/// Answers whether a request's work is still wanted.
+public final class RequestCancellation: Sendable {
+    /// For requests that are never cancelled (made by hand, in tests).
+    public static let never = RequestCancellation(socket: -1, server: nil)
+
+    private let socket: Int32
+    private let server: ShutdownState?
+
+    init(socket: Int32, server: ShutdownState?) {
+        self.socket = socket
+        self.server = server
+    }
+
+    /// The client closed its connection (a zero-byte peek), or the server gave up waiting.
+    public var isCancelled: Bool {
+        if server?.abandoning == true { return true }
+        guard socket >= 0 else { return false }
+        var byte: UInt8 = 0
+        let count = recv(socket, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
     }
 }

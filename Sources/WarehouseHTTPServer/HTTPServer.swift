@@ -1,4 +1,5 @@
 internal import CMicroHTTPD
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,6 +29,15 @@ public struct HTTPServerConfiguration: Sendable {
     }
 }
 
+/// Where a server is in its shutdown, read by every request's cancellation.
+final class ShutdownState: Sendable {
+    private let abandoned = Atomic<Bool>(false)
+    let activeRequests = Atomic<Int>(0)
+
+    var abandoning: Bool { abandoned.load(ordering: .relaxed) }
+    func abandon() { abandoned.store(true, ordering: .relaxed) }
+}
+
 public struct HTTPServerError: Error, CustomStringConvertible {
     public let description: String
 }
@@ -42,6 +52,10 @@ public final class HTTPServer: @unchecked Sendable {
     let handler: any HTTPHandler
     private var daemon: OpaquePointer?
     public private(set) var port: UInt16 = 0
+    let shutdownState = ShutdownState()
+
+    /// Requests received and not finished (answered, refused or abandoned).
+    public var activeRequests: Int { shutdownState.activeRequests.load(ordering: .relaxed) }
 
     public init(configuration: HTTPServerConfiguration, handler: any HTTPHandler) {
         self.configuration = configuration
@@ -53,13 +67,14 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     public func start() throws {
+        // ITC: `shutdown` stops the listening thread from accepting (MHD_quiesce_daemon needs it).
         let flags = MHD_USE_INTERNAL_POLLING_THREAD.rawValue | MHD_USE_THREAD_PER_CONNECTION.rawValue
-            | MHD_USE_ERROR_LOG.rawValue
+            | MHD_USE_ERROR_LOG.rawValue | MHD_USE_ITC.rawValue
         // The daemon holds an unretained pointer: the server outlives it (stop() runs in deinit).
         let context = Unmanaged.passUnretained(self).toOpaque()
         guard let daemon = mw_mhd_start_daemon(
             UInt32(flags), configuration.host, configuration.port,
-            Callbacks.access, context, Callbacks.completed, nil,
+            Callbacks.access, context, Callbacks.completed, context,
             configuration.connectionMemoryLimit, configuration.connectionTimeoutSeconds,
             configuration.connectionLimit
         ) else {
@@ -76,6 +91,24 @@ public final class HTTPServer: @unchecked Sendable {
             self.daemon = nil
         }
     }
+
+    /// Stops accepting connections, gives the requests in flight up to `grace` seconds to
+    /// finish, then cancels the rest (their handlers see `isCancelled` and roll back) and
+    /// waits for their threads. `drained` runs once nothing new can arrive (the caller stops
+    /// work that keeps requests open, such as event streams).
+    public func shutdown(grace: Double, drained: () -> Void = {}) {
+        guard let daemon else { return }
+        let listening = MHD_quiesce_daemon(daemon)
+        // Not accepted any more, and on Linux a shut-down listening socket refuses new
+        // connections at once instead of leaving them in the backlog until the exit.
+        if listening >= 0 { Glibc.shutdown(listening, Int32(SHUT_RDWR)) }
+        drained()
+        let deadline = ContinuousClock.now + .milliseconds(Int(grace * 1000))
+        while activeRequests > 0, ContinuousClock.now < deadline { usleep(20_000) }
+        shutdownState.abandon()
+        stop()
+        if listening >= 0 { close(listening) }
+    }
 }
 
 /// libmicrohttpd's C callbacks. Nonisolated `static let`s: they run on MHD's threads and must
@@ -87,11 +120,12 @@ enum Callbacks {
 
         guard let existing = requestContext.pointee else {
             // First call: headers only.
-            let head = HTTPRequestHead(
+            var head = HTTPRequestHead(
                 method: method.map { String(cString: $0) } ?? "GET",
                 path: url.map { String(cString: $0) } ?? "/",
                 headers: ConnectionValues.headers(connection),
                 queryItems: ConnectionValues.query(connection))
+            head.cancellation = RequestCancellation(socket: mw_mhd_connection_fd(connection), server: server.shutdownState)
             let plan = server.handler.plan(for: head)
             let context = RequestContext(head: head, plan: plan, maxBodyBytes: server.configuration.maxBodyBytes,
                                          minBytesPerSecond: server.configuration.minBodyBytesPerSecond,
@@ -106,6 +140,7 @@ enum Callbacks {
                 return ResponseSender.queue(response, on: connection, requestID: context.head.requestID, sent: context.sent)
             }
             requestContext.pointee = Unmanaged.passRetained(context).toOpaque()
+            server.shutdownState.activeRequests.add(1, ordering: .relaxed)
             return MHD_Result.YES
         }
 
@@ -123,13 +158,14 @@ enum Callbacks {
         return ResponseSender.queue(response, on: connection, requestID: context.head.requestID, sent: context.sent)
     }
 
-    static let completed: MHD_RequestCompletedCallback = { _, _, requestContext, _ in
+    static let completed: MHD_RequestCompletedCallback = { cls, _, requestContext, _ in
         // Runs for finished and aborted requests alike: dropping the context removes any
         // spool files an aborted upload left.
         guard let requestContext, let pointer = requestContext.pointee else { return }
         Unmanaged<RequestContext>.fromOpaque(pointer).takeUnretainedValue().finish()
         Unmanaged<RequestContext>.fromOpaque(pointer).release()
         requestContext.pointee = nil
+        if let cls { Unmanaged<HTTPServer>.fromOpaque(cls).takeUnretainedValue().shutdownState.activeRequests.subtract(1, ordering: .relaxed) }
     }
 }
 

@@ -9,8 +9,10 @@ extension ModelService {
     /// stream one by one into spool files and on to the store, so memory stays bounded.
     /// `__MACOSX/`, `._*` and `.DS_Store` are left out (named in `custom_metadata.skipped_entries`); with `preserveStructure` false paths are
     /// flattened to base names. A folder upload into an existing version is 409.
+    /// `isCancelled` is asked before each entry: when it says so (the client went away, the
+    /// server is stopping), the extraction stops there and the version is rolled back.
     public func uploadFolder(fields: UploadFields, archive: IncomingFile, preserveStructure: Bool,
-                             primaryFile: String?) throws -> ModelVersionRecord {
+                             primaryFile: String?, isCancelled: () -> Bool = { false }) throws -> ModelVersionRecord {
         try mappingZipErrors {
             let extractor = try ZipExtractor(path: archive.spoolPath, limits: zipLimits)
             var targets: [String: String] = [:]
@@ -41,6 +43,10 @@ extension ModelService {
                 defer { buffer.deallocate() }
                 try extractor.extract { entry, stream in
                     guard let target = targets[entry.path] else { return }
+                    if isCancelled() {
+                        throw WarehouseError.cancelled("the folder upload was stopped at entry \(analyses.count + 1) of \(targets.count) "
+                            + "(the client went away, or the server is stopping); nothing of it was kept")
+                    }
                     let spool = try SpoolFile(directory: spoolDirectory)
                     while true {
                         let count = try stream.read(into: buffer)

@@ -21,6 +21,8 @@ public final class VersionTransaction {
     public let pending: PendingVersion
     /// The files added so far, by path.
     private(set) var files: [String: ModelFile] = [:]
+    /// Keys known to hold an object of this version (their store call returned).
+    private var storedKeys = Set<String>()
     /// Whether the transaction ended (committed or abandoned).
     private(set) var finished = false
     /// The manifest was written (an abandon must announce its removal).
@@ -61,6 +63,7 @@ public final class VersionTransaction {
         precondition(!finished, "a finished version transaction takes no files")
         files[file.filePath] = file
         try service.store.putFile(key: key(for: file.filePath), path: spoolPath, size: file.fileSize, sha256: file.fileHash)
+        storedKeys.insert(key(for: file.filePath))
     }
 
     /// Records a file whose bytes the caller already put at `key(for:)` (a streaming or parted
@@ -68,6 +71,7 @@ public final class VersionTransaction {
     public func adopt(_ file: ModelFile) {
         precondition(!finished, "a finished version transaction takes no files")
         files[file.filePath] = file
+        storedKeys.insert(key(for: file.filePath))
     }
 
     /// Carries `file` of `parent` into this version by a server-side copy (S3 CopyObject, a
@@ -79,12 +83,14 @@ public final class VersionTransaction {
         files[file.filePath] = carried
         let source = ObjectKeys.file(user: parent.userID, model: parent.modelID, version: parent.version, path: file.filePath)
         try service.store.copy(from: source, to: key(for: file.filePath), size: file.fileSize)
+        storedKeys.insert(key(for: file.filePath))
     }
 
     /// Forgets a file added earlier and removes its object (a replaced or dropped path).
     public func remove(path: String) throws {
         guard files.removeValue(forKey: path) != nil else { return }
         try service.store.delete(key: key(for: path))
+        storedKeys.remove(key(for: path))
     }
 
     /// The files added so far, in path order.
@@ -124,15 +130,21 @@ public final class VersionTransaction {
     }
 
     /// Removes everything the transaction made: its objects (also any that a crashed process
-    /// stored under the version), the manifest or claim, and the pending row. Objects that
-    /// cannot be removed now are unreferenced, so gc collects them; a manifest or claim that
-    /// cannot be removed keeps the row pending, so startup recovery finishes the job (a
-    /// manifest left alone would bring the version back at the next reindex).
+    /// stored under the version), the manifest or claim, and the pending row. When the store
+    /// cannot remove objects known to be stored, or the manifest or claim, the row stays
+    /// pending and this throws, so startup recovery finishes the job (a manifest left alone
+    /// would bring the version back at the next reindex). Objects a failed call may have left
+    /// unbeknown are unreferenced, so gc collects them.
     public func abandon() throws {
         guard !finished else { return }
         let prefix = ObjectKeys.versionPrefix(user: userID, model: modelID, version: version)
-        let listed = (try? service.store.list(prefix: prefix).map(\.key)) ?? []
-        try? service.store.delete(keys: Set(files.keys.map(key(for:))).union(listed).sorted())
+        var doomed = storedKeys.union(files.keys.map(key(for:)))
+        do {
+            doomed.formUnion(try service.store.list(prefix: prefix).map(\.key))
+            try service.store.delete(keys: doomed.sorted())
+        } catch where storedKeys.isEmpty {
+            // Nothing of it is known to be stored: the row need not wait for the store.
+        }
         if manifestWritten || service.shared != nil {
             try service.store.delete(key: manifestKey)
         }

@@ -42,9 +42,19 @@ struct ServeCommand: WarehouseCommand {
         try application.start()
         var received: Int32 = 0
         sigwait(&signals, &received)
-        Logger(label: "warehouse").info("signal \(received) received; stopping")
-        application.stop()
-        return 0
+        let logger = Logger(label: "warehouse")
+        logger.info("signal \(received) received; stopping (a second SIGTERM or SIGINT stops at once)")
+        let stopping = Thread {
+            application.shutdown()
+            exit(0)
+        }
+        stopping.name = "shutdown"
+        stopping.start()
+        // A second signal while the graceful stop runs: out now. What was in flight is
+        // rolled back by startup recovery.
+        sigwait(&signals, &received)
+        logger.warning("signal \(received) received again; exiting without waiting")
+        _exit(128 + received)
     }
 }
 
