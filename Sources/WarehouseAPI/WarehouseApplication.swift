@@ -146,6 +146,7 @@ public final class WarehouseApplication: Sendable {
             pathStyle: configuration.s3PathStyle)
         s3.partSize = configuration.s3PartSize
         s3.concurrentParts = configuration.s3ConcurrentParts
+        s3.signPartPayloads = configuration.s3SignPartPayloads
         do {
             return try S3Store(configuration: s3, prefix: configuration.s3Prefix, createBucket: true)
         } catch WarehouseError.storageUnavailable(let detail) {

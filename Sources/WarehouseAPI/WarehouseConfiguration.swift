@@ -40,6 +40,9 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     public var s3PartSize: UInt64 = 8 << 20
     /// Multipart parts in flight at once.
     public var s3ConcurrentParts = 8
+    /// Sign each multipart part with its SHA-256 instead of `UNSIGNED-PAYLOAD`
+    /// (`WAREHOUSE_S3_SIGN_PART_PAYLOADS`), for a store that insists.
+    public var s3SignPartPayloads = false
     /// Training jobs run at once (each uses both cores when it can).
     public var trainingWorkers = 1
     /// Trained pipelines kept in memory for /predict.
@@ -107,6 +110,7 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         "host", "port", "data_dir", "storage", "admin_token", "max_upload_bytes", "connection_timeout_seconds",
         "connection_limit", "min_upload_bytes_per_second", "slow_body_grace_seconds", "s3_endpoint", "s3_bucket",
         "s3_region", "s3_access_key", "s3_secret_key", "s3_path_style", "s3_prefix", "s3_part_size", "s3_concurrent_parts",
+        "s3_sign_part_payloads",
         "zip_max_entries", "zip_max_total_bytes", "zip_max_compression_ratio", "zip_ratio_threshold_bytes",
         "training_workers", "prediction_cache_size", "retrain_enabled", "retrain_accuracy_threshold", "retrain_feedback_count",
         "retrain_min_feedback", "upload_session_lifetime_seconds", "shutdown_grace_seconds",
@@ -172,6 +176,9 @@ public struct WarehouseConfiguration: Sendable, Equatable {
             guard let flag = try? FieldValues.bool(value, field: name) else { throw invalid("true or false") }
             s3PathStyle = flag
         case "s3_prefix": s3Prefix = value
+        case "s3_sign_part_payloads":
+            guard let flag = try? FieldValues.bool(value, field: name) else { throw invalid("true or false") }
+            s3SignPartPayloads = flag
         case "s3_concurrent_parts":
             guard let count = Int(value), (1...64).contains(count) else { throw invalid("a number from 1 to 64") }
             s3ConcurrentParts = count

@@ -48,11 +48,13 @@ extension S3Client {
         return uploadID
     }
 
-    /// UploadPart from a file range, signed with the range's SHA-256; answers the part's ETag.
-    /// `sha256` is the range's digest when the caller already has it.
+    /// UploadPart from a file range, signed with the range's SHA-256 (unless payloads go
+    /// unsigned); answers the part's ETag. `sha256` is the range's digest when the caller has it.
     func uploadPart(key: String, uploadID: String, number: Int, path: String, offset: UInt64, length: UInt64,
                     sha256: String? = nil) throws -> String {
-        let hash = try sha256 ?? Self.sha256(ofFile: path, offset: offset, length: length)
+        let hash = configuration.signPartPayloads
+            ? try sha256 ?? Self.sha256(ofFile: path, offset: offset, length: length)
+            : SigV4Signer.unsignedPayload
         let response = try send(method: "PUT", key: key, query: [("partNumber", String(number)), ("uploadId", uploadID)],
                                 body: .file(path: path, offset: offset, length: length), payloadHash: hash)
         guard let etag = response.headers["etag"] else {

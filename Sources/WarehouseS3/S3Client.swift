@@ -16,6 +16,10 @@ public struct S3Configuration: Sendable {
     public var partSize: UInt64 = 8 << 20
     /// Parts in flight at once.
     public var concurrentParts = 8
+    /// Whether a multipart part sent from a file is signed with its own SHA-256 (read and
+    /// hashed once more), or sent as `UNSIGNED-PAYLOAD` as the AWS CLI does over TLS. The
+    /// file's whole SHA-256, hashed as it arrives, stays the upload's integrity check.
+    public var signPartPayloads = false
     /// Objects larger than this are copied in UploadPartCopy ranges (S3's CopyObject limit).
     public var maxSingleCopyBytes: UInt64 = 5 << 30
     /// Attempts for idempotent requests (connection errors, 500, 503, SlowDown).

@@ -42,12 +42,13 @@ public final class S3StreamingUpload: Sendable {
 
     var partSize: UInt64 { client.configuration.partSize }
 
-    /// Hashes `bytes` (just appended; the file now holds `size` bytes) and starts the parts
-    /// they complete. Never blocks the caller.
+    /// Hashes `bytes` for their part's signature (when parts are signed; the file now holds
+    /// `size` bytes) and starts the parts they complete. Never blocks the caller.
     public func available(_ bytes: UnsafeRawBufferPointer, path: String, size: UInt64) {
         let partSize = self.partSize
         var offset = 0
-        while offset < bytes.count {
+        // Unsigned parts need no digest of their own.
+        while client.configuration.signPartPayloads, offset < bytes.count {
             let part = Int(producer.written / partSize)
             let partEnd = UInt64(part + 1) * partSize
             let take = Int(min(UInt64(bytes.count - offset), partEnd - producer.written))
@@ -75,7 +76,7 @@ public final class S3StreamingUpload: Sendable {
             return
         }
         // The last, partial part: its hash is complete now (only if every byte was seen).
-        if producer.written == size, size % partSize != 0 {
+        if client.configuration.signPartPayloads, producer.written == size, size % partSize != 0 {
             let hash = Hex.encode(producer.current.finalize())
             hashes.withLock { $0[Int(size / partSize)] = hash }
             producer.current = SHA256()

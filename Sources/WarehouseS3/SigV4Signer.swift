@@ -18,6 +18,8 @@ public struct SigV4Signer: Sendable {
 
     /// SHA-256 of the empty payload.
     public static let emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    /// `x-amz-content-sha256` of a body the signature does not cover.
+    public static let unsignedPayload = "UNSIGNED-PAYLOAD"
 
     /// The headers to add to a request: `x-amz-date`, `x-amz-content-sha256`, `Authorization`.
     /// `path` is already URI-encoded (see `S3URI.encodePath`); `headers` must include `host`.
