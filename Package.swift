@@ -33,17 +33,21 @@ let package = Package(
         .target(name: "WarehouseFormats", dependencies: ["WarehouseCore", "WarehouseZip"]),
         .target(name: "WarehouseCatalog", dependencies: ["WarehouseCore", "WarehouseSQLite"]),
         .target(name: "WarehouseStorage", dependencies: ["WarehouseCore", "WarehouseCrypto", "WarehouseS3"]),
+        // Several replicas on one bucket: the change log and its follower, claims, leases,
+        // heartbeats. Services plug into the follower; it knows none of them.
+        .target(name: "WarehouseReplication", dependencies: ["WarehouseCore", "WarehouseCrypto"]),
         .target(
             name: "WarehouseService",
-            dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip", "WarehouseAutoML", "WarehouseONNX"]
+            dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip", "WarehouseAutoML", "WarehouseONNX", "WarehouseReplication"]
         ),
-        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseAutoML", "WarehouseCrypto", "WarehouseZip", "WarehouseStorage", "WarehouseS3"]),
+        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseAutoML", "WarehouseCrypto", "WarehouseZip", "WarehouseStorage", "WarehouseS3", "WarehouseReplication", "WarehouseCatalog", "WarehouseSQLite"]),
         // The command-line client: the HTTP API over libcurl, uploads streamed (folders zipped on the fly).
         .target(name: "WarehouseClient", dependencies: ["WarehouseCore", "WarehouseCurl", "WarehouseZip", "WarehouseCrypto"]),
         .executableTarget(name: "warehouse", dependencies: ["WarehouseAPI", "WarehouseFormats", "WarehouseAutoML", "WarehouseClient", "WarehouseCrypto"]),
         .target(name: "WarehouseTesting", dependencies: ["WarehouseAPI", "WarehouseStorage"]),
 
         .testTarget(name: "WarehouseCryptoTests", dependencies: ["WarehouseCrypto"]),
+        .testTarget(name: "WarehouseCoreTests", dependencies: ["WarehouseCore"]),
         .testTarget(name: "WarehouseHTTPServerTests", dependencies: ["WarehouseHTTPServer"]),
         .testTarget(name: "WarehouseCatalogTests", dependencies: ["WarehouseCatalog"]),
         .testTarget(name: "WarehouseZipTests", dependencies: ["WarehouseZip"]),

@@ -3,6 +3,7 @@ import WarehouseCatalog
 import WarehouseCore
 import WarehouseCrypto
 import WarehouseHTTPServer
+import WarehouseReplication
 import WarehouseService
 import WarehouseS3
 import WarehouseStorage
@@ -91,8 +92,10 @@ public final class WarehouseApplication: Sendable {
         }
         let access = AccessControl(catalog: catalog, adminToken: admin.token, shared: shared)
         self.access = access
-        let (models, datasets, training) = (service, self.datasets, self.training)
-        follower = shared.map { ReplicaFollower(shared: $0, models: models, datasets: datasets, training: training, access: access,
+        let (models, datasets, training, lifecycle) = (service, self.datasets, self.training, self.lifecycle)
+        // Versions and aliases first (as reindex), then datasets, tokens, notifications, jobs.
+        let followed: [any ReplicatedService] = [models, datasets, access, lifecycle, training]
+        follower = shared.map { ReplicaFollower(shared: $0, services: followed, position: CatalogFollowerPosition(catalog: catalog),
                                                 logger: logger) }
         staging.observeFile = { [service] head, fieldsSoFar, file in
             // Stage only for a caller allowed in the namespace the early fields name.
@@ -171,7 +174,7 @@ public final class WarehouseApplication: Sendable {
             throw WarehouseError.invalid("WAREHOUSE_REPLICATION=on needs an S3 bucket (WAREHOUSE_STORAGE=s3): replicas share the bucket, not a local folder")
         }
         let id = try configuration.replicaID ?? Self.replicaID(dataDirectory: configuration.dataDirectory)
-        let probe = "replication/probe-\(id)-\(Hex.encode(SecureRandom.bytes(4)))"
+        let probe = ObjectKeys.probe(replica: id, nonce: Hex.encode(SecureRandom.bytes(4)))
         guard try SharedBucket.supportsConditionalWrites(store, probeKey: probe) else {
             throw WarehouseError.invalid("\(configuration.s3Endpoint ?? "the S3 endpoint") does not honour conditional writes "
                 + "(a second PutObject with If-None-Match: * was not refused; rclone serve s3 ignores it), so several replicas on it "

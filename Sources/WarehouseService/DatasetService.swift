@@ -2,6 +2,7 @@ import Foundation
 import WarehouseAutoML
 import WarehouseCatalog
 import WarehouseCore
+import WarehouseReplication
 
 /// A stored dataset version: where its CSV is, its hash, and its profile.
 public struct DatasetRecord: Codable, Sendable {
@@ -170,22 +171,6 @@ public final class DatasetService: Sendable {
         } catch let error as ProfileError {
             throw WarehouseError.invalid(error.description)
         }
-    }
-}
-
-/// JSON for records kept as text in the catalog.
-enum JSONCoding {
-    static func string<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
-
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
-        return try decoder.decode(type, from: Data(text.utf8))
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import WarehouseAutoML
 import WarehouseCatalog
 import WarehouseCore
+import WarehouseReplication
 import WarehouseCrypto
 
 /// Aliases, score-gated promotion after training, rollback, and the notifications that say

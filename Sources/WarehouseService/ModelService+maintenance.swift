@@ -1,6 +1,7 @@
 import Foundation
 import WarehouseCatalog
 import WarehouseCore
+import WarehouseReplication
 import WarehouseCrypto
 
 /// Maintenance: rebuild the catalog from the bucket, collect garbage, check every stored byte.
@@ -22,7 +23,7 @@ extension ModelService {
             report.imported += batch.map { "\($0.userID)/\($0.modelID) \($0.version)" }
             batch.removeAll(keepingCapacity: true)
         }
-        for object in try store.list(prefix: "manifests/models/") where object.key.hasSuffix(".json") {
+        for object in try store.list(prefix: ObjectKeys.versionManifests) where object.key.hasSuffix(".json") {
             do {
                 let bytes = try store.getData(key: object.key)
                 // A version being uploaded on some replica: not a record yet.
@@ -43,7 +44,7 @@ extension ModelService {
         }
         try importBatch()
         // Then the aliases, for the versions that came back.
-        for object in try store.list(prefix: "manifests/aliases/") where object.key.hasSuffix(".json") {
+        for object in try store.list(prefix: ObjectKeys.aliasManifests) where object.key.hasSuffix(".json") {
             do {
                 let manifest = try JSONDecoder().decode(AliasManifest.self, from: Data(try store.getData(key: object.key)))
                 guard ObjectKeys.aliasManifest(user: manifest.userID, model: manifest.modelID) == object.key else {
@@ -96,9 +97,9 @@ extension ModelService {
         var referenced = Set<String>()
         // Objects first: one stored after this listing belongs to a manifest or claim that the
         // manifest listing below sees (a version is claimed before its files are stored).
-        let objects = try store.list(prefix: "models/")
+        let objects = try store.list(prefix: ObjectKeys.models)
         let live = try shared.map { Set(try $0.liveReplicas().map(\.replica)) } ?? []
-        for object in try store.list(prefix: "manifests/models/") {
+        for object in try store.list(prefix: ObjectKeys.versionManifests) {
             var bytes: [UInt8]?
             if !readyManifests.contains(object.key) {
                 // A version being committed or deleted right now owns its manifest.
@@ -110,9 +111,9 @@ extension ModelService {
                 // Shared: another replica's claim while it lives, or a version it committed
                 // after this catalog last followed (kept, and its files with it).
                 if let claim = ClaimStub.decodeIfClaim(read) {
-                    if live.contains(claim.claimedBy) {
-                        let path = object.key.dropFirst("manifests/models/".count).dropLast(5)
-                        inFlight.append("models/" + path + "/")
+                    if live.contains(claim.claimedBy),
+                       case .versionManifest(let user, let model, let version)? = ObjectKeys.parse(object.key) {
+                        inFlight.append(ObjectKeys.versionPrefix(user: user, model: model, version: version))
                     } else {
                         report.orphanManifests.append(object.key)
                     }

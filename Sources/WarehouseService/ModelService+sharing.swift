@@ -1,6 +1,7 @@
 import Foundation
 import WarehouseCatalog
 import WarehouseCore
+import WarehouseReplication
 
 /// The model use cases when several replicas share one bucket: a version number is claimed by
 /// creating its manifest with `If-None-Match: *`, a manifest or alias manifest is replaced only
@@ -171,10 +172,11 @@ extension ModelService {
         guard let shared else { return [] }
         let live = Set(try shared.liveReplicas().map(\.replica)).subtracting([shared.settings.replicaID])
         guard !live.isEmpty else { return [] }
-        return try store.list(prefix: "manifests/models/").filter { $0.size < 512 }.compactMap { object in
-            guard let bytes = try store.getDataAndETag(key: object.key)?.bytes, let claim = ClaimStub.decodeIfClaim(bytes),
+        return try store.list(prefix: ObjectKeys.versionManifests).filter { $0.size < 512 }.compactMap { object in
+            guard case .versionManifest(let user, let model, let version)? = ObjectKeys.parse(object.key),
+                  let bytes = try store.getDataAndETag(key: object.key)?.bytes, let claim = ClaimStub.decodeIfClaim(bytes),
                   live.contains(claim.claimedBy) else { return nil }
-            return "models/" + object.key.dropFirst("manifests/models/".count).dropLast(5) + "/"
+            return ObjectKeys.versionPrefix(user: user, model: model, version: version)
         }
     }
 }

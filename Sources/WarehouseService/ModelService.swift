@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import WarehouseCatalog
 import WarehouseCore
+import WarehouseReplication
 import WarehouseFormats
 import WarehouseZip
 

@@ -1,13 +1,13 @@
 import Foundation
 import WarehouseCatalog
 import WarehouseCore
+import WarehouseReplication
 
 /// Training jobs when replicas share the bucket: each job runs under a lease
 /// (`replication/leases/jobs/{id}`), its state is published as `manifests/jobs/{id}.json` for
 /// the others to show, and a job whose replica died is taken over once its lease expires.
 extension TrainingService {
     static func leaseName(job id: String) -> String { "jobs/\(id)" }
-    static func cancelKey(job id: String) -> String { "replication/cancels/\(id)" }
 
     /// Publishes the job's state as this catalog holds it, with `event` (its newest event).
     /// Progress is published at most every two seconds; every change of state at once.
@@ -64,7 +64,7 @@ extension TrainingService {
             do {
                 // Its snapshot may say it ended meanwhile (the lease was released just now).
                 try syncJob(id: job.id)
-                if try models.store.head(key: Self.cancelKey(job: job.id)) != nil {
+                if try models.store.head(key: ObjectKeys.cancel(job: job.id)) != nil {
                     try record(job.id, TrainingEvent(type: .status, message: "cancelled", progress: job.progress, status: "cancelled"),
                                state: "cancelled", finishedAt: Timestamps.now())
                     shared.release(lease)
@@ -93,7 +93,7 @@ extension TrainingService {
                        state: "cancelled", finishedAt: Timestamps.now())
             return
         }
-        try models.store.putData(key: Self.cancelKey(job: id), data: [])
+        try models.store.putData(key: ObjectKeys.cancel(job: id), data: [])
         shared.announce(Change(.cancel, [id]))
         // The replica running it records the cancellation within a poll or two.
         let deadline = Date().addingTimeInterval(10)

@@ -3,6 +3,7 @@ import Synchronization
 import WarehouseAutoML
 import WarehouseCatalog
 import WarehouseCore
+import WarehouseReplication
 import WarehouseCrypto
 
 /// Training jobs: persisted in the catalog, run by a pool of worker threads, reported as
@@ -222,7 +223,7 @@ public final class TrainingService: Sendable {
         run(stored)
         done.store(true, ordering: .relaxed)
         if !leaseLost(stored.id) { shared.release(current.withLock { $0 }) }
-        try? models.store.delete(key: Self.cancelKey(job: stored.id))
+        try? models.store.delete(key: ObjectKeys.cancel(job: stored.id))
     }
 
     private func run(_ stored: StoredJob) {

@@ -1,6 +1,7 @@
 import Foundation
 import WarehouseCatalog
 import WarehouseCore
+import WarehouseReplication
 import WarehouseCrypto
 import WarehouseFormats
 #if canImport(Glibc)

@@ -56,31 +56,17 @@ public struct Change: Sendable, Equatable {
         self.subject = subject
     }
 
-    static let prefix = "replication/changes/"
-
-    /// `replication/changes/{ms}-{replica}-{n}~{kind}~{subject}`: the key says it all, so a
-    /// follower needs one listing and no read to learn what changed. Keys sort by time.
-    func key(milliseconds: Int64, replica: String, sequence: Int) -> String {
-        Self.prefix + Self.timeKey(milliseconds) + "-\(replica)-\(sequence)~\(kind.rawValue)~" + subject.joined(separator: "/")
-    }
-
-    static func timeKey(_ milliseconds: Int64) -> String {
-        let digits = String(max(0, milliseconds))
-        return String(repeating: "0", count: max(0, 13 - digits.count)) + digits
+    /// The log key of this change, written at `milliseconds` by `replica` as its `sequence`th.
+    public func key(milliseconds: Int64, replica: String, sequence: Int) -> String {
+        ObjectKeys.change(milliseconds: milliseconds, replica: replica, sequence: sequence, kind: kind.rawValue, subject: subject)
     }
 
     /// Parses a change key: the change and its time.
-    static func parse(_ key: String) -> (change: Change, milliseconds: Int64)? {
-        guard key.hasPrefix(prefix) else { return nil }
-        let parts = key.dropFirst(prefix.count).split(separator: "~", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, let kind = Kind(rawValue: String(parts[1])) else { return nil }
-        let stamp = parts[0]
-        guard stamp.count > 15, let milliseconds = Int64(stamp.prefix(13)),
-              let last = stamp.lastIndex(of: "-") else { return nil }
-        let replicaStart = stamp.index(stamp.startIndex, offsetBy: 14)
-        guard replicaStart < last else { return nil }
-        var change = Change(kind, parts[2].split(separator: "/").map(String.init))
-        change.replica = String(stamp[replicaStart..<last])
+    public static func parse(_ key: String) -> (change: Change, milliseconds: Int64)? {
+        guard case .change(let milliseconds, let replica, let kindName, let subject)? = ObjectKeys.parse(key),
+              let kind = Kind(rawValue: kindName) else { return nil }
+        var change = Change(kind, subject)
+        change.replica = replica
         return (change, milliseconds)
     }
 }
@@ -131,7 +117,7 @@ public final class SharedBucket: Sendable {
         self.logger = logger
     }
 
-    static func milliseconds(_ date: Date = Date()) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
+    public static func milliseconds(_ date: Date = Date()) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
 
     // MARK: - Can this store be shared?
 
@@ -161,18 +147,16 @@ public final class SharedBucket: Sendable {
 
     // MARK: - Heartbeats
 
-    static let replicasPrefix = "replication/replicas/"
-
     public func beat() throws {
         let heartbeat = ReplicaHeartbeat(replica: settings.replicaID, instance: instance, startedAt: startedAt,
                                          beatAt: Self.milliseconds())
-        try store.putData(key: Self.replicasPrefix + settings.replicaID + ".json", data: Array(try JSONCoding.string(heartbeat).utf8))
+        try store.putData(key: ObjectKeys.heartbeat(replica: settings.replicaID), data: Array(try JSONCoding.string(heartbeat).utf8))
     }
 
     /// Replicas whose heartbeat is younger than a lease.
     public static func liveReplicas(_ store: any ObjectStore, leaseSeconds: Double) throws -> [ReplicaHeartbeat] {
         let now = milliseconds()
-        return try store.list(prefix: replicasPrefix).compactMap { object in
+        return try store.list(prefix: ObjectKeys.replicas).compactMap { object in
             guard let bytes = try? store.getData(key: object.key),
                   let heartbeat = try? JSONDecoder().decode(ReplicaHeartbeat.self, from: Data(bytes)) else { return nil }
             return Double(now - heartbeat.beatAt) < leaseSeconds * 1000 ? heartbeat : nil
@@ -184,7 +168,7 @@ public final class SharedBucket: Sendable {
     }
 
     public func removeHeartbeat() {
-        try? store.delete(key: Self.replicasPrefix + settings.replicaID + ".json")
+        try? store.delete(key: ObjectKeys.heartbeat(replica: settings.replicaID))
     }
 
     // MARK: - The change log
@@ -207,7 +191,7 @@ public final class SharedBucket: Sendable {
     }
 
     /// Writes what `announce` could not.
-    func flushOutbox() {
+    public func flushOutbox() {
         let waiting = outbox.withLock { queued -> [Change] in
             defer { queued.removeAll() }
             return queued
@@ -223,28 +207,26 @@ public final class SharedBucket: Sendable {
     }
 
     /// Change log entries after `milliseconds` (minus nothing: the caller subtracts its window).
-    func changes(after milliseconds: Int64) throws -> [(key: String, change: Change, milliseconds: Int64)] {
-        try store.list(prefix: Change.prefix, startAfter: Change.prefix + Change.timeKey(milliseconds)).compactMap { object in
+    public func changes(after milliseconds: Int64) throws -> [(key: String, change: Change, milliseconds: Int64)] {
+        try store.list(prefix: ObjectKeys.changes, startAfter: ObjectKeys.changesAfter(milliseconds: milliseconds)).compactMap { object in
             Change.parse(object.key).map { (object.key, $0.change, $0.milliseconds) }
         }
     }
 
     /// The newest entry's time (0 when the log is empty).
-    func newestChange() throws -> Int64 {
-        try store.list(prefix: Change.prefix).compactMap { Change.parse($0.key)?.milliseconds }.max() ?? 0
+    public func newestChange() throws -> Int64 {
+        try store.list(prefix: ObjectKeys.changes).compactMap { Change.parse($0.key)?.milliseconds }.max() ?? 0
     }
 
     /// Removes entries older than the retention (by the replica holding the gc lease).
     public func compactChanges() throws -> Int {
         let cutoff = Self.milliseconds() - Int64(settings.retentionSeconds * 1000)
-        let old = try store.list(prefix: Change.prefix).filter { (Change.parse($0.key)?.milliseconds ?? 0) < cutoff }.map(\.key)
+        let old = try store.list(prefix: ObjectKeys.changes).filter { (Change.parse($0.key)?.milliseconds ?? 0) < cutoff }.map(\.key)
         try store.delete(keys: old)
         return old.count
     }
 
     // MARK: - Leases
-
-    static func leaseKey(_ name: String) -> String { "replication/leases/\(name).json" }
 
     private func leaseBody(expiresAt: Int64) throws -> [UInt8] {
         Array(try JSONCoding.string(LeaseObject(holder: settings.replicaID, instance: instance, expiresAt: expiresAt,
@@ -254,7 +236,7 @@ public final class SharedBucket: Sendable {
     /// Takes the lease `name` when nobody holds it, its holder stopped renewing it, or it was
     /// held by an earlier process of this replica. Nil: another replica holds it.
     public func acquireLease(_ name: String) throws -> Lease? {
-        let key = Self.leaseKey(name)
+        let key = ObjectKeys.lease(name)
         let expiresAt = Self.milliseconds() + Int64(settings.leaseSeconds * 1000)
         let condition: WriteCondition
         if let current = try store.getDataAndETag(key: key) {
@@ -281,7 +263,7 @@ public final class SharedBucket: Sendable {
     public func renew(_ lease: Lease) throws -> Lease? {
         let expiresAt = Self.milliseconds() + Int64(settings.leaseSeconds * 1000)
         do {
-            guard let etag = try store.putData(key: Self.leaseKey(lease.name), data: try leaseBody(expiresAt: expiresAt),
+            guard let etag = try store.putData(key: ObjectKeys.lease(lease.name), data: try leaseBody(expiresAt: expiresAt),
                                                condition: .matches(lease.etag)) else { return nil }
             return Lease(name: lease.name, etag: etag, expiresAt: expiresAt)
         } catch is ConditionalWriteLost {
@@ -292,12 +274,12 @@ public final class SharedBucket: Sendable {
     }
 
     public func release(_ lease: Lease) {
-        try? store.delete(key: Self.leaseKey(lease.name), ifMatch: lease.etag)
+        try? store.delete(key: ObjectKeys.lease(lease.name), ifMatch: lease.etag)
     }
 
     /// Who holds `name` now (nil: nobody, or the lease expired).
     public func leaseHolder(_ name: String) throws -> String? {
-        guard let current = try store.getDataAndETag(key: Self.leaseKey(name)),
+        guard let current = try store.getDataAndETag(key: ObjectKeys.lease(name)),
               let holder = try? JSONDecoder().decode(LeaseObject.self, from: Data(current.bytes)),
               holder.expiresAt >= Self.milliseconds() else { return nil }
         return holder.holder
@@ -318,27 +300,27 @@ public final class SharedBucket: Sendable {
 }
 
 /// What a manifest holds between its claim and its commit: who is uploading. Readers skip it.
-struct ClaimStub: Codable {
-    let claimedBy: String
-    let instance: String
-    let claimedAt: String
+public struct ClaimStub: Codable, Sendable {
+    public let claimedBy: String
+    public let instance: String
+    public let claimedAt: String
 
     enum CodingKeys: String, CodingKey { case claimedBy = "claimed_by", instance, claimedAt = "claimed_at" }
 
     /// A manifest's bytes are a claim, not a record.
-    static func decodeIfClaim(_ bytes: [UInt8]) -> ClaimStub? {
+    public static func decodeIfClaim(_ bytes: [UInt8]) -> ClaimStub? {
         guard bytes.count < 512 else { return nil }
         return try? JSONDecoder().decode(ClaimStub.self, from: Data(bytes))
     }
 }
 
 /// Renews a lease from its own thread until released, for work that may outlast it (gc).
-final class LeaseKeeper: Sendable {
+public final class LeaseKeeper: Sendable {
     private let shared: SharedBucket
     private let current: Mutex<Lease?>
     private let done = DispatchSemaphore(value: 0)
 
-    init(_ lease: Lease, in shared: SharedBucket) {
+    public init(_ lease: Lease, in shared: SharedBucket) {
         self.shared = shared
         current = Mutex(lease)
         let thread = Thread { [self] in
@@ -352,7 +334,7 @@ final class LeaseKeeper: Sendable {
         thread.start()
     }
 
-    func release() {
+    public func release() {
         done.signal()
         if let lease = current.withLock({ $0 }) { shared.release(lease) }
     }

@@ -1,7 +1,24 @@
 import Foundation
 import Synchronization
-import WarehouseCatalog
 import WarehouseCore
+
+/// A service whose state other replicas change: the follower hands it each change of the
+/// kinds it follows, and asks it to read all of its state when the catalog never followed.
+public protocol ReplicatedService: Sendable {
+    /// The kinds of change this service applies (each kind belongs to one service).
+    var followedKinds: [Change.Kind] { get }
+    /// Makes this replica's copy of what `change` names what the bucket holds. Throws
+    /// `MalformedChange` when the subject does not fit the kind.
+    func apply(_ change: Change) throws
+    /// Reads every manifest this service keeps into the catalog; answers counts by noun.
+    func readAll() throws -> [String: Int]
+}
+
+/// Where the follower keeps its position in the log across restarts (the catalog).
+public protocol FollowerPosition: Sendable {
+    func load() throws -> Int64?
+    func save(_ milliseconds: Int64) throws
+}
 
 /// Keeps this replica's catalog following the others: a thread reads the change log every
 /// poll interval and re-reads from the bucket each thing a change names; it also beats the
@@ -11,10 +28,9 @@ import WarehouseCore
 /// manifest, as `reindex` does, then follows from the time that reading began.
 public final class ReplicaFollower: Sendable {
     let shared: SharedBucket
-    let models: ModelService
-    let datasets: DatasetService
-    let training: TrainingService
-    let access: AccessControl
+    /// Each kind of change, and the service that applies it (order kept for `fullSync`).
+    let services: [any ReplicatedService]
+    let storedPosition: any FollowerPosition
     let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
@@ -29,19 +45,13 @@ public final class ReplicaFollower: Sendable {
     private let pending = Mutex<[String: PendingChange]>([:])
     private let failedAttempts = Atomic<Int>(0)
 
-    static let watermarkKey = "changes.after"
-
-    public init(shared: SharedBucket, models: ModelService, datasets: DatasetService, training: TrainingService,
-                access: AccessControl, logger: Logger) {
+    public init(shared: SharedBucket, services: [any ReplicatedService], position: any FollowerPosition, logger: Logger) {
         self.shared = shared
-        self.models = models
-        self.datasets = datasets
-        self.training = training
-        self.access = access
+        self.services = services
+        self.storedPosition = position
         self.logger = logger
     }
 
-    var catalog: Catalog { models.catalog }
     var windowMilliseconds: Int64 { Int64(shared.settings.windowSeconds * 1000) }
 
     /// Changes applied from other replicas since start (for /metrics and tests).
@@ -75,7 +85,7 @@ public final class ReplicaFollower: Sendable {
     public func catchUp() throws -> [String] {
         try shared.beat()
         let now = SharedBucket.milliseconds()
-        let stored = try catalog.replicationValue(Self.watermarkKey).flatMap(Int64.init)
+        let stored = try storedPosition.load()
         let oldestKept = now - Int64(shared.settings.retentionSeconds * 1000) + windowMilliseconds
         if let stored, stored > oldestKept {
             position.withLock { $0 = (stored, [:]) }
@@ -86,35 +96,17 @@ public final class ReplicaFollower: Sendable {
         let start = now - windowMilliseconds
         let report = try fullSync()
         position.withLock { $0 = (start, [:]) }
-        try catalog.setReplicationValue(Self.watermarkKey, String(start))
+        try storedPosition.save(start)
         _ = try pollOnce()
         return ["read the shared bucket: \(report)"]
     }
 
-    /// Every manifest into the catalog: versions and aliases (as `reindex`), datasets, tokens,
-    /// notifications and jobs.
+    /// Every manifest into the catalog, service by service (versions and aliases as
+    /// `reindex`, datasets, tokens, notifications, jobs).
     func fullSync() throws -> String {
-        let versions = try models.reindex()
-        var counts: [String: Int] = ["versions": versions.imported.count, "aliases": versions.aliases.count]
-        for object in try models.store.list(prefix: "manifests/datasets/") where object.key.hasSuffix(".json") {
-            let parts = object.key.dropFirst("manifests/datasets/".count).dropLast(5).split(separator: "/").map(String.init)
-            guard parts.count == 3 else { continue }
-            try datasets.syncDataset(user: parts[0], dataset: parts[1], version: parts[2])
-            counts["datasets", default: 0] += 1
-        }
-        for object in try models.store.list(prefix: "manifests/tokens/") where object.key.hasSuffix(".json") {
-            try access.sharedToken(hash: String(object.key.dropFirst("manifests/tokens/".count).dropLast(5)))
-            counts["tokens", default: 0] += 1
-        }
-        for object in try models.store.list(prefix: "manifests/notifications/") where object.key.hasSuffix(".json") {
-            let parts = object.key.dropFirst("manifests/notifications/".count).dropLast(5).split(separator: "/").map(String.init)
-            guard parts.count == 2 else { continue }
-            try syncNotification(user: parts[0], id: parts[1])
-            counts["notifications", default: 0] += 1
-        }
-        for object in try models.store.list(prefix: "manifests/jobs/") where object.key.hasSuffix(".json") {
-            try training.syncJob(id: String(object.key.dropFirst("manifests/jobs/".count).dropLast(5)))
-            counts["jobs", default: 0] += 1
+        var counts: [String: Int] = [:]
+        for service in services {
+            counts.merge(try service.readAll()) { $0 + $1 }
         }
         return counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
     }
@@ -179,7 +171,7 @@ public final class ReplicaFollower: Sendable {
         position.withLock { $0 = (newest, done) }
         let oldestPending = pending.withLock { $0.values.map(\.loggedAt).min() }
         let stored = min(newest, (oldestPending ?? .max) - 1)
-        if newest != after || oldestPending != nil { try? catalog.setReplicationValue(Self.watermarkKey, String(stored)) }
+        if newest != after || oldestPending != nil { try? storedPosition.save(stored) }
         applied.add(count, ordering: .relaxed)
         lastPass.store(SharedBucket.milliseconds(), ordering: .relaxed)
         return count
@@ -226,42 +218,10 @@ public final class ReplicaFollower: Sendable {
     }
 
     func apply(_ change: Change) throws {
-        let subject = change.subject
-        func need(_ count: Int) throws {
-            guard subject.count == count else {
-                throw MalformedChange(detail: "change log entry \(change.kind.rawValue) names \(subject.joined(separator: "/"))")
-            }
+        guard let service = services.first(where: { $0.followedKinds.contains(change.kind) }) else {
+            throw MalformedChange(detail: "no service follows changes of kind \(change.kind.rawValue)")
         }
-        switch change.kind {
-        case .version:
-            try need(3)
-            try models.syncVersion(user: subject[0], model: subject[1], version: subject[2])
-        case .aliases:
-            try need(2)
-            try models.syncAliases(user: subject[0], model: subject[1])
-        case .dataset:
-            try need(3)
-            try datasets.syncDataset(user: subject[0], dataset: subject[1], version: subject[2])
-        case .token:
-            try need(1)
-            try access.sharedToken(hash: subject[0])
-        case .notification:
-            try need(2)
-            try syncNotification(user: subject[0], id: subject[1])
-        case .job:
-            try need(1)
-            try training.syncJob(id: subject[0])
-        case .cancel:
-            try need(1)
-            training.cancelRequested(id: subject[0])
-        }
-    }
-
-    func syncNotification(user: String, id: String) throws {
-        guard let bytes = try models.store.getDataAndETag(key: ObjectKeys.notification(user: user, id: id))?.bytes else { return }
-        let notification = try JSONDecoder().decode(SharedNotification.self, from: Data(bytes))
-        try catalog.insertSharedNotification(sharedID: id, user: notification.userID, model: notification.modelID,
-                                             data: notification.data, createdAt: notification.createdAt)
+        try service.apply(change)
     }
 }
 
@@ -285,7 +245,16 @@ public struct ReplicationBacklog: Sendable {
 }
 
 /// A change log entry whose subject does not fit its kind.
-struct MalformedChange: Error, CustomStringConvertible {
-    let detail: String
-    var description: String { detail }
+public struct MalformedChange: Error, CustomStringConvertible {
+    public let detail: String
+    public var description: String { detail }
+
+    public init(detail: String) { self.detail = detail }
+
+    /// Throws unless `change` names exactly `count` things.
+    public static func require(_ change: Change, subjectCount count: Int) throws {
+        guard change.subject.count == count else {
+            throw MalformedChange(detail: "change log entry \(change.kind.rawValue) names \(change.subject.joined(separator: "/"))")
+        }
+    }
 }

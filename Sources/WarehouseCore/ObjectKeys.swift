@@ -1,0 +1,125 @@
+/// Every object key of the layout in DESIGN.md, built and parsed in this one place, so no
+/// caller cuts a key apart by hand.
+public enum ObjectKeys {
+    // MARK: - Prefixes
+
+    /// Every model file lives under it.
+    public static let models = "models/"
+    public static let versionManifests = "manifests/models/"
+    public static let aliasManifests = "manifests/aliases/"
+    public static let datasetManifests = "manifests/datasets/"
+    public static let tokens = "manifests/tokens/"
+    public static let notifications = "manifests/notifications/"
+    public static let jobs = "manifests/jobs/"
+    /// The change log replicas follow.
+    public static let changes = "replication/changes/"
+    /// Replicas' heartbeats.
+    public static let replicas = "replication/replicas/"
+
+    // MARK: - Building
+
+    /// `datasets/{user}/{dataset}/{version}/`
+    public static func datasetPrefix(user: String, dataset: String, version: String? = nil) -> String {
+        "datasets/\(user)/\(dataset)/" + (version.map { $0 + "/" } ?? "")
+    }
+
+    public static func versionPrefix(user: String, model: String, version: String) -> String {
+        "models/\(user)/\(model)/\(version)/"
+    }
+
+    public static func modelPrefix(user: String, model: String) -> String {
+        "models/\(user)/\(model)/"
+    }
+
+    public static func file(user: String, model: String, version: String, path: String) -> String {
+        versionPrefix(user: user, model: model, version: version) + path
+    }
+
+    public static func manifest(user: String, model: String, version: String) -> String {
+        versionManifests + "\(user)/\(model)/\(version).json"
+    }
+
+    /// A dataset version's record (written where replicas share the bucket).
+    public static func datasetManifest(user: String, dataset: String, version: String) -> String {
+        datasetManifests + "\(user)/\(dataset)/\(version).json"
+    }
+
+    /// A user token's id and owner under the SHA-256 of its secret (never the secret itself),
+    /// where replicas share the bucket: a replica that does not know a token yet can look it up.
+    public static func token(hash: String) -> String { tokens + "\(hash).json" }
+
+    public static func notification(user: String, id: String) -> String { notifications + "\(user)/\(id).json" }
+
+    /// A training job's latest state, published by the replica running it.
+    public static func job(id: String) -> String { jobs + "\(id).json" }
+
+    /// A model's aliases, so that `reindex` restores them too.
+    public static func aliasManifest(user: String, model: String) -> String {
+        aliasManifests + "\(user)/\(model).json"
+    }
+
+    /// Someone asked the replica running job `id` to cancel it.
+    public static func cancel(job id: String) -> String { "replication/cancels/\(id)" }
+
+    public static func lease(_ name: String) -> String { "replication/leases/\(name).json" }
+
+    public static func heartbeat(replica: String) -> String { replicas + "\(replica).json" }
+
+    /// A key written and removed at start-up to learn whether the store writes conditionally.
+    public static func probe(replica: String, nonce: String) -> String { "replication/probe-\(replica)-\(nonce)" }
+
+    /// `replication/changes/{ms}-{replica}-{n}~{kind}~{subject}`: the key says it all, so a
+    /// follower needs one listing and no read to learn what changed. Keys sort by time.
+    public static func change(milliseconds: Int64, replica: String, sequence: Int, kind: String, subject: [String]) -> String {
+        changes + timeKey(milliseconds) + "-\(replica)-\(sequence)~\(kind)~" + subject.joined(separator: "/")
+    }
+
+    /// The first change key at or after `milliseconds` sorts after this.
+    public static func changesAfter(milliseconds: Int64) -> String { changes + timeKey(milliseconds) }
+
+    static func timeKey(_ milliseconds: Int64) -> String {
+        let digits = String(max(0, milliseconds))
+        return String(repeating: "0", count: max(0, 13 - digits.count)) + digits
+    }
+
+    // MARK: - Parsing
+
+    /// What a key names.
+    public enum Parsed: Equatable, Sendable {
+        case versionManifest(user: String, model: String, version: String)
+        case aliasManifest(user: String, model: String)
+        case datasetManifest(user: String, dataset: String, version: String)
+        case token(hash: String)
+        case notification(user: String, id: String)
+        case job(id: String)
+        case change(milliseconds: Int64, replica: String, kind: String, subject: [String])
+    }
+
+    /// The thing `key` names, or nil for a key of another shape (a file, a part, a stray).
+    public static func parse(_ key: String) -> Parsed? {
+        func segments(after prefix: String, count: Int) -> [String]? {
+            guard key.hasPrefix(prefix), key.hasSuffix(".json") else { return nil }
+            let parts = key.dropFirst(prefix.count).dropLast(5).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            return parts.count == count && !parts.contains(where: \.isEmpty) ? parts : nil
+        }
+        if let parts = segments(after: versionManifests, count: 3) { return .versionManifest(user: parts[0], model: parts[1], version: parts[2]) }
+        if let parts = segments(after: aliasManifests, count: 2) { return .aliasManifest(user: parts[0], model: parts[1]) }
+        if let parts = segments(after: datasetManifests, count: 3) { return .datasetManifest(user: parts[0], dataset: parts[1], version: parts[2]) }
+        if let parts = segments(after: tokens, count: 1) { return .token(hash: parts[0]) }
+        if let parts = segments(after: notifications, count: 2) { return .notification(user: parts[0], id: parts[1]) }
+        if let parts = segments(after: jobs, count: 1) { return .job(id: parts[0]) }
+        if key.hasPrefix(changes) { return parseChange(key) }
+        return nil
+    }
+
+    private static func parseChange(_ key: String) -> Parsed? {
+        let parts = key.dropFirst(changes.count).split(separator: "~", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[1].isEmpty else { return nil }
+        let stamp = parts[0]
+        guard stamp.count > 15, let milliseconds = Int64(stamp.prefix(13)), let last = stamp.lastIndex(of: "-") else { return nil }
+        let replicaStart = stamp.index(stamp.startIndex, offsetBy: 14)
+        guard replicaStart < last else { return nil }
+        return .change(milliseconds: milliseconds, replica: String(stamp[replicaStart..<last]), kind: String(parts[1]),
+                       subject: parts[2].split(separator: "/").map(String.init))
+    }
+}
