@@ -6,6 +6,14 @@ import WarehouseReplication
 /// Each service applies the changes of its own kinds that other replicas make, and reads all
 /// of its state from the bucket when the catalog never followed (see `ReplicaFollower`).
 
+/// Runs `sync` on every key under `prefix` that parses; answers for how many it returned true.
+func syncEach(in store: any ObjectStore, prefix: String, _ sync: (ObjectKeys.Parsed) throws -> Bool) throws -> Int {
+    try store.list(prefix: prefix).reduce(0) { count, object in
+        guard let parsed = ObjectKeys.parse(object.key) else { return count }
+        return try sync(parsed) ? count + 1 : count
+    }
+}
+
 extension ModelService: ReplicatedService {
     public var followedKinds: [Change.Kind] { [.version, .aliases] }
 
@@ -36,13 +44,11 @@ extension DatasetService: ReplicatedService {
     }
 
     public func readAll() throws -> [String: Int] {
-        var count = 0
-        for object in try store.list(prefix: ObjectKeys.datasetManifests) {
-            guard case .datasetManifest(let user, let dataset, let version)? = ObjectKeys.parse(object.key) else { continue }
+        ["datasets": try syncEach(in: store, prefix: ObjectKeys.datasetManifests) { parsed in
+            guard case .datasetManifest(let user, let dataset, let version) = parsed else { return false }
             try syncDataset(user: user, dataset: dataset, version: version)
-            count += 1
-        }
-        return ["datasets": count]
+            return true
+        }]
     }
 }
 
@@ -56,13 +62,11 @@ extension AccessControl: ReplicatedService {
 
     public func readAll() throws -> [String: Int] {
         guard let shared else { return [:] }
-        var count = 0
-        for object in try shared.store.list(prefix: ObjectKeys.tokens) {
-            guard case .token(let hash)? = ObjectKeys.parse(object.key) else { continue }
+        return ["tokens": try syncEach(in: shared.store, prefix: ObjectKeys.tokens) { parsed in
+            guard case .token(let hash) = parsed else { return false }
             try sharedToken(hash: hash)
-            count += 1
-        }
-        return ["tokens": count]
+            return true
+        }]
     }
 }
 
@@ -75,13 +79,11 @@ extension ModelLifecycle: ReplicatedService {
     }
 
     public func readAll() throws -> [String: Int] {
-        var count = 0
-        for object in try models.store.list(prefix: ObjectKeys.notifications) {
-            guard case .notification(let user, let id)? = ObjectKeys.parse(object.key) else { continue }
+        ["notifications": try syncEach(in: models.store, prefix: ObjectKeys.notifications) { parsed in
+            guard case .notification(let user, let id) = parsed else { return false }
             try syncNotification(user: user, id: id)
-            count += 1
-        }
-        return ["notifications": count]
+            return true
+        }]
     }
 
     func syncNotification(user: String, id: String) throws {
@@ -105,13 +107,11 @@ extension TrainingService: ReplicatedService {
     }
 
     public func readAll() throws -> [String: Int] {
-        var count = 0
-        for object in try models.store.list(prefix: ObjectKeys.jobs) {
-            guard case .job(let id)? = ObjectKeys.parse(object.key) else { continue }
+        ["jobs": try syncEach(in: models.store, prefix: ObjectKeys.jobs) { parsed in
+            guard case .job(let id) = parsed else { return false }
             try syncJob(id: id)
-            count += 1
-        }
-        return ["jobs": count]
+            return true
+        }]
     }
 }
 

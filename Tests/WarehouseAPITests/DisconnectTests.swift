@@ -10,14 +10,7 @@ import WarehouseTesting
         let directory = try TemporaryDirectory()
         let count = 3000
         let zip = directory.path + "/many.zip"
-        let script = """
-            import sys, zipfile
-            with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z:
-                for i in range(int(sys.argv[2])):
-                    z.writestr(f"shards/part-{i:06d}.bin", bytes([i % 251]) * 512)
-            """
-        let made = try TestProcess.run("python3", ["-c", script, zip, String(count)])
-        #expect(made.status == 0, "\(made.output)")
+        try ZipFixtures.manyFiles(at: zip, count: count, entryBytes: 512)
         let faults = StoreFaults()
         let warehouse = try TestWarehouse(faults: faults)
         let archive = Array(try Data(contentsOf: URL(fileURLWithPath: zip)))

@@ -8,20 +8,6 @@ import Glibc
 /// SIGTERM: no new connections, requests in flight get `shutdown_grace_seconds`, then what is
 /// left is cancelled and rolled back, and the process exits; a second signal exits at once.
 @Suite(.serialized) struct ShutdownTests {
-    /// A ZIP of `count` small files written by Python's zipfile.
-    static func manyFileZip(_ directory: TemporaryDirectory, count: Int) throws -> String {
-        let path = directory.path + "/many-\(count).zip"
-        let script = """
-            import sys, zipfile
-            with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z:
-                for i in range(int(sys.argv[2])):
-                    z.writestr(f"shards/part-{i:06d}.bin", bytes([i % 251]) * 1024)
-            """
-        let result = try TestProcess.run("python3", ["-c", script, path, String(count)])
-        guard result.status == 0 else { throw TestClientError("zipfile failed: \(result.output)") }
-        return path
-    }
-
     static func s3Environment(_ server: S3TestServer, bucket: String) -> [String: String] {
         ["WAREHOUSE_STORAGE": "s3", "WAREHOUSE_S3_ENDPOINT": server.endpoint, "WAREHOUSE_S3_BUCKET": bucket,
          "WAREHOUSE_S3_ACCESS_KEY": server.accessKey, "WAREHOUSE_S3_SECRET_KEY": server.secretKey,
@@ -45,7 +31,8 @@ import Glibc
         let bucket = S3TestServer.uniqueBucket()
         let grace = 2.0
         let environment = Self.s3Environment(s3, bucket: bucket).merging(["WAREHOUSE_SHUTDOWN_GRACE_SECONDS": String(grace)]) { $1 }
-        let zip = try Self.manyFileZip(directory, count: 20_000)
+        let zip = directory.path + "/many.zip"
+        try ZipFixtures.manyFiles(at: zip, count: 20_000, entryBytes: 1024)
         let server = try ServerProcess(dataDirectory: directory.path + "/data", environment: environment)
         let client = server.client
         DispatchQueue.global().async {
