@@ -40,11 +40,14 @@ let package = Package(
             name: "WarehouseService",
             dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip", "WarehouseAutoML", "WarehouseONNX", "WarehouseReplication"]
         ),
-        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseAutoML", "WarehouseCrypto", "WarehouseZip", "WarehouseStorage", "WarehouseS3", "WarehouseReplication", "WarehouseCatalog", "WarehouseSQLite"]),
+        // Routes see services only: no catalog, SQLite, S3 or store module here.
+        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseAutoML", "WarehouseCrypto", "WarehouseZip", "WarehouseReplication", "WarehouseCore"]),
+        // Assembly: configuration → stores → catalog → services → routes → HTTP server.
+        .target(name: "WarehouseServer", dependencies: ["WarehouseAPI", "WarehouseService", "WarehouseCatalog", "WarehouseStorage", "WarehouseS3", "WarehouseReplication", "WarehouseHTTPServer", "WarehouseCrypto", "WarehouseCore", "WarehouseZip"]),
         // The command-line client: the HTTP API over libcurl, uploads streamed (folders zipped on the fly).
         .target(name: "WarehouseClient", dependencies: ["WarehouseCore", "WarehouseCurl", "WarehouseZip", "WarehouseCrypto"]),
-        .executableTarget(name: "warehouse", dependencies: ["WarehouseAPI", "WarehouseFormats", "WarehouseAutoML", "WarehouseClient", "WarehouseCrypto"]),
-        .target(name: "WarehouseTesting", dependencies: ["WarehouseAPI", "WarehouseStorage"]),
+        .executableTarget(name: "warehouse", dependencies: ["WarehouseServer", "WarehouseAPI", "WarehouseFormats", "WarehouseAutoML", "WarehouseClient", "WarehouseCrypto"]),
+        .target(name: "WarehouseTesting", dependencies: ["WarehouseServer", "WarehouseAPI", "WarehouseStorage"]),
 
         .testTarget(name: "WarehouseCryptoTests", dependencies: ["WarehouseCrypto"]),
         .testTarget(name: "WarehouseCoreTests", dependencies: ["WarehouseCore"]),
@@ -57,6 +60,6 @@ let package = Package(
         .testTarget(name: "WarehouseAutoMLTests", dependencies: ["WarehouseAutoML"]),
         .testTarget(name: "WarehouseONNXTests", dependencies: ["WarehouseONNX", "WarehouseAutoML", "WarehouseFormats", "WarehouseTesting"]),
         .testTarget(name: "WarehouseCLITests", dependencies: ["WarehouseTesting", "WarehouseCrypto"]),
-        .testTarget(name: "WarehouseAPITests", dependencies: ["WarehouseAPI", "WarehouseTesting", "WarehouseCrypto", "WarehouseCatalog", "WarehouseCore", "WarehouseService"]),
+        .testTarget(name: "WarehouseAPITests", dependencies: ["WarehouseAPI", "WarehouseServer", "WarehouseTesting", "WarehouseCrypto", "WarehouseCatalog", "WarehouseCore", "WarehouseService"]),
     ]
 )

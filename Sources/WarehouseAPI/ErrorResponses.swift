@@ -1,7 +1,6 @@
 import Foundation
 import WarehouseCore
 import WarehouseHTTPServer
-import WarehouseSQLite
 
 /// The one table from errors to HTTP statuses. Every handler error passes through here; an
 /// error nobody named is logged and answered with a generic 500, never with its internals.
@@ -37,6 +36,7 @@ enum ErrorResponses {
             case .storageUnavailable(let detail): return (503, "storage unavailable: \(detail)")
             case .storedObjectDrifted(let detail): return (500, detail)
             case .cancelled(let detail): return (503, detail)
+            case .insufficientStorage(let detail): return (507, detail)
             }
         case let error as HTTPBodyError:
             switch error {
@@ -47,8 +47,9 @@ enum ErrorResponses {
         case let error as ConditionalWriteLost:
             // Another replica changed the same thing first; retrying sees what it did.
             return (409, "changed on another replica at the same moment (\(error.key)); retry")
-        case let error as SQLiteError where error.code == .full:
-            return (507, "the catalog's disk is full")
+        case let error as any WarehouseErrorConvertible:
+            guard let domain = error.warehouseError else { return (500, "internal server error") }
+            return statusAndDetail(for: domain)
         default:
             return (500, "internal server error")
         }

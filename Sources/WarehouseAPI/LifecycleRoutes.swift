@@ -1,5 +1,4 @@
 import Foundation
-import WarehouseCatalog
 import WarehouseCore
 import WarehouseHTTPServer
 import WarehouseService
@@ -39,7 +38,7 @@ struct LifecycleRoutes {
                 let user = try request.userParameter(), model = try request.modelParameter()
                 let moved = try lifecycle.rollback(user: user, model: model, reason: body["reason"]?.stringValue)
                 return JSON.response(JSONValue.object([
-                    "user_id": .string(user), "model_id": .string(model), "alias": .string(Catalog.productionAlias),
+                    "user_id": .string(user), "model_id": .string(model), "alias": .string(Aliases.production),
                     "from_version": .string(moved.from), "version": .string(moved.to),
                 ]))
             },

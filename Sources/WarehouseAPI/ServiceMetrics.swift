@@ -126,10 +126,12 @@ public final class ServiceMetrics: HTTPRequestObserver {
 }
 
 /// Counts a store's failures into `ServiceMetrics` by operation and kind.
-struct StorageErrorMeter: ObjectStoreInterceptor {
+public struct StorageErrorMeter: ObjectStoreInterceptor {
     let metrics: ServiceMetrics
 
-    func intercept<T>(_ operation: ObjectStoreOperation, key: String?, _ body: () throws -> T) throws -> T {
+    public init(metrics: ServiceMetrics) { self.metrics = metrics }
+
+    public func intercept<T>(_ operation: ObjectStoreOperation, key: String?, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let lost as ConditionalWriteLost {
@@ -141,7 +143,7 @@ struct StorageErrorMeter: ObjectStoreInterceptor {
         }
     }
 
-    func intercept(streamingUpload: any StreamingObjectUpload) -> any StreamingObjectUpload {
+    public func intercept(streamingUpload: any StreamingObjectUpload) -> any StreamingObjectUpload {
         MeteredStreamingUpload(inner: streamingUpload, metrics: metrics)
     }
 

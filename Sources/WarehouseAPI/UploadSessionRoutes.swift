@@ -1,5 +1,4 @@
 import Foundation
-import WarehouseCatalog
 import WarehouseCore
 import WarehouseHTTPServer
 import WarehouseService

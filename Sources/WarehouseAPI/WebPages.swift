@@ -1,6 +1,5 @@
 import Foundation
 import WarehouseAutoML
-import WarehouseCatalog
 import WarehouseCore
 import WarehouseHTTPServer
 import WarehouseService

@@ -1,23 +1,13 @@
 import WarehouseCore
 import WarehouseSQLite
 
-/// One move of an alias.
-public struct AliasEvent: Sendable {
-    public let alias: String
-    /// nil when the alias was removed.
-    public let version: String?
-    public let previousVersion: String?
-    public let action: String
-    public let reason: String
-    public let createdAt: String
-}
 
 /// Aliases: named pointers to ready versions (one version per alias), with their history.
 /// An alias is resolved wherever a version is accepted, written `@alias`. Every change hands
 /// the model's new alias map to `publish` inside its transaction (the service writes it to
 /// the bucket; if that fails, the change is rolled back).
 extension Catalog {
-    public static let productionAlias = "production"
+    public static let productionAlias = Aliases.production
 
     /// Receives a model's aliases after a change, inside the change's transaction.
     public typealias AliasPublisher = ([String: String]) throws -> Void

@@ -1,14 +1,6 @@
 import WarehouseCore
 import WarehouseSQLite
 
-/// A dataset version row: its keys and the service's JSON record.
-public struct StoredDataset: Sendable {
-    public let id: Int64
-    public let userID: String
-    public let datasetID: String
-    public let version: Int
-    public let record: String
-}
 
 extension Catalog {
     /// Reserves the next version number of a dataset as a pending row.

@@ -1,26 +1,7 @@
 import WarehouseCore
 import WarehouseSQLite
 
-/// A prediction with its reported outcome.
-public struct FeedbackRow: Sendable {
-    public let version: String
-    public let predicted: String
-    public let actual: String
-    public let createdAt: String
-}
 
-/// Per-model retraining thresholds (nil: the server's default).
-public struct RetrainingSettings: Sendable, Equatable {
-    public var enabled: Bool?
-    public var accuracyThreshold: Double?
-    public var feedbackCount: Int?
-
-    public init(enabled: Bool? = nil, accuracyThreshold: Double? = nil, feedbackCount: Int? = nil) {
-        self.enabled = enabled
-        self.accuracyThreshold = accuracyThreshold
-        self.feedbackCount = feedbackCount
-    }
-}
 
 /// Predictions, their feedback, notifications and retraining settings.
 extension Catalog {

@@ -1,39 +1,6 @@
 import WarehouseCore
 import WarehouseSQLite
 
-/// A training job row.
-public struct StoredJob: Sendable {
-    public let id: String
-    public let userID: String
-    public let datasetID: String
-    public let modelID: String
-    public let state: String
-    public let progress: Double
-    public let message: String
-    public let request: String
-    public let result: String?
-    public let error: String?
-    public let createdAt: String
-    public let startedAt: String?
-    public let finishedAt: String?
-
-    public init(id: String, userID: String, datasetID: String, modelID: String, state: String, progress: Double, message: String,
-                request: String, result: String?, error: String?, createdAt: String, startedAt: String?, finishedAt: String?) {
-        self.id = id
-        self.userID = userID
-        self.datasetID = datasetID
-        self.modelID = modelID
-        self.state = state
-        self.progress = progress
-        self.message = message
-        self.request = request
-        self.result = result
-        self.error = error
-        self.createdAt = createdAt
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
-    }
-}
 
 extension Catalog {
     static let jobColumns = "id, user_id, dataset_id, model_id, state, progress, message, request, result, error, created_at, started_at, finished_at"
@@ -149,15 +116,6 @@ extension Catalog {
     }
 }
 
-/// Sizes of what the catalog holds, for `/metrics`.
-public struct CatalogStatistics: Sendable {
-    public var models = 0
-    public var versions = 0
-    public var files = 0
-    public var storedBytes: Int64 = 0
-    public var datasets = 0
-    public var jobsByState: [String: Int] = [:]
-}
 
 extension Catalog {
     public func statistics() throws -> CatalogStatistics {

@@ -1,18 +1,6 @@
 import WarehouseCore
 import WarehouseSQLite
 
-/// A user token as stored: never the secret, only its SHA-256.
-public struct StoredToken: Sendable, Equatable {
-    public let id: String
-    public let userID: String
-    public let createdAt: String
-
-    public init(id: String, userID: String, createdAt: String) {
-        self.id = id
-        self.userID = userID
-        self.createdAt = createdAt
-    }
-}
 
 extension Catalog {
     public func insertToken(id: String, userID: String, hash: String, createdAt: String) throws {

@@ -477,3 +477,10 @@ extension Catalog {
         }
     }
 }
+
+/// A full disk is the catalog's one SQLite failure with a status of its own (507).
+extension SQLiteError: WarehouseErrorConvertible {
+    public var warehouseError: WarehouseError? {
+        code == .full ? .insufficientStorage("the catalog's disk is full") : nil
+    }
+}

@@ -78,3 +78,9 @@ public enum FieldValues {
         return tags
     }
 }
+
+/// Alias names with a meaning of their own.
+public enum Aliases {
+    /// The version that serves: promotions move it, `is_production_ready` mirrors it.
+    public static let production = "production"
+}

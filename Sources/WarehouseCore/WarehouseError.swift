@@ -25,15 +25,24 @@ public enum WarehouseError: Error, Equatable, CustomStringConvertible {
     /// The work was stopped before it finished (its client went away, or the server is
     /// shutting down) and rolled back. 503.
     case cancelled(String)
+    /// The catalog's disk is full. 507.
+    case insufficientStorage(String)
 
     public var description: String {
         switch self {
         case .invalid(let text), .notFound(let text), .alreadyExists(let text), .conflict(let text),
              .tooLarge(let text), .unauthorized(let text), .forbidden(let text), .storageUnavailable(let text),
-             .storedObjectDrifted(let text), .cancelled(let text):
+             .storedObjectDrifted(let text), .cancelled(let text), .insufficientStorage(let text):
             return text
         case .rangeNotSatisfiable(let size):
             return "requested range is not satisfiable (object size \(size) bytes)"
         }
     }
+}
+
+/// An error of a library the warehouse wraps that stands for a domain failure (SQLite's disk
+/// full): the error → status table asks it, so that table needs no library of its own.
+public protocol WarehouseErrorConvertible: Error {
+    /// The domain failure this error stands for; nil when it is an internal one.
+    var warehouseError: WarehouseError? { get }
 }

@@ -337,7 +337,17 @@ public final class ModelService: Sendable {
 
     public func checkHealth() throws {
         try store.checkHealth()
+        try checkCatalog()
+    }
+
+    /// Throws when the catalog cannot be read.
+    public func checkCatalog() throws {
         _ = try catalog.integrityCheckQuick()
+    }
+
+    /// Counts for /metrics: models, versions, files, bytes, datasets, jobs by state.
+    public func statistics() throws -> CatalogStatistics {
+        try catalog.statistics()
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import WarehouseAPI
+import WarehouseServer
 import WarehouseCore
 import WarehouseStorage
 

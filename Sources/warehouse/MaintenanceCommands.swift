@@ -1,5 +1,6 @@
 import Foundation
 import WarehouseAPI
+import WarehouseServer
 import WarehouseCore
 
 /// Opens the configured warehouse without serving it and without startup recovery, so these

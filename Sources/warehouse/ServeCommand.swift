@@ -1,5 +1,6 @@
 import Foundation
 import WarehouseAPI
+import WarehouseServer
 import WarehouseCore
 
 /// `warehouse serve`: runs the HTTP service until SIGINT or SIGTERM.

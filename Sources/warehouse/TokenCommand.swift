@@ -1,5 +1,6 @@
 import Foundation
 import WarehouseAPI
+import WarehouseServer
 import WarehouseCore
 
 /// `warehouse token create USER | list [USER] | revoke ID`: manages user tokens directly in

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import WarehouseAPI
+import WarehouseServer
 import WarehouseCore
 import WarehouseTesting
 

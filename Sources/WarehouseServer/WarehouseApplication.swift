@@ -1,4 +1,5 @@
 import Foundation
+import WarehouseAPI
 import WarehouseCatalog
 import WarehouseCore
 import WarehouseCrypto
@@ -80,10 +81,6 @@ public final class WarehouseApplication: Sendable {
             logger.warning("startup recovery incomplete (retried at next start): \(error)")
         }
 
-        var multipart = MultipartConfiguration(spoolDirectory: dataDirectory + "/tmp", makeDigest: { SHA256Digest() })
-        // A local store keeps the spool file itself (renamed into place): write it back early.
-        multipart.startsWriteback = !service.store.streamsUploads
-        var staging = multipart
         let admin = try AccessControl.adminToken(configured: configuration.adminToken, dataDirectory: dataDirectory)
         if admin.created, let path = admin.path {
             logger.info("generated the admin token into \(path) (mode 0600); set WAREHOUSE_ADMIN_TOKEN to choose one")
@@ -92,36 +89,16 @@ public final class WarehouseApplication: Sendable {
         }
         let access = AccessControl(catalog: catalog, adminToken: admin.token, shared: shared)
         self.access = access
-        let (models, datasets, training, lifecycle) = (service, self.datasets, self.training, self.lifecycle)
         // Versions and aliases first (as reindex), then datasets, tokens, notifications, jobs.
-        let followed: [any ReplicatedService] = [models, datasets, access, lifecycle, training]
+        let followed: [any ReplicatedService] = [service, datasets, access, lifecycle, training]
         follower = shared.map { ReplicaFollower(shared: $0, services: followed, position: CatalogFollowerPosition(catalog: catalog),
                                                 logger: logger) }
-        staging.observeFile = { [service] head, fieldsSoFar, file in
-            // Stage only for a caller allowed in the namespace the early fields name.
-            guard file.fieldName == "file",
-                  let user = fieldsSoFar.first(where: { $0.name == "user_id" })?.value,
-                  (try? head.principal().authorize(user: user)) != nil,
-                  let staged = StagedUpload(service: service, fieldsSoFar: fieldsSoFar, filename: file.filename) else { return nil }
-            return StagedUploadObserver(staged)
-        }
-        let storedObjectCheck = StoredObjectCheck(service: service) { [metrics, logger] detail in
-            metrics.storageError(operation: "download", kind: "drift")
-            logger.error("download refused: \(detail)")
-        }
-        let routes = ModelRoutes(service: service, access: access, uploadBody: .multipart(multipart),
-                                 stagedUploadBody: .multipart(staging), storedObjectCheck: storedObjectCheck).definitions
-            + SystemRoutes(service: service, storage: configuration.storage.rawValue, metrics: metrics, follower: follower).definitions
-            + TokenRoutes(access: access).definitions
-            + UploadSessionRoutes(sessions: uploadSessions, access: access).definitions
-            + DatasetRoutes(datasets: datasets, training: training, access: access, uploadBody: .multipart(multipart)).definitions
-            + TrainingRoutes(training: training, predictions: predictions, access: access).definitions
-            + LifecycleRoutes(lifecycle: lifecycle, feedback: feedback, training: training, models: service, access: access).definitions
-            + WebRoutes(service: service, datasets: datasets, training: training, lifecycle: lifecycle, access: access,
-                        uploadBody: .multipart(multipart), storedObjectCheck: storedObjectCheck, logger: logger).definitions
-        router = Router(routes: routes) { [logger] error, head in
-            ErrorResponses.response(for: error, head: head, logger: logger)
-        }
+        let routes = WarehouseRoutes(
+            services: ServedServices(models: service, uploadSessions: uploadSessions, datasets: datasets, training: training,
+                                     predictions: predictions, lifecycle: lifecycle, feedback: feedback, access: access,
+                                     follower: follower),
+            metrics: metrics, storageName: configuration.storage.rawValue, spoolDirectory: dataDirectory + "/tmp", logger: logger)
+        router = routes.router
         var serverConfiguration = HTTPServerConfiguration(host: configuration.host, port: configuration.port)
         serverConfiguration.maxBodyBytes = configuration.maxUploadBytes
         serverConfiguration.observer = metrics
@@ -129,8 +106,7 @@ public final class WarehouseApplication: Sendable {
         serverConfiguration.connectionLimit = configuration.connectionLimit
         serverConfiguration.minBodyBytesPerSecond = configuration.minUploadBytesPerSecond
         serverConfiguration.slowBodyGraceSeconds = configuration.slowBodyGraceSeconds
-        server = HTTPServer(configuration: serverConfiguration,
-                            handler: AuthenticatingHandler(router: router, access: access, logger: logger))
+        server = HTTPServer(configuration: serverConfiguration, handler: routes.handler)
     }
 
     static func makeS3Store(_ configuration: WarehouseConfiguration, logger: Logger) throws -> S3Store {
@@ -238,90 +214,4 @@ public final class WarehouseApplication: Sendable {
         server.shutdown(grace: grace) { training.stop() }
         follower?.stop()
     }
-}
-
-/// SHA-256 as the multipart parser's streaming digest.
-final class SHA256Digest: UploadDigest {
-    private let hasher = SHA256()
-    func update(_ buffer: UnsafeRawBufferPointer) { hasher.update(buffer) }
-    func finalizeHex() -> String { Hex.encode(hasher.finalize()) }
-}
-
-/// /health, /metrics and other service-level routes.
-struct SystemRoutes {
-    let service: ModelService
-    let storage: String
-    let metrics: ServiceMetrics
-    let follower: ReplicaFollower?
-
-    var definitions: [RouteDefinition] {
-        let service = self.service
-        let storage = self.storage
-        let metrics = self.metrics
-        let follower = self.follower
-        return [
-            RouteDefinition("GET", "/openapi.json") { _ in
-                JSON.response(OpenAPIDocument.document())
-            },
-            RouteDefinition("GET", "/metrics") { _ in
-                let statistics = try service.catalog.statistics()
-                let states = ["queued", "running", "succeeded", "failed", "cancelled"]
-                let text = metrics.exposition(gauges: [
-                    ("warehouse_training_jobs", "Training jobs by state.",
-                     states.map { ([("state", $0)], Double(statistics.jobsByState[$0] ?? 0)) }),
-                    ("warehouse_catalog_models", "Models with at least one ready version.", [([], Double(statistics.models))]),
-                    ("warehouse_catalog_versions", "Ready versions.", [([], Double(statistics.versions))]),
-                    ("warehouse_catalog_files", "Files of ready versions.", [([], Double(statistics.files))]),
-                    ("warehouse_catalog_stored_bytes", "Bytes of the files of ready versions.", [([], Double(statistics.storedBytes))]),
-                    ("warehouse_catalog_datasets", "Datasets with at least one ready version.", [([], Double(statistics.datasets))]),
-                ] + (follower.map { follower in [
-                    ("warehouse_replication_changes_applied", "Other replicas' changes applied since start.",
-                     [([], Double(follower.appliedChanges))]),
-                    ("warehouse_replication_seconds_since_last_pass", "Seconds since the change log was last read through (-1: never).",
-                     [([], follower.secondsSinceLastPass ?? -1)]),
-                    ("warehouse_replication_pending_changes", "Other replicas' changes that failed to apply and are retried.",
-                     [([], Double(follower.backlog.pendingChanges))]),
-                    ("warehouse_replication_oldest_pending_seconds", "Age of the oldest pending change (0: none).",
-                     [([], follower.backlog.oldestPendingSeconds ?? 0)]),
-                    ("warehouse_replication_failed_applications", "Attempts to apply a change that failed, since start.",
-                     [([], Double(follower.failedApplications))]),
-                ] } ?? []))
-                var headers = HTTPHeaders()
-                headers.add("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-                return HTTPResponse(status: 200, headers: headers, body: .bytes(Array(text.utf8)))
-            },
-            RouteDefinition("GET", "/health") { _ in
-                var checks: [String: String] = [:]
-                var failure: String?
-                do { try service.store.checkHealth(); checks["storage"] = "ok" } catch {
-                    checks["storage"] = "\(error)"
-                    failure = "storage: \(error)"
-                }
-                var behind: String?
-                if let shared = service.shared {
-                    checks["replication"] = "on: replica \(shared.settings.replicaID)"
-                    if let backlog = follower?.backlog, backlog.pendingChanges > 0 {
-                        // Still serving, so not a 503: what it shows may be stale for these things.
-                        behind = "\(backlog.pendingChanges) change(s) of other replicas not applied yet, the oldest for "
-                            + "\(Int(backlog.oldestPendingSeconds ?? 0)) s (retried); last error: \(backlog.lastError ?? "?")"
-                        checks["replication"] = "behind: " + behind!
-                    }
-                }
-                do { _ = try service.catalog.integrityCheckQuick(); checks["catalog"] = "ok" } catch {
-                    checks["catalog"] = "\(error)"
-                    failure = failure ?? "catalog: \(error)"
-                }
-                let body = HealthDTO(status: failure != nil ? "unavailable" : behind != nil ? "behind" : "ok", storage: storage,
-                                     checks: checks, detail: failure ?? behind.map { "replication: " + $0 })
-                return JSON.response(body, status: failure == nil ? 200 : 503)
-            },
-        ]
-    }
-}
-
-struct HealthDTO: Encodable {
-    let status: String
-    let storage: String
-    let checks: [String: String]
-    let detail: String?
 }
