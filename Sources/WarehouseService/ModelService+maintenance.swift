@@ -27,7 +27,7 @@ extension ModelService {
             do {
                 let bytes = try store.getData(key: object.key)
                 // A version being uploaded on some replica: not a record yet.
-                if shared != nil, ClaimStub.decodeIfClaim(bytes) != nil { continue }
+                if replication.claimant(of: bytes) != nil { continue }
                 let record = try Manifest.decode(bytes)
                 guard ObjectKeys.manifest(user: record.userID, model: record.modelID, version: record.version) == object.key else {
                     report.unreadable.append("\(object.key): its record names \(record.userID)/\(record.modelID) \(record.version)")

@@ -11,7 +11,6 @@ extension ModelService {
     /// A pending row, and in a shared bucket the claim of its version: a requested version
     /// another replica holds is a 409; an unnumbered upload takes the next free number.
     func reserveVersion(_ draft: ModelVersionRecord, requestedVersion: String?) throws -> PendingVersion {
-        guard let shared else { return try catalog.insertPendingVersion(draft, requestedVersion: requestedVersion) }
         var requested = requestedVersion
         for _ in 0..<64 {
             let pending: PendingVersion
@@ -25,7 +24,7 @@ extension ModelService {
             let key = ObjectKeys.manifest(user: draft.userID, model: draft.modelID, version: pending.version)
             let etag: String?
             do {
-                etag = try shared.claim(key)
+                etag = try replication.claim(key)
             } catch {
                 try? catalog.abandonVersion(pending)
                 throw error
@@ -53,26 +52,26 @@ extension ModelService {
     func writeManifest(_ record: ModelVersionRecord, expected: String? = nil) throws {
         let key = ObjectKeys.manifest(user: record.userID, model: record.modelID, version: record.version)
         let data = try Manifest.encode(record)
-        guard let shared else { return try store.putData(key: key, data: data) }
-        if let etag = try expected ?? claimETag(key), !etag.isEmpty {
-            _ = try store.putData(key: key, data: data, condition: .matches(etag))
-            claims.withLock { _ = $0.removeValue(forKey: key) }
-        } else {
-            try store.putData(key: key, data: data)
-        }
+        try replication.write(key, data: data, over: try expected ?? claimETag(key), createOnly: false)
+        claims.withLock { _ = $0.removeValue(forKey: key) }
+    }
+
+    /// Whether this replica holds a claim object on `key` (a stub to remove if it gives up).
+    func holdsClaimObject(_ key: String) -> Bool {
+        claims.withLock { $0[key].map { !$0.isEmpty } ?? false }
     }
 
     /// Tells the other replicas that a version's manifest was written or removed.
     func announceVersion(user: String, model: String, version: String) {
-        shared?.announce(Change(.version, [user, model, version]))
+        replication.announce(Change(.version, [user, model, version]))
     }
 
     /// The ETag of this replica's claim on `key`: remembered, or read back from the bucket
     /// (an upload session outlives the process that claimed its version).
     private func claimETag(_ key: String) throws -> String? {
         if let etag = claims.withLock({ $0[key] }) { return etag }
-        guard let shared, let current = try store.getDataAndETag(key: key),
-              let stub = ClaimStub.decodeIfClaim(current.bytes), stub.claimedBy == shared.settings.replicaID else { return nil }
+        guard let current = try store.getDataAndETag(key: key), let claimant = replication.claimant(of: current.bytes),
+              replication.isSelf(claimant) else { return nil }
         return current.etag
     }
 
@@ -105,17 +104,9 @@ extension ModelService {
     /// Runs `body` (which rewrites the manifest of `version`) over the bucket's current copy,
     /// again when another replica changed it in between.
     func overSharedManifest<T>(user: String, model: String, version: String?, _ body: (_ expected: String?) throws -> T) throws -> T {
-        guard shared != nil else { return try body(nil) }
         let resolved = try version ?? record(user: user, model: model, version: nil).version
-        for _ in 0..<5 {
-            let etag = try syncVersion(user: user, model: model, version: resolved)
-            do {
-                return try body(etag)
-            } catch is ConditionalWriteLost {
-                continue
-            }
-        }
-        throw WarehouseError.conflict("version \(resolved) of model '\(model)' kept changing on other replicas; retry")
+        return try replication.overCurrent("version \(resolved) of model '\(model)'", attempts: 5,
+                                           read: { try syncVersion(user: user, model: model, version: resolved) }, body)
     }
 
     // MARK: - Aliases
@@ -137,45 +128,37 @@ extension ModelService {
     /// bucket, the manifest is replaced with `If-Match` on that ETag (created with
     /// `If-None-Match: *` when the model had none), and a lost race starts over.
     func movingAliases<T>(user: String, model: String, _ body: (Catalog.AliasPublisher) throws -> T) throws -> T {
-        guard let shared else { return try body(aliasPublisher(user: user, model: model)) }
         let key = ObjectKeys.aliasManifest(user: user, model: model)
-        for _ in 0..<8 {
-            let etag = try syncAliases(user: user, model: model)
-            let publish: Catalog.AliasPublisher = { [store] aliases in
+        return try replication.overCurrent("the aliases of model '\(model)'", attempts: 8,
+                                           read: { try syncAliases(user: user, model: model) }) { etag in
+            let publish: Catalog.AliasPublisher = { [replication] aliases in
                 if aliases.isEmpty {
-                    if let etag { try store.delete(key: key, ifMatch: etag) }
+                    try replication.remove(key, over: etag)
                 } else {
                     let data = try AliasManifest.encode(AliasManifest(userID: user, modelID: model, aliases: aliases))
-                    _ = try store.putData(key: key, data: data, condition: etag.map(WriteCondition.matches) ?? .absent)
+                    try replication.write(key, data: data, over: etag, createOnly: true)
                 }
             }
-            do {
-                let result = try body(publish)
-                shared.announce(Change(.aliases, [user, model]))
-                return result
-            } catch is ConditionalWriteLost {
-                continue
-            }
+            let result = try body(publish)
+            replication.announce(Change(.aliases, [user, model]))
+            return result
         }
-        throw WarehouseError.conflict("the aliases of model '\(model)' kept moving on other replicas; retry")
     }
 
     /// Tells the other replicas that versions were deleted.
     func announceDeleted(user: String, model: String, versions: [String]) {
-        guard let shared else { return }
-        for version in versions { shared.announce(Change(.version, [user, model, version])) }
+        for version in versions { replication.announce(Change(.version, [user, model, version])) }
     }
 
     /// Version prefixes other live replicas have claimed and not committed (their uploads in
     /// flight). Empty without a shared bucket.
     func claimedElsewhere() throws -> [String] {
-        guard let shared else { return [] }
-        let live = Set(try shared.liveReplicas().map(\.replica)).subtracting([shared.settings.replicaID])
+        let live = try replication.otherLiveReplicas()
         guard !live.isEmpty else { return [] }
         return try store.list(prefix: ObjectKeys.versionManifests).filter { $0.size < 512 }.compactMap { object in
             guard case .versionManifest(let user, let model, let version)? = ObjectKeys.parse(object.key),
-                  let bytes = try store.getDataAndETag(key: object.key)?.bytes, let claim = ClaimStub.decodeIfClaim(bytes),
-                  live.contains(claim.claimedBy) else { return nil }
+                  let bytes = try store.getDataAndETag(key: object.key)?.bytes, let claimant = replication.claimant(of: bytes),
+                  live.contains(claimant) else { return nil }
             return ObjectKeys.versionPrefix(user: user, model: model, version: version)
         }
     }

@@ -20,6 +20,8 @@ public final class ModelService: Sendable {
     public let zipLimits: ZipLimits
     /// The bucket as shared with other replicas; nil when this replica is the only one.
     public let shared: SharedBucket?
+    /// How writes other replicas could also make are made: alone, or over a shared bucket.
+    let replication: any Replication
     /// ETags of the manifests this replica claimed and has not committed yet.
     let claims = Mutex<[String: String]>([:])
     /// Rewrites of a ready version's manifest and record (an added file, an update, a delete)
@@ -34,6 +36,7 @@ public final class ModelService: Sendable {
         self.spoolDirectory = spoolDirectory
         self.zipLimits = zipLimits
         self.shared = shared
+        replication = shared ?? SoloReplication(store: store)
     }
 
     // MARK: - Upload
@@ -212,7 +215,6 @@ public final class ModelService: Sendable {
     /// (the version was deleted, or deleted and made again, on another replica): it catches up
     /// and answers 404 or 409 (retry), not 500.
     private func staleCopy(of record: ModelVersionRecord) throws {
-        guard shared != nil else { return }
         try syncVersion(user: record.userID, model: record.modelID, version: record.version)
         guard let now = try catalog.record(user: record.userID, model: record.modelID, version: record.version) else {
             throw WarehouseError.notFound("version \(record.version) of model '\(record.modelID)' was deleted on another replica")
@@ -311,19 +313,6 @@ public final class ModelService: Sendable {
             announceDeleted(user: user, model: model, versions: doomed.map(\.record.version))
             if let failure { throw failure }
             return doomed.map(\.record.version)
-        }
-    }
-
-    /// Writes a model's aliases to the bucket (`manifests/aliases/…`), or removes the object
-    /// when none are left.
-    func aliasPublisher(user: String, model: String) -> Catalog.AliasPublisher {
-        { [store] aliases in
-            let key = ObjectKeys.aliasManifest(user: user, model: model)
-            if aliases.isEmpty {
-                try store.delete(key: key)
-            } else {
-                try store.putData(key: key, data: try AliasManifest.encode(AliasManifest(userID: user, modelID: model, aliases: aliases)))
-            }
         }
     }
 

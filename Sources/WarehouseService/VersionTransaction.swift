@@ -145,7 +145,7 @@ public final class VersionTransaction {
         } catch where storedKeys.isEmpty {
             // Nothing of it is known to be stored: the row need not wait for the store.
         }
-        if manifestWritten || service.shared != nil {
+        if manifestWritten || service.holdsClaimObject(manifestKey) {
             try service.store.delete(key: manifestKey)
         }
         service.forgetClaim(user: userID, model: modelID, version: version)
