@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "WarehouseCatalogTests", dependencies: ["WarehouseCatalog"]),
         .testTarget(name: "WarehouseZipTests", dependencies: ["WarehouseZip"]),
         .testTarget(name: "WarehouseFormatsTests", dependencies: ["WarehouseFormats", "WarehouseCore", "WarehouseZip"]),
-        .testTarget(name: "WarehouseS3Tests", dependencies: ["WarehouseS3", "WarehouseHTTPServer"]),
+        .testTarget(name: "WarehouseS3Tests", dependencies: ["WarehouseS3", "WarehouseHTTPServer", "WarehouseCurl", "WarehouseCrypto"]),
         .testTarget(name: "WarehouseStorageTests", dependencies: ["WarehouseStorage", "WarehouseTesting", "WarehouseS3", "WarehouseCurl", "WarehouseCrypto", "WarehouseCore"]),
         .testTarget(name: "WarehouseAutoMLTests", dependencies: ["WarehouseAutoML"]),
         .testTarget(name: "WarehouseONNXTests", dependencies: ["WarehouseONNX", "WarehouseAutoML", "WarehouseFormats", "WarehouseTesting"]),
