@@ -34,6 +34,26 @@ public protocol Replication: Sendable {
 
     /// The other replicas alive now (none when alone).
     func otherLiveReplicas() throws -> Set<String>
+
+    /// Publishes state that is in the bucket only for the other replicas' sake (dataset
+    /// records, tokens, notifications): written over `expected` (created only if absent when
+    /// `createOnly`), or removed when `data` is nil; then `change` is announced. Alone: nothing.
+    func publish(_ key: String, data: [UInt8]?, over expected: String?, createOnly: Bool, announcing change: Change) throws
+
+    /// Reads such state back.
+    func readPublished(_ key: String) throws -> PublishedState
+
+    /// The keys of such state under `prefix` (none when alone).
+    func listPublished(prefix: String) throws -> [String]
+}
+
+/// What the bucket holds of a piece of published state.
+public enum PublishedState: Sendable, Equatable {
+    /// Nothing is published (this replica is alone): the catalog is the whole truth.
+    case notShared
+    /// Published once, and removed since.
+    case absent
+    case present([UInt8])
 }
 
 /// The one replica on its bucket: claims cost nothing, writes are plain, nothing is announced.
@@ -60,6 +80,9 @@ public struct SoloReplication: Replication {
 
     public func announce(_ change: Change) {}
     public func otherLiveReplicas() throws -> Set<String> { [] }
+    public func publish(_ key: String, data: [UInt8]?, over expected: String?, createOnly: Bool, announcing change: Change) throws {}
+    public func readPublished(_ key: String) throws -> PublishedState { .notShared }
+    public func listPublished(prefix: String) throws -> [String] { [] }
 }
 
 extension SharedBucket: Replication {
@@ -95,5 +118,22 @@ extension SharedBucket: Replication {
 
     public func otherLiveReplicas() throws -> Set<String> {
         Set(try liveReplicas().map(\.replica)).subtracting([settings.replicaID])
+    }
+
+    public func publish(_ key: String, data: [UInt8]?, over expected: String?, createOnly: Bool, announcing change: Change) throws {
+        if let data {
+            try write(key, data: data, over: expected, createOnly: createOnly)
+        } else {
+            try remove(key, over: expected)
+        }
+        announce(change)
+    }
+
+    public func readPublished(_ key: String) throws -> PublishedState {
+        try store.getDataAndETag(key: key).map { .present($0.bytes) } ?? .absent
+    }
+
+    public func listPublished(prefix: String) throws -> [String] {
+        try store.list(prefix: prefix).map(\.key)
     }
 }

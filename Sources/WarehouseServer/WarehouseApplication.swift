@@ -62,7 +62,7 @@ public final class WarehouseApplication: Sendable {
         let catalog = try Catalog(path: dataDirectory + "/catalog.sqlite3")
         service = ModelService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp",
                                zipLimits: configuration.zipLimits, shared: shared)
-        datasets = DatasetService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp", shared: shared)
+        datasets = DatasetService(catalog: catalog, store: store, spoolDirectory: dataDirectory + "/tmp", replication: service.replication)
         uploadSessions = UploadSessions(service: service, lifetimeSeconds: configuration.uploadSessionLifetimeSeconds)
         lifecycle = ModelLifecycle(models: service, logger: logger)
         training = TrainingService(models: service, datasets: datasets, lifecycle: lifecycle, workers: configuration.trainingWorkers,
@@ -87,7 +87,7 @@ public final class WarehouseApplication: Sendable {
         } else if let path = admin.path {
             logger.info("admin token: \(path)")
         }
-        let access = AccessControl(catalog: catalog, adminToken: admin.token, shared: shared)
+        let access = AccessControl(catalog: catalog, adminToken: admin.token, replication: service.replication)
         self.access = access
         // Versions and aliases first (as reindex), then datasets, tokens, notifications, jobs.
         let followed: [any ReplicatedService] = [service, datasets, access, lifecycle, training]

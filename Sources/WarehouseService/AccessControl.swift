@@ -34,11 +34,11 @@ public final class AccessControl: Sendable {
     let catalog: Catalog
     private let adminHash: [UInt8]
 
-    /// Where tokens are shared with other replicas (nil: this replica is the only one).
-    let shared: SharedBucket?
+    /// How tokens reach the other replicas (as objects in a shared bucket), if there are any.
+    let replication: any Replication
 
-    public init(catalog: Catalog, adminToken: String, shared: SharedBucket? = nil) {
-        self.shared = shared
+    public init(catalog: Catalog, adminToken: String, replication: any Replication) {
+        self.replication = replication
         self.catalog = catalog
         self.adminHash = Self.digest(adminToken)
     }
@@ -79,7 +79,7 @@ public final class AccessControl: Sendable {
         if let token = try catalog.token(hash: Hex.encode(presented)) { return .user(token.userID) }
         // Minted on another replica a moment ago: the bucket knows it before the change log says
         // so. A bucket that does not answer leaves the token unknown (401, not 503).
-        if shared != nil, let token = try? sharedToken(hash: Hex.encode(presented)) { return .user(token.userID) }
+        if let token = try? sharedToken(hash: Hex.encode(presented)) { return .user(token.userID) }
         throw WarehouseError.unauthorized("invalid or revoked token")
     }
 
@@ -89,12 +89,9 @@ public final class AccessControl: Sendable {
         let secret = "mwt_" + Hex.encode(SecureRandom.bytes(32))
         let stored = StoredToken(id: "tok_" + Hex.encode(SecureRandom.bytes(8)), userID: user, createdAt: Timestamps.now())
         let hash = Hex.encode(Self.digest(secret))
-        if let shared {
-            let object = SharedToken(id: stored.id, userID: user, createdAt: stored.createdAt)
-            _ = try shared.store.putData(key: ObjectKeys.token(hash: hash), data: Array(try JSONCoding.string(object).utf8),
-                                         condition: .absent)
-            shared.announce(Change(.token, [hash]))
-        }
+        let object = SharedToken(id: stored.id, userID: user, createdAt: stored.createdAt)
+        try replication.publish(ObjectKeys.token(hash: hash), data: Array(try JSONCoding.string(object).utf8), over: nil,
+                                createOnly: true, announcing: Change(.token, [hash]))
         try catalog.insertToken(id: stored.id, userID: user, hash: hash, createdAt: stored.createdAt)
         return (stored, secret)
     }
@@ -105,9 +102,8 @@ public final class AccessControl: Sendable {
 
     public func revokeToken(id: String) throws {
         let hash = try catalog.tokenRows().first { $0.token.id == id }?.hash
-        if let shared, let hash {
-            try shared.store.delete(key: ObjectKeys.token(hash: hash))
-            shared.announce(Change(.token, [hash]))
+        if let hash {
+            try replication.publish(ObjectKeys.token(hash: hash), data: nil, over: nil, createOnly: false, announcing: Change(.token, [hash]))
         }
         guard try catalog.deleteToken(id: id) else { throw WarehouseError.notFound("no token with id '\(id)'") }
     }
@@ -130,12 +126,17 @@ extension AccessControl {
     /// Makes the catalog's copy of one token what the bucket holds; answers it (nil: none).
     @discardableResult
     public func sharedToken(hash: String) throws -> StoredToken? {
-        guard let shared else { return nil }
-        guard let current = try shared.store.getDataAndETag(key: ObjectKeys.token(hash: hash)) else {
+        let bytes: [UInt8]
+        switch try replication.readPublished(ObjectKeys.token(hash: hash)) {
+        case .notShared:
+            return nil
+        case .absent:
             if let id = try catalog.tokenRows().first(where: { $0.hash == hash })?.token.id { _ = try catalog.deleteToken(id: id) }
             return nil
+        case .present(let published):
+            bytes = published
         }
-        let object = try JSONDecoder().decode(SharedToken.self, from: Data(current.bytes))
+        let object = try JSONDecoder().decode(SharedToken.self, from: Data(bytes))
         try catalog.upsertToken(id: object.id, userID: object.userID, hash: hash, createdAt: object.createdAt)
         return StoredToken(id: object.id, userID: object.userID, createdAt: object.createdAt)
     }

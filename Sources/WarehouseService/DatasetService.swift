@@ -65,10 +65,11 @@ public final class DatasetService: Sendable {
     let catalog: Catalog
     let store: any ObjectStore
     let spoolDirectory: String
-    let shared: SharedBucket?
+    /// How dataset versions are claimed and published where replicas share the bucket.
+    let replication: any Replication
 
-    public init(catalog: Catalog, store: any ObjectStore, spoolDirectory: String, shared: SharedBucket? = nil) {
-        self.shared = shared
+    public init(catalog: Catalog, store: any ObjectStore, spoolDirectory: String, replication: (any Replication)? = nil) {
+        self.replication = replication ?? SoloReplication(store: store)
         self.catalog = catalog
         self.store = store
         self.spoolDirectory = spoolDirectory
@@ -95,15 +96,13 @@ public final class DatasetService: Sendable {
                 objectKey: key, rows: profile.rows, targetColumn: profile.targetColumn, taskType: profile.taskType,
                 createdAt: now, profile: profile)
             let text = try JSONCoding.string(record)
-            if let shared, let claim {
-                _ = try store.putData(key: manifestKey, data: Array(text.utf8), condition: .matches(claim))
-                shared.announce(Change(.dataset, [fields.userID, fields.datasetID, version]))
-            }
+            try replication.publish(manifestKey, data: Array(text.utf8), over: claim, createOnly: false,
+                                    announcing: Change(.dataset, [fields.userID, fields.datasetID, version]))
             try catalog.commitDataset(id: pending.id, record: text)
             return record
         } catch {
             try? store.delete(key: key)
-            if claim != nil { try? store.delete(key: manifestKey) }
+            if let claim, !claim.isEmpty { try? store.delete(key: manifestKey) }
             try? catalog.abandonDataset(id: pending.id)
             throw error
         }
@@ -126,10 +125,8 @@ public final class DatasetService: Sendable {
         guard !rows.isEmpty else { throw WarehouseError.notFound("dataset '\(dataset)' not found for user '\(user)'") }
         for row in rows {
             let prefix = ObjectKeys.datasetPrefix(user: user, dataset: dataset, version: "v\(row.version)")
-            if let shared {
-                try store.delete(key: ObjectKeys.datasetManifest(user: user, dataset: dataset, version: "v\(row.version)"))
-                shared.announce(Change(.dataset, [user, dataset, "v\(row.version)"]))
-            }
+            try replication.publish(ObjectKeys.datasetManifest(user: user, dataset: dataset, version: "v\(row.version)"), data: nil,
+                                    over: nil, createOnly: false, announcing: Change(.dataset, [user, dataset, "v\(row.version)"]))
             try store.delete(keys: try store.list(prefix: prefix).map(\.key))
             try catalog.deleteDatasetRow(id: row.id)
         }
@@ -181,13 +178,11 @@ extension DatasetService {
         for row in try catalog.pendingDatasets() {
             let prefix = ObjectKeys.datasetPrefix(user: row.userID, dataset: row.datasetID, version: "v\(row.version)")
             try store.delete(keys: try store.list(prefix: prefix).map(\.key))
-            if shared != nil {
-                // The claim of the number, if this replica made it.
-                let key = ObjectKeys.datasetManifest(user: row.userID, dataset: row.datasetID, version: "v\(row.version)")
-                if let current = try store.getDataAndETag(key: key), let stub = ClaimStub.decodeIfClaim(current.bytes),
-                   stub.claimedBy == shared?.settings.replicaID {
-                    try store.delete(key: key)
-                }
+            // The claim of the number, if this replica made it.
+            let key = ObjectKeys.datasetManifest(user: row.userID, dataset: row.datasetID, version: "v\(row.version)")
+            if case .present(let bytes) = try replication.readPublished(key), let claimant = replication.claimant(of: bytes),
+               replication.isSelf(claimant) {
+                try store.delete(key: key)
             }
             try catalog.deleteDatasetRow(id: row.id)
             actions.append("removed uncommitted dataset \(row.userID)/\(row.datasetID) v\(row.version)")
@@ -200,13 +195,12 @@ extension DatasetService {
     /// The next dataset version: a pending row, and in a shared bucket the claim of its
     /// manifest (a number another replica took is skipped). Answers the claim's ETag.
     func reserveDataset(user: String, dataset: String, createdAt: String) throws -> (pending: (id: Int64, version: Int), claim: String?) {
-        guard let shared else { return (try catalog.insertPendingDataset(user: user, dataset: dataset, createdAt: createdAt), nil) }
         var atLeast = 1
         for _ in 0..<64 {
             let pending = try catalog.insertPendingDataset(user: user, dataset: dataset, createdAt: createdAt, atLeast: atLeast)
             let claim: String?
             do {
-                claim = try shared.claim(ObjectKeys.datasetManifest(user: user, dataset: dataset, version: "v\(pending.version)"))
+                claim = try replication.claim(ObjectKeys.datasetManifest(user: user, dataset: dataset, version: "v\(pending.version)"))
             } catch {
                 try? catalog.abandonDataset(id: pending.id)
                 throw error

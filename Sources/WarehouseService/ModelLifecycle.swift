@@ -142,17 +142,13 @@ public final class ModelLifecycle: Sendable {
         data["created_at"] = .string(now)
         do {
             let text = try JSONCoding.string(JSONValue.object(data))
-            if let shared = models.shared {
-                // In the bucket first, so every replica lists it.
-                let id = Self.sharedNotificationID()
-                try models.store.putData(key: ObjectKeys.notification(user: user, id: id),
-                                         data: Array(try JSONCoding.string(SharedNotification(userID: user, modelID: model, data: text,
-                                                                                              createdAt: now)).utf8))
-                try catalog.insertSharedNotification(sharedID: id, user: user, model: model, data: text, createdAt: now)
-                shared.announce(Change(.notification, [user, id]))
-            } else {
-                try catalog.insertNotification(user: user, model: model, data: text, now: now)
-            }
+            // Published first (where replicas share the bucket), so every replica lists it;
+            // its id makes a second sighting of it a no-op.
+            let id = Self.sharedNotificationID()
+            let published = try JSONCoding.string(SharedNotification(userID: user, modelID: model, data: text, createdAt: now))
+            try models.replication.publish(ObjectKeys.notification(user: user, id: id), data: Array(published.utf8), over: nil,
+                                           createOnly: false, announcing: Change(.notification, [user, id]))
+            try catalog.insertSharedNotification(sharedID: id, user: user, model: model, data: text, createdAt: now)
         } catch {
             logger.error("cannot store a notification for \(user)/\(model): \(error)")
         }

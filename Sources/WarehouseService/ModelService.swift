@@ -21,7 +21,7 @@ public final class ModelService: Sendable {
     /// The bucket as shared with other replicas; nil when this replica is the only one.
     public let shared: SharedBucket?
     /// How writes other replicas could also make are made: alone, or over a shared bucket.
-    let replication: any Replication
+    public let replication: any Replication
     /// ETags of the manifests this replica claimed and has not committed yet.
     let claims = Mutex<[String: String]>([:])
     /// Rewrites of a ready version's manifest and record (an added file, an update, a delete)

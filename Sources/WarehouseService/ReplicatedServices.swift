@@ -61,12 +61,13 @@ extension AccessControl: ReplicatedService {
     }
 
     public func readAll() throws -> [String: Int] {
-        guard let shared else { return [:] }
-        return ["tokens": try syncEach(in: shared.store, prefix: ObjectKeys.tokens) { parsed in
-            guard case .token(let hash) = parsed else { return false }
+        var count = 0
+        for key in try replication.listPublished(prefix: ObjectKeys.tokens) {
+            guard case .token(let hash)? = ObjectKeys.parse(key) else { continue }
             try sharedToken(hash: hash)
-            return true
-        }]
+            count += 1
+        }
+        return ["tokens": count]
     }
 }
 
