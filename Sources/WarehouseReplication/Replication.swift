@@ -45,6 +45,21 @@ public protocol Replication: Sendable {
 
     /// The keys of such state under `prefix` (none when alone).
     func listPublished(prefix: String) throws -> [String]
+
+    /// Whether versions reach the bucket from elsewhere too, so a manifest the catalog lacks
+    /// may be another replica's commit rather than garbage.
+    var othersCommit: Bool { get }
+
+    /// The replicas alive now, this one included (none when alone).
+    func liveReplicaIDs() throws -> Set<String>
+
+    /// Runs `body` as the one replica doing `name` (gc): alone, at once; with others, under
+    /// the lease `name` (renewed from its own thread while `body` runs), after `prepare` has
+    /// brought this replica level with the bucket. A lease another replica holds is a 409.
+    func exclusively<T>(_ name: String, prepare: () throws -> Void, _ body: () throws -> T) throws -> T
+
+    /// Removes change-log entries past their retention; answers how many (none alone).
+    func compactLog() throws -> Int
 }
 
 /// What the bucket holds of a piece of published state.
@@ -83,6 +98,10 @@ public struct SoloReplication: Replication {
     public func publish(_ key: String, data: [UInt8]?, over expected: String?, createOnly: Bool, announcing change: Change) throws {}
     public func readPublished(_ key: String) throws -> PublishedState { .notShared }
     public func listPublished(prefix: String) throws -> [String] { [] }
+    public var othersCommit: Bool { false }
+    public func liveReplicaIDs() throws -> Set<String> { [] }
+    public func exclusively<T>(_ name: String, prepare: () throws -> Void, _ body: () throws -> T) throws -> T { try body() }
+    public func compactLog() throws -> Int { 0 }
 }
 
 extension SharedBucket: Replication {
@@ -135,5 +154,25 @@ extension SharedBucket: Replication {
 
     public func listPublished(prefix: String) throws -> [String] {
         try store.list(prefix: prefix).map(\.key)
+    }
+
+    public var othersCommit: Bool { true }
+
+    public func liveReplicaIDs() throws -> Set<String> {
+        Set(try liveReplicas().map(\.replica))
+    }
+
+    public func exclusively<T>(_ name: String, prepare: () throws -> Void, _ body: () throws -> T) throws -> T {
+        guard let held = try acquireLease(name) else {
+            throw WarehouseError.conflict("\(name) is running on replica \(try leaseHolder(name) ?? "?"); try again when it is done")
+        }
+        let keeper = LeaseKeeper(held, in: self)
+        defer { keeper.release() }
+        try prepare()
+        return try body()
+    }
+
+    public func compactLog() throws -> Int {
+        try compactChanges()
     }
 }

@@ -98,20 +98,20 @@ extension ModelService {
         // Objects first: one stored after this listing belongs to a manifest or claim that the
         // manifest listing below sees (a version is claimed before its files are stored).
         let objects = try store.list(prefix: ObjectKeys.models)
-        let live = try shared.map { Set(try $0.liveReplicas().map(\.replica)) } ?? []
+        let live = try replication.liveReplicaIDs()
         for object in try store.list(prefix: ObjectKeys.versionManifests) {
             var bytes: [UInt8]?
             if !readyManifests.contains(object.key) {
                 // A version being committed or deleted right now owns its manifest.
                 if inFlightManifests.contains(object.key) { continue }
-                guard shared != nil, let read = try store.getDataAndETag(key: object.key)?.bytes else {
+                guard replication.othersCommit, let read = try store.getDataAndETag(key: object.key)?.bytes else {
                     report.orphanManifests.append(object.key)
                     continue
                 }
                 // Shared: another replica's claim while it lives, or a version it committed
                 // after this catalog last followed (kept, and its files with it).
-                if let claim = ClaimStub.decodeIfClaim(read) {
-                    if live.contains(claim.claimedBy),
+                if let claimant = replication.claimant(of: read) {
+                    if live.contains(claimant),
                        case .versionManifest(let user, let model, let version)? = ObjectKeys.parse(object.key) {
                         inFlight.append(ObjectKeys.versionPrefix(user: user, model: model, version: version))
                     } else {

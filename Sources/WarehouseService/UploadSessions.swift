@@ -631,32 +631,25 @@ public final class UploadSessions: Sendable {
     /// With replicas sharing the bucket it runs under the `gc` lease (a 409 while another
     /// replica collects), after reading the bucket's manifests, and also trims the change log.
     public func collectGarbage(dryRun: Bool) throws -> ModelService.GarbageReport {
-        var keeper: LeaseKeeper?
-        if let shared = service.shared {
-            guard let held = try shared.acquireLease("gc") else {
-                throw WarehouseError.conflict("gc is running on replica \(try shared.leaseHolder("gc") ?? "?"); try again when it is done")
-            }
-            keeper = LeaseKeeper(held, in: shared)
-            _ = try service.reindex()
-        }
-        defer { keeper?.release() }
-        var report = try service.collectGarbage(dryRun: dryRun)
-        if !dryRun, let shared = service.shared { report.compactedChanges = try shared.compactChanges() }
-        let inFlight = try catalog.allVersions().filter { $0.state == "pending" }.map {
-            ObjectKeys.versionPrefix(user: $0.user, model: $0.model, version: $0.version)
-        }
-        if dryRun {
-            report.expiredSessions = try catalog.uploadSessions(states: ["open"], expiredBy: Timestamps.now()).map(\.id)
-            report.abandonedUploads = try unownedUploads(inFlight: inFlight).map(Self.describe)
-        } else {
-            report.expiredSessions = try expireSessions()
-            // Versions of sessions just expired are gone from `inFlight` only after expiry.
-            let stillInFlight = try catalog.allVersions().filter { $0.state == "pending" }.map {
+        try service.replication.exclusively("gc", prepare: { _ = try service.reindex() }) {
+            var report = try service.collectGarbage(dryRun: dryRun)
+            if !dryRun { report.compactedChanges = try service.replication.compactLog() }
+            let inFlight = try catalog.allVersions().filter { $0.state == "pending" }.map {
                 ObjectKeys.versionPrefix(user: $0.user, model: $0.model, version: $0.version)
             }
-            report.abandonedUploads = try removeUnownedUploads(inFlight: stillInFlight)
+            if dryRun {
+                report.expiredSessions = try catalog.uploadSessions(states: ["open"], expiredBy: Timestamps.now()).map(\.id)
+                report.abandonedUploads = try unownedUploads(inFlight: inFlight).map(Self.describe)
+            } else {
+                report.expiredSessions = try expireSessions()
+                // Versions of sessions just expired are gone from `inFlight` only after expiry.
+                let stillInFlight = try catalog.allVersions().filter { $0.state == "pending" }.map {
+                    ObjectKeys.versionPrefix(user: $0.user, model: $0.model, version: $0.version)
+                }
+                report.abandonedUploads = try removeUnownedUploads(inFlight: stillInFlight)
+            }
+            return report
         }
-        return report
     }
 
     func unownedUploads(inFlight: [String]) throws -> [PendingPartedUpload] {
