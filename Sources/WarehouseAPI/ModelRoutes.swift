@@ -19,7 +19,7 @@ struct ModelRoutes {
         return [
             RouteDefinition("POST", "/ai-models/upload/single", body: stagedUploadBody) { request in
                 let form = try Self.form(of: request)
-                let staged = form.files.lazy.compactMap { ($0.observer as? StagedUploadObserver)?.staged }.first
+                let staged = request.head.values[StagedUploadKey.self]?.staged
                 let fields: UploadFields
                 let incoming: IncomingFile
                 do {
@@ -238,8 +238,16 @@ struct VersionListDTO: Encodable {
     }
 }
 
+/// The single-file upload staged while its body arrives: the route's handle on it, kept with
+/// the request from the moment the file part begins.
+enum StagedUploadKey: RequestValueKey {
+    typealias Value = StagedUploadObserver
+}
+
 /// Connects a spooling file part to its `StagedUpload`.
-final class StagedUploadObserver: SpoolObserver {
+/// `@unchecked Sendable`: the spool queue feeds it while the body arrives, then the request's
+/// thread commits or discards it, never both at once (`StagedUpload` says the same).
+final class StagedUploadObserver: SpoolObserver, @unchecked Sendable {
     let staged: StagedUpload
     init(_ staged: StagedUpload) { self.staged = staged }
     func spooled(_ bytes: UnsafeRawBufferPointer, path: String, size: UInt64) {

@@ -52,8 +52,11 @@ public struct WarehouseRoutes: Sendable {
             guard file.fieldName == "file",
                   let user = fieldsSoFar.first(where: { $0.name == "user_id" })?.value,
                   (try? head.principal().authorize(user: user)) != nil,
+                  head.values[StagedUploadKey.self] == nil,
                   let staged = StagedUpload(service: service, fieldsSoFar: fieldsSoFar, filename: file.filename) else { return nil }
-            return StagedUploadObserver(staged)
+            let observer = StagedUploadObserver(staged)
+            head.values[StagedUploadKey.self] = observer
+            return observer
         }
         let storedObjectCheck = StoredObjectCheck(service: service) { detail in
             metrics.storageError(operation: "download", kind: "drift")

@@ -41,6 +41,9 @@ public struct HTTPRequestHead: Sendable {
     /// Who is calling, once the application resolved it from the headers (a reference, so
     /// every copy of the head, the body parser's included, sees it).
     public let identity: RequestIdentity
+    /// What routes keep for this request between its headers and its answer (a staged
+    /// upload), each under a key type of its own, so nobody casts.
+    public let values: RequestValues
     /// Whether the work for this request should stop: its client went away, or the server is
     /// shutting down and the grace period ran out. Long handlers ask between steps.
     public internal(set) var cancellation = RequestCancellation.never
@@ -52,6 +55,7 @@ public struct HTTPRequestHead: Sendable {
         self.queryItems = queryItems
         requestID = Self.requestID(from: headers["x-request-id"])
         identity = RequestIdentity()
+        values = RequestValues()
     }
 
     /// The client's id if it is 1-128 characters of letters, digits and `-_.:`; else 16 random hex digits.
@@ -151,6 +155,24 @@ public final class RequestIdentity: Sendable {
     public func set(_ identity: any Sendable) { value.withLock { $0 = identity } }
 
     public func get<T>(_ type: T.Type) -> T? { value.withLock { $0 as? T } }
+}
+
+/// Names a value a request carries, and its type.
+public protocol RequestValueKey {
+    associatedtype Value: Sendable
+}
+
+/// The values one request carries, by key type (shaped like swift-service-context's
+/// `ServiceContext`). Set once, read by the route.
+public final class RequestValues: Sendable {
+    private let storage = Mutex<[ObjectIdentifier: any Sendable]>([:])
+
+    public init() {}
+
+    public subscript<Key: RequestValueKey>(_ key: Key.Type) -> Key.Value? {
+        get { storage.withLock { $0[ObjectIdentifier(key)] as? Key.Value } }
+        set { storage.withLock { $0[ObjectIdentifier(key)] = newValue } }
+    }
 }
 
 extension String {

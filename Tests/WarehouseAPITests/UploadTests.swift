@@ -195,6 +195,23 @@ import WarehouseTesting
 }
 
 @Suite struct StagedUploadTests {
+    /// On S3, with user_id and model_id before the file, the file goes to the bucket while the
+    /// body arrives: the route finds its staged upload (no PutObject of the whole file after
+    /// the body; only the manifest is put), and the version holds the bytes sent.
+    @Test func theRouteCommitsTheUploadStagedWhileTheBodyArrived() throws {
+        let faults = StoreFaults()
+        let warehouse = try TestWarehouse(faults: faults) { try? TestWarehouse.useS3(.rclone, in: &$0) }
+        let payload = (0..<(12 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let before = faults.calls(.put)
+        let response = try warehouse.uploadSingle([("user_id", "u"), ("model_id", "staged")], filename: "w.bin",
+                                                  content: .bytes(payload))
+        #expect(response.status == 200, "\(response.text)")
+        #expect(faults.calls(.put) - before == 1, "puts beyond the manifest: the file went up after the body, not staged")
+        var fetched: [UInt8] = []
+        _ = try warehouse.client.download("/ai-models/u/staged/download?filename=w.bin") { fetched.append(contentsOf: $0) }
+        #expect(fetched == payload)
+    }
+
     /// user_id and model_id before the file, version after it: the early guess (the next
     /// number) is dropped and the version the client asked for is created, with nothing left
     /// of the guess.
