@@ -123,26 +123,50 @@ extension ModelService {
         return current?.etag
     }
 
-    /// Runs an alias move (`body` gets the publisher to hand the catalog) so that it lands only
-    /// on the alias manifest it started from: the catalog is brought up to date with the
-    /// bucket, the manifest is replaced with `If-Match` on that ETag (created with
-    /// `If-None-Match: *` when the model had none), and a lost race starts over.
+    /// Runs an alias move (`body` hands the catalog the publisher it calls with the model's new
+    /// alias map) so that the bucket is written outside the catalog's transaction and first:
+    /// a dry run learns the map the move leads to (its transaction rolled back), the alias
+    /// manifest is written (replicas: over the ETag read when the catalog was brought level,
+    /// `If-None-Match: *` when the model had none), then the move runs for real and must lead to
+    /// the same map. A lost race, or aliases that moved in between, start over. Moves of one
+    /// model run one at a time on this replica.
     func movingAliases<T>(user: String, model: String, _ body: (Catalog.AliasPublisher) throws -> T) throws -> T {
+        try modelLocks.serialized(user: user, model: model) {
+            try movingAliasesHoldingLock(user: user, model: model, body)
+        }
+    }
+
+    /// `movingAliases` for a caller that holds the model's lock already.
+    func movingAliasesHoldingLock<T>(user: String, model: String, _ body: (Catalog.AliasPublisher) throws -> T) throws -> T {
         let key = ObjectKeys.aliasManifest(user: user, model: model)
         return try replication.overCurrent("the aliases of model '\(model)'", attempts: 8,
                                            read: { try syncAliases(user: user, model: model) }) { etag in
-            let publish: Catalog.AliasPublisher = { [replication] aliases in
-                if aliases.isEmpty {
-                    try replication.remove(key, over: etag)
-                } else {
-                    let data = try AliasManifest.encode(AliasManifest(userID: user, modelID: model, aliases: aliases))
-                    try replication.write(key, data: data, over: etag, createOnly: true)
+            let planned: [String: String]
+            do {
+                // Nothing to publish (the move changed no alias): what it did is all there is.
+                return try body { aliases in throw PlannedAliases(aliases: aliases) }
+            } catch let plan as PlannedAliases {
+                planned = plan.aliases
+            }
+            if planned.isEmpty {
+                try replication.remove(key, over: etag)
+            } else {
+                let data = try AliasManifest.encode(AliasManifest(userID: user, modelID: model, aliases: planned))
+                try replication.write(key, data: data, over: etag, createOnly: true)
+            }
+            let result = try body { aliases in
+                guard aliases == planned else {
+                    throw ConditionalWriteLost(key: key, detail: "the aliases moved while the manifest was written")
                 }
             }
-            let result = try body(publish)
             replication.announce(Change(.aliases, [user, model]))
             return result
         }
+    }
+
+    /// The alias map a dry run of a move leads to (thrown to roll its transaction back).
+    struct PlannedAliases: Error {
+        let aliases: [String: String]
     }
 
     /// Tells the other replicas that versions were deleted.

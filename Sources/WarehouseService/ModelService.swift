@@ -298,7 +298,7 @@ public final class ModelService: Sendable {
     /// A version holding an alias is a 409 unless `force` (which removes the alias).
     public func delete(user: String, model: String, version: String?, force: Bool = false) throws -> [String] {
         try modelLocks.serialized(user: user, model: model) {
-            let doomed = try movingAliases(user: user, model: model) { publish in
+            let doomed = try movingAliasesHoldingLock(user: user, model: model) { publish in
                 try catalog.beginDelete(user: user, model: model, version: version, force: force, publish: publish)
             }
             var failure: (any Error)?

@@ -128,3 +128,31 @@ import WarehouseTesting
         #expect(next.version == "v2")
     }
 }
+
+/// Alias moves write the bucket first, outside the catalog's transaction: a bucket that
+/// refuses the alias manifest leaves the alias where it was, in the catalog and the bucket.
+@Suite struct AliasManifestTests {
+    @Test func aRefusedAliasManifestMovesNothing() throws {
+        let faults = StoreFaults()
+        let warehouse = try TestWarehouse(faults: faults)
+        for _ in 0..<2 { #expect(try warehouse.uploadSingle([("user_id", "u"), ("model_id", "m")]).status == 200) }
+        #expect(try warehouse.client.put("/ai-models/u/m/aliases/production", json: #"{"version": "v1"}"#).status == 200)
+        let manifest = warehouse.storedText("manifests/aliases/u/m.json")
+        #expect(manifest.contains("\"production\" : \"v1\""), "\(manifest)")
+
+        faults.fail(.put, keyPrefix: "manifests/aliases/u/m")
+        let refused = try warehouse.client.put("/ai-models/u/m/aliases/production", json: #"{"version": "v2"}"#)
+        #expect(refused.status == 503, "\(refused.text)")
+        #expect(faults.pendingFaults == 0)
+        #expect(try warehouse.client.get("/ai-models/u/m?version=@production").object["version"] as? String == "v1")
+        #expect(warehouse.storedText("manifests/aliases/u/m.json") == manifest)
+
+        // Removing the last alias removes the manifest; a refused removal keeps both.
+        faults.fail(.delete, keyPrefix: "manifests/aliases/u/m")
+        #expect(try warehouse.client.delete("/ai-models/u/m/aliases/production").status == 503)
+        #expect(try warehouse.client.get("/ai-models/u/m?version=@production").status == 200)
+        #expect(try warehouse.client.delete("/ai-models/u/m/aliases/production").status == 200)
+        #expect(try warehouse.client.get("/ai-models/u/m?version=@production").status == 404)
+        #expect(!warehouse.storedObjectKeys().contains("manifests/aliases/u/m.json"))
+    }
+}
