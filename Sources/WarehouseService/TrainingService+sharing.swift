@@ -11,8 +11,7 @@ extension TrainingService {
 
     /// Publishes the job's state as this catalog holds it, with `event` (its newest event).
     /// Progress is published at most every two seconds; every change of state at once.
-    func publish(job id: String, event: String, important: Bool) {
-        guard let shared = models.shared else { return }
+    func publishShared(_ shared: SharedBucket, job id: String, event: String, important: Bool) {
         if leaseLost(id) { return }
         let now = Date()
         let due = published.withLock { last -> Bool in

@@ -22,8 +22,11 @@ public final class TrainingService: Sendable {
     let lost = Mutex<Set<String>>([])
     private let wakeup = NSCondition()
     private let stopping = Atomic<Bool>(false)
+    /// Where jobs come from: this catalog's queue, or leases in a shared bucket.
+    let scheduling: any JobScheduling
 
     public init(models: ModelService, datasets: DatasetService, lifecycle: ModelLifecycle, workers: Int, logger: Logger) {
+        scheduling = models.shared.map { LeasedJobs(shared: $0) } ?? LocalJobs()
         self.models = models
         self.datasets = datasets
         self.lifecycle = lifecycle
@@ -64,7 +67,7 @@ public final class TrainingService: Sendable {
         try catalog.insertJob(id: id, user: request.userID, dataset: request.datasetID, model: request.modelID,
                               request: try JSONCoding.string(pinned), createdAt: now, firstEvent: try JSONCoding.string(event),
                               exclusive: exclusive)
-        publish(job: id, event: try JSONCoding.string(event), important: true)
+        scheduling.publish(self, job: id, event: try JSONCoding.string(event), important: true)
         wakeup.lock()
         wakeup.broadcast()
         wakeup.unlock()
@@ -99,8 +102,7 @@ public final class TrainingService: Sendable {
         if current.isFinished {
             throw WarehouseError.conflict("training job '\(id)' has already \(current.status)")
         }
-        if let shared = models.shared, running.withLock({ $0[id] }) == nil {
-            try cancelShared(shared, id: id, current: current)
+        if try scheduling.cancelElsewhere(self, id: id, current: current) {
             return try job(id: id)
         }
         if let budget = running.withLock({ $0[id] }) {
@@ -124,7 +126,7 @@ public final class TrainingService: Sendable {
     public func start() throws -> [String] {
         var actions: [String] = []
         // In a shared bucket a job left running is taken over once its lease expires.
-        for stale in try models.shared == nil ? catalog.runningJobs() : [] {
+        for stale in try scheduling.interruptedJobs(catalog) {
             let reason = "interrupted: the server stopped while this job was running"
             try record(stale.id, TrainingEvent(type: .error, message: reason, progress: stale.progress, status: "failed"),
                        state: "failed", error: reason, finishedAt: Timestamps.now())
@@ -153,30 +155,13 @@ public final class TrainingService: Sendable {
 
     private func workerLoop() {
         while !stopping.load(ordering: .relaxed) {
-            if let shared = models.shared {
-                if let (job, lease, takenOver) = claimSharedJob(shared) {
-                    run(job, lease: lease, takenOver: takenOver)
-                } else {
-                    wakeup.lock()
-                    _ = wakeup.wait(until: Date().addingTimeInterval(1))
-                    wakeup.unlock()
-                }
-                continue
-            }
-            let claimed: StoredJob?
-            do {
-                claimed = try catalog.claimNextJob(startedAt: Timestamps.now())
-            } catch {
-                logger.error("training worker cannot read the job queue: \(error)")
-                claimed = nil
-            }
-            guard let job = claimed else {
+            guard let run = scheduling.claimNext(self) else {
                 wakeup.lock()
                 _ = wakeup.wait(until: Date().addingTimeInterval(1))
                 wakeup.unlock()
                 continue
             }
-            run(job)
+            run()
         }
     }
 
@@ -187,13 +172,12 @@ public final class TrainingService: Sendable {
         let text = try JSONCoding.string(event)
         try catalog.recordJobEvent(id: id, event: text, progress: event.progress,
                                    message: event.message, state: state, result: result, error: error, finishedAt: finishedAt)
-        publish(job: id, event: text, important: state != nil || event.type != .progress || event.candidate != nil)
+        scheduling.publish(self, job: id, event: text, important: state != nil || event.type != .progress || event.candidate != nil)
     }
 
     /// Runs a job under its lease: renewed while it runs, released when it ends. A lease lost
     /// (this replica stalled past it and another took the job) stops the run.
-    private func run(_ stored: StoredJob, lease: Lease, takenOver: Bool) {
-        guard let shared = models.shared else { return }
+    func run(_ stored: StoredJob, lease: Lease, takenOver: Bool, in shared: SharedBucket) {
         let current = Mutex(lease)
         let done = Atomic<Bool>(false)
         let renewer = Thread { [self] in
@@ -226,7 +210,7 @@ public final class TrainingService: Sendable {
         try? models.store.delete(key: ObjectKeys.cancel(job: stored.id))
     }
 
-    private func run(_ stored: StoredJob) {
+    func run(_ stored: StoredJob) {
         let request: TrainingRequest
         do {
             request = try JSONCoding.decode(TrainingRequest.self, stored.request)
@@ -276,7 +260,7 @@ public final class TrainingService: Sendable {
             finished.store(true, ordering: .relaxed)
             // Shared bucket: the lease is released, and another replica (or this one after its
             // restart) trains the job again instead of it failing.
-            if models.shared != nil {
+            if scheduling.handsBackOnStop {
                 logger.info("training job \(stored.id) handed back: this replica is stopping")
                 return
             }
