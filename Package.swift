@@ -41,7 +41,7 @@ let package = Package(
             dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip", "WarehouseAutoML", "WarehouseONNX", "WarehouseReplication"]
         ),
         // Routes see services only: no catalog, SQLite, S3 or store module here.
-        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseAutoML", "WarehouseCrypto", "WarehouseZip", "WarehouseReplication", "WarehouseCore"]),
+        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseAutoML", "WarehouseCrypto", "WarehouseZip", "WarehouseCore"]),
         // Assembly: configuration → stores → catalog → services → routes → HTTP server.
         .target(name: "WarehouseServer", dependencies: ["WarehouseAPI", "WarehouseService", "WarehouseCatalog", "WarehouseStorage", "WarehouseS3", "WarehouseReplication", "WarehouseHTTPServer", "WarehouseCrypto", "WarehouseCore", "WarehouseZip"]),
         // The command-line client: the HTTP API over libcurl, uploads streamed (folders zipped on the fly).

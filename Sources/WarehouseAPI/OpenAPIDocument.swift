@@ -205,7 +205,8 @@ enum OpenAPIDocument {
 
     static let errorDescriptions: [Int: String] = [
         400: "bad input", 401: "no or invalid token", 403: "another user's namespace (or not admin)", 404: "not found",
-        409: "conflict", 413: "too large", 416: "range not satisfiable", 500: "internal error", 503: "storage unavailable",
+        409: "conflict", 413: "too large", 416: "range not satisfiable", 500: "internal error",
+        503: "storage unavailable, or the work was cancelled (the server is stopping) and rolled back", 507: "the catalog's disk is full",
     ]
 
     /// Object schemas: (name, description, required properties, properties as name → type).
@@ -348,7 +349,7 @@ enum OpenAPIDocument {
             "openapi": .string("3.1.0"),
             "info": .object([
                 "title": .string("Model Warehouse"), "version": .string("1.0.0"),
-                "description": .string("Store, find, download and train machine-learning models. Every request but GET /health carries Authorization: Bearer TOKEN."),
+                "description": .string("Store, find, download and train machine-learning models. Every request but GET /health carries Authorization: Bearer TOKEN. Every response carries X-Request-ID: the request's own when it sent one of 1-128 letters, digits and -_.:, else a new one; logged failures name it."),
             ]),
             "servers": .array([.object(["url": .string("/")])]),
             "security": .array([.object(["bearer": .array([])])]),

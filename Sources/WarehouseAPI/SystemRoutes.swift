@@ -1,7 +1,6 @@
 import Foundation
 import WarehouseCore
 import WarehouseHTTPServer
-import WarehouseReplication
 import WarehouseService
 
 /// /health, /metrics and other service-level routes.
@@ -9,7 +8,7 @@ struct SystemRoutes {
     let service: ModelService
     let storage: String
     let metrics: ServiceMetrics
-    let follower: ReplicaFollower?
+    let follower: (any ReplicationStatus)?
 
     var definitions: [RouteDefinition] {
         let service = self.service
@@ -37,9 +36,9 @@ struct SystemRoutes {
                     ("warehouse_replication_seconds_since_last_pass", "Seconds since the change log was last read through (-1: never).",
                      [([], follower.secondsSinceLastPass ?? -1)]),
                     ("warehouse_replication_pending_changes", "Other replicas' changes that failed to apply and are retried.",
-                     [([], Double(follower.backlog.pendingChanges))]),
+                     [([], Double(follower.pendingChanges.count))]),
                     ("warehouse_replication_oldest_pending_seconds", "Age of the oldest pending change (0: none).",
-                     [([], follower.backlog.oldestPendingSeconds ?? 0)]),
+                     [([], follower.pendingChanges.oldestSeconds ?? 0)]),
                     ("warehouse_replication_failed_applications", "Attempts to apply a change that failed, since start.",
                      [([], Double(follower.failedApplications))]),
                 ] } ?? []))
@@ -55,12 +54,13 @@ struct SystemRoutes {
                     failure = "storage: \(error)"
                 }
                 var behind: String?
-                if let shared = service.shared {
-                    checks["replication"] = "on: replica \(shared.settings.replicaID)"
-                    if let backlog = follower?.backlog, backlog.pendingChanges > 0 {
+                if let follower {
+                    checks["replication"] = "on: replica \(follower.replicaID)"
+                    let backlog = follower.pendingChanges
+                    if backlog.count > 0 {
                         // Still serving, so not a 503: what it shows may be stale for these things.
-                        behind = "\(backlog.pendingChanges) change(s) of other replicas not applied yet, the oldest for "
-                            + "\(Int(backlog.oldestPendingSeconds ?? 0)) s (retried); last error: \(backlog.lastError ?? "?")"
+                        behind = "\(backlog.count) change(s) of other replicas not applied yet, the oldest for "
+                            + "\(Int(backlog.oldestSeconds ?? 0)) s (retried); last error: \(backlog.lastError ?? "?")"
                         checks["replication"] = "behind: " + behind!
                     }
                 }

@@ -2,7 +2,6 @@ import Foundation
 import WarehouseCore
 import WarehouseCrypto
 import WarehouseHTTPServer
-import WarehouseReplication
 import WarehouseService
 
 /// The services the HTTP surface serves.
@@ -16,11 +15,11 @@ public struct ServedServices: Sendable {
     public let feedback: FeedbackService
     public let access: AccessControl
     /// Follows the other replicas (nil: this replica is the only one), for /health and /metrics.
-    public let follower: ReplicaFollower?
+    public let follower: (any ReplicationStatus)?
 
     public init(models: ModelService, uploadSessions: UploadSessions, datasets: DatasetService, training: TrainingService,
                 predictions: PredictionService, lifecycle: ModelLifecycle, feedback: FeedbackService, access: AccessControl,
-                follower: ReplicaFollower?) {
+                follower: (any ReplicationStatus)?) {
         self.models = models
         self.uploadSessions = uploadSessions
         self.datasets = datasets

@@ -4,12 +4,13 @@ import WarehouseSQLite
 
 /// Aliases: named pointers to ready versions (one version per alias), with their history.
 /// An alias is resolved wherever a version is accepted, written `@alias`. Every change hands
-/// the model's new alias map to `publish` inside its transaction (the service writes it to
-/// the bucket; if that fails, the change is rolled back).
+/// the model's new alias map to `publish` inside its transaction; a publisher that throws
+/// rolls the change back. The service's publisher does no I/O there: it learns the map in a
+/// dry run and checks it in the real one, and writes the bucket in between.
 extension Catalog {
     public static let productionAlias = Aliases.production
 
-    /// Receives a model's aliases after a change, inside the change's transaction.
+    /// Receives a model's aliases after a change, inside the change's transaction (no I/O).
     public typealias AliasPublisher = ([String: String]) throws -> Void
 
     public func aliases(user: String, model: String) throws -> [String: String] {

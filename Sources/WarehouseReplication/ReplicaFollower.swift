@@ -27,7 +27,7 @@ public protocol FollowerPosition: Sendable {
 /// A catalog that never followed (or was away longer than the log is kept) first reads every
 /// manifest, as `reindex` does, then follows from the time that reading began.
 public final class ReplicaFollower: Sendable {
-    let shared: SharedBucket
+    public let shared: SharedBucket
     /// Each kind of change, and the service that applies it (order kept for `fullSync`).
     let services: [any ReplicatedService]
     let storedPosition: any FollowerPosition

@@ -8,10 +8,11 @@ import WarehouseZip
 
 /// The model use cases: upload, read, list, search, download, update, delete.
 ///
-/// Every write follows the commit protocol: a `pending` catalog row first (its unique key makes
-/// a concurrent duplicate fail with 409), then objects at their final keys, then the manifest
-/// and the flip to `ready` in one catalog transaction. A failure at any step removes what the
-/// earlier steps made, so nothing partial is ever visible or left behind.
+/// Every new version goes through one `VersionTransaction`: a `pending` catalog row first (its
+/// unique key makes a concurrent duplicate fail with 409), then objects at their final keys,
+/// then the manifest, then the flip to `ready` (no bucket call inside a catalog transaction).
+/// A failure at any step removes what the earlier steps made, so nothing partial is ever
+/// visible or left behind.
 public final class ModelService: Sendable {
     public let catalog: Catalog
     public let store: any ObjectStore
