@@ -42,8 +42,11 @@ let package = Package(
         ),
         // Routes see services only: no catalog, SQLite, S3 or store module here.
         .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseAutoML", "WarehouseCrypto", "WarehouseZip", "WarehouseCore"]),
+        // The Hugging Face Hub's protocol under /hf: an adapter over the services that uses the
+        // API's request context, downloads and error table.
+        .target(name: "WarehouseHub", dependencies: ["WarehouseAPI", "WarehouseService", "WarehouseHTTPServer", "WarehouseCore", "WarehouseCrypto", "WarehouseFormats"]),
         // Assembly: configuration → stores → catalog → services → routes → HTTP server.
-        .target(name: "WarehouseServer", dependencies: ["WarehouseAPI", "WarehouseService", "WarehouseCatalog", "WarehouseStorage", "WarehouseS3", "WarehouseReplication", "WarehouseHTTPServer", "WarehouseCrypto", "WarehouseCore", "WarehouseZip"]),
+        .target(name: "WarehouseServer", dependencies: ["WarehouseHub", "WarehouseAPI", "WarehouseService", "WarehouseCatalog", "WarehouseStorage", "WarehouseS3", "WarehouseReplication", "WarehouseHTTPServer", "WarehouseCrypto", "WarehouseCore", "WarehouseZip"]),
         // The command-line client: the HTTP API over libcurl, uploads streamed (folders zipped on the fly).
         .target(name: "WarehouseClient", dependencies: ["WarehouseCore", "WarehouseCurl", "WarehouseZip", "WarehouseCrypto"]),
         .executableTarget(name: "warehouse", dependencies: ["WarehouseServer", "WarehouseAPI", "WarehouseFormats", "WarehouseAutoML", "WarehouseClient", "WarehouseCrypto"]),

@@ -42,13 +42,13 @@ struct AuthenticatingHandler: HTTPHandler {
 
 extension HTTPRequest {
     /// The caller, as `AuthenticatingHandler` resolved it when the headers arrived.
-    func principal() throws -> Principal {
+    public func principal() throws -> Principal {
         try head.principal()
     }
 }
 
 extension HTTPRequestHead {
-    func principal() throws -> Principal {
+    public func principal() throws -> Principal {
         guard let principal = identity.get(Principal.self) else {
             throw WarehouseError.unauthorized("missing bearer token: send Authorization: Bearer <token>")
         }

@@ -6,10 +6,11 @@ import WarehouseService
 /// Builds a file download: ETag (the SHA-256), conditional requests (If-None-Match → 304),
 /// single byte ranges (Range → 206, If-Range), and a body sent with sendfile when the store
 /// has a local file, else streamed from the store.
-enum DownloadResponse {
+public enum DownloadResponse {
     /// `check` runs once the answer would carry or point at the bytes, before any is sent.
-    static func make(_ download: Download, request: HTTPRequest, store: any ObjectStore,
-                     check: StoredObjectCheck) throws -> HTTPResponse {
+    /// `redirect` decides whether to send the client to the bucket; nil: `?redirect=true` does.
+    public static func make(_ download: Download, request: HTTPRequest, store: any ObjectStore,
+                            check: StoredObjectCheck, redirect: Bool? = nil) throws -> HTTPResponse {
         let file = download.file
         let etag = "\"\(file.fileHash)\""
         var headers = HTTPHeaders()
@@ -24,8 +25,8 @@ enum DownloadResponse {
         try check.file(download)
         // ?redirect=true: send the client straight to the bucket with a presigned URL (S3 only;
         // a local store has none and serves the bytes itself).
-        if let redirect = request.nonEmptyQuery("redirect"), try FieldValues.bool(redirect, field: "redirect"),
-           let url = store.presignedURL(key: download.key, expires: 900) {
+        let redirecting = try redirect ?? request.nonEmptyQuery("redirect").map { try FieldValues.bool($0, field: "redirect") } ?? false
+        if redirecting, let url = store.presignedURL(key: download.key, expires: 900) {
             headers.add("Location", url)
             headers.add("Cache-Control", "no-store")
             return HTTPResponse(status: 307, headers: headers)
@@ -75,11 +76,16 @@ enum DownloadResponse {
 
 /// Makes sure stored objects are still the recorded files before a download answers, and
 /// reports each one that is not (a metric and a log line, given by the application).
-struct StoredObjectCheck: Sendable {
+public struct StoredObjectCheck: Sendable {
     let service: ModelService
     let report: @Sendable (String) -> Void
 
-    func file(_ download: Download) throws { try reporting { try service.checkStored(download) } }
+    public init(service: ModelService, report: @escaping @Sendable (String) -> Void) {
+        self.service = service
+        self.report = report
+    }
+
+    public func file(_ download: Download) throws { try reporting { try service.checkStored(download) } }
 
     func version(_ record: ModelVersionRecord) throws { try reporting { try service.checkStored(record) } }
 

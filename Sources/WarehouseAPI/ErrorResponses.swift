@@ -4,8 +4,8 @@ import WarehouseHTTPServer
 
 /// The one table from errors to HTTP statuses. Every handler error passes through here; an
 /// error nobody named is logged and answered with a generic 500, never with its internals.
-enum ErrorResponses {
-    static func response(for error: any Error, head: HTTPRequestHead, logger: Logger) -> HTTPResponse {
+public enum ErrorResponses {
+    public static func response(for error: any Error, head: HTTPRequestHead, logger: Logger) -> HTTPResponse {
         let (status, detail) = statusAndDetail(for: error)
         logIfInternal(error, status: status, head: head, logger: logger)
         var response = JSON.response(["detail": detail], status: status)
@@ -16,13 +16,13 @@ enum ErrorResponses {
     }
 
     /// A 5xx is the server's fault: its full error goes to the log, never to the client.
-    static func logIfInternal(_ error: any Error, status: Int, head: HTTPRequestHead, logger: Logger) {
+    public static func logIfInternal(_ error: any Error, status: Int, head: HTTPRequestHead, logger: Logger) {
         if status >= 500 {
             logger.error("\(head.method) \(head.path) failed: \(error)", metadata: ["status": String(status), "request_id": head.requestID])
         }
     }
 
-    static func statusAndDetail(for error: any Error) -> (Int, String) {
+    public static func statusAndDetail(for error: any Error) -> (Int, String) {
         switch error {
         case let error as WarehouseError:
             switch error {

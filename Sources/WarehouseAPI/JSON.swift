@@ -3,14 +3,14 @@ import WarehouseCore
 import WarehouseHTTPServer
 
 /// JSON in and out of the API.
-enum JSON {
-    static func encode(_ value: some Encodable) throws -> [UInt8] {
+public enum JSON {
+    public static func encode(_ value: some Encodable) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return Array(try encoder.encode(value))
     }
 
-    static func response(_ value: some Encodable, status: Int = 200) -> HTTPResponse {
+    public static func response(_ value: some Encodable, status: Int = 200) -> HTTPResponse {
         do {
             return HTTPResponse.json(try encode(value), status: status)
         } catch {
@@ -19,7 +19,7 @@ enum JSON {
     }
 
     /// A request body that must be one JSON object.
-    static func object(from bytes: [UInt8]) throws -> [String: JSONValue] {
+    public static func object(from bytes: [UInt8]) throws -> [String: JSONValue] {
         guard !bytes.isEmpty else { throw WarehouseError.invalid("the request body is empty; send a JSON object") }
         let value: JSONValue
         do {

@@ -38,6 +38,8 @@ public struct WarehouseRoutes: Sendable {
     public let router: Router
     /// What the HTTP server runs: authentication, then the router.
     public let handler: any HTTPHandler
+    /// The check every download makes of its stored object (other surfaces serve files too).
+    public let storedObjectCheck: StoredObjectCheck
 
     /// `storageName` is what /health reports; `spoolDirectory` receives upload bodies.
     public init(services: ServedServices, metrics: ServiceMetrics, storageName: String, spoolDirectory: String, logger: Logger) {
@@ -57,7 +59,7 @@ public struct WarehouseRoutes: Sendable {
             head.values[StagedUploadKey.self] = observer
             return observer
         }
-        let storedObjectCheck = StoredObjectCheck(service: service) { detail in
+        storedObjectCheck = StoredObjectCheck(service: service) { detail in
             metrics.storageError(operation: "download", kind: "drift")
             logger.error("download refused: \(detail)")
         }

@@ -372,13 +372,14 @@ public final class Catalog: Sendable {
     func writeRecord(_ db: SQLiteConnection, id: Int64, record: ModelVersionRecord, state: String) throws {
         try db.run("""
             UPDATE versions SET state = ?, name = ?, description = ?, algorithm = ?, framework = ?, model_type = ?,
-                tags = ?, created_at = ?, updated_at = ?, formats = ?, num_parameters = ?, details = ?, revision = random()
+                tags = ?, created_at = ?, updated_at = ?, formats = ?, num_parameters = ?, details = ?, commit_sha = ?,
+                revision = random()
             WHERE id = ?
             """, [.text(state), .text(record.name), .text(record.description ?? ""), .text(record.algorithm ?? ""),
                   .text(record.framework.rawValue), .text(record.modelType.rawValue),
                   .text(record.tags.joined(separator: " ")), .text(record.createdAt), .text(record.updatedAt),
                   .text(record.formats.joined(separator: " ")), .init(record.numParameters), .text(record.searchDetails),
-                  .integer(id)])
+                  .init(record.commitSHA), .integer(id)])
         try db.run("INSERT OR REPLACE INTO version_records (version_id, record) VALUES (?, ?)",
                    [.integer(id), .text(try Self.encode(record))])
         try Self.writeSearchColumns(db, id: id, record: record)

@@ -382,5 +382,19 @@ enum Schema {
             ALTER TABLE notifications ADD COLUMN shared_id TEXT;
             CREATE UNIQUE INDEX notifications_by_shared_id ON notifications (shared_id);
             """),
+        .init("012-commits-and-registered-models", """
+            -- Each version's commit id (git-shaped clients pin revisions to it); NULL until the
+            -- service fills rows written before it existed.
+            ALTER TABLE versions ADD COLUMN commit_sha TEXT;
+            CREATE INDEX versions_by_commit ON versions (user_id, model_id, commit_sha);
+            -- Models created before any version (the Hub's create_repo, MLflow's registered
+            -- models); a model with versions needs no row here.
+            CREATE TABLE registered_models (
+                user_id TEXT NOT NULL,
+                model_id TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (user_id, model_id)
+            ) WITHOUT ROWID;
+            """),
     ])
 }

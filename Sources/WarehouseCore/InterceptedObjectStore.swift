@@ -83,6 +83,10 @@ public struct InterceptedObjectStore: ObjectStore {
     public func abortPartedUpload(key: String, uploadID: String) throws {
         try run(.delete, key) { try inner.abortPartedUpload(key: key, uploadID: uploadID) }
     }
+    public func presignedUploadURL(key: String, expires: Int) -> String? {
+        inner.presignedUploadURL(key: key, expires: expires)
+    }
+
     public func presignedPartURL(key: String, uploadID: String, number: Int, expires: Int) -> String? {
         inner.presignedPartURL(key: key, uploadID: uploadID, number: number, expires: expires)
     }

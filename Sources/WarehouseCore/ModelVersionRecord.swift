@@ -85,6 +85,10 @@ public struct ModelVersionRecord: Sendable, Equatable, Codable {
     /// The aliases that point at this version, sorted (as MLflow's ModelVersion.aliases).
     /// Filled by the catalog from its alias table on every read; never a stored truth.
     public var aliases: [String]
+    /// The version's commit id for git-shaped clients (the Hugging Face Hub's): 40 lowercase
+    /// hex digits, a function of the repo, the version and its files, set whenever its files
+    /// are written (nil only in manifests written before it existed).
+    public var commitSHA: String?
 
     public init(modelID: String, userID: String, name: String, version: String, framework: Framework,
                 modelType: ModelType, createdAt: String) {
@@ -149,6 +153,7 @@ public struct ModelVersionRecord: Sendable, Equatable, Codable {
         case pythonVersion = "python_version", dependencies, hardwareRequirements = "hardware_requirements"
         case tags, customMetadata = "custom_metadata", createdAt = "created_at", updatedAt = "updated_at"
         case isActive = "is_active", isProductionReady = "is_production_ready", aliases
+        case commitSHA = "commit_sha"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -181,6 +186,7 @@ public struct ModelVersionRecord: Sendable, Equatable, Codable {
         isActive = try c.decodeIfPresent(Bool.self, forKey: .isActive) ?? true
         isProductionReady = try c.decodeIfPresent(Bool.self, forKey: .isProductionReady) ?? false
         aliases = try c.decodeIfPresent([String].self, forKey: .aliases) ?? []
+        commitSHA = try c.decodeIfPresent(String.self, forKey: .commitSHA)
     }
 
     /// Encodes every field, absent ones as null, so clients always see the whole schema.
@@ -216,5 +222,6 @@ public struct ModelVersionRecord: Sendable, Equatable, Codable {
         try c.encode(isActive, forKey: .isActive)
         try c.encode(isProductionReady, forKey: .isProductionReady)
         try c.encode(aliases, forKey: .aliases)
+        try c.encode(commitSHA, forKey: .commitSHA)
     }
 }

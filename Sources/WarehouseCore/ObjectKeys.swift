@@ -11,6 +11,8 @@ public enum ObjectKeys {
     public static let tokens = "manifests/tokens/"
     public static let notifications = "manifests/notifications/"
     public static let jobs = "manifests/jobs/"
+    /// Files uploaded through the Hub's Git LFS API, waiting for the commit that names them.
+    public static let hubLargeFiles = "uploads/hub-lfs/"
     /// The change log replicas follow.
     public static let changes = "replication/changes/"
     /// Replicas' heartbeats.
@@ -37,6 +39,17 @@ public enum ObjectKeys {
 
     public static func manifest(user: String, model: String, version: String) -> String {
         versionManifests + "\(user)/\(model)/\(version).json"
+    }
+
+    /// A model created before its versions (`manifests/models/{user}/{model}.json`, beside
+    /// its versions' manifests), so that `reindex` restores it.
+    public static func modelManifest(user: String, model: String) -> String {
+        versionManifests + "\(user)/\(model).json"
+    }
+
+    /// `uploads/hub-lfs/{user}/{model}/{sha256}`: an LFS upload for a repo, by content.
+    public static func hubLargeFile(user: String, model: String, sha256: String) -> String {
+        hubLargeFiles + "\(user)/\(model)/\(sha256)"
     }
 
     /// A dataset version's record (written where replicas share the bucket).
@@ -87,6 +100,7 @@ public enum ObjectKeys {
     /// What a key names.
     public enum Parsed: Equatable, Sendable {
         case versionManifest(user: String, model: String, version: String)
+        case modelManifest(user: String, model: String)
         case aliasManifest(user: String, model: String)
         case datasetManifest(user: String, dataset: String, version: String)
         case token(hash: String)
@@ -103,6 +117,7 @@ public enum ObjectKeys {
             return parts.count == count && !parts.contains(where: \.isEmpty) ? parts : nil
         }
         if let parts = segments(after: versionManifests, count: 3) { return .versionManifest(user: parts[0], model: parts[1], version: parts[2]) }
+        if let parts = segments(after: versionManifests, count: 2) { return .modelManifest(user: parts[0], model: parts[1]) }
         if let parts = segments(after: aliasManifests, count: 2) { return .aliasManifest(user: parts[0], model: parts[1]) }
         if let parts = segments(after: datasetManifests, count: 3) { return .datasetManifest(user: parts[0], dataset: parts[1], version: parts[2]) }
         if let parts = segments(after: tokens, count: 1) { return .token(hash: parts[0]) }

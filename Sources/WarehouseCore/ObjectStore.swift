@@ -108,6 +108,9 @@ public protocol ObjectStore: Sendable {
     /// Removes every part; an upload already gone is not an error.
     func abortPartedUpload(key: String, uploadID: String) throws
 
+    /// A URL the client can PUT the whole object at `key` to directly, when the store has such URLs.
+    func presignedUploadURL(key: String, expires: Int) -> String?
+
     /// A URL the client can PUT part `number` to directly, when the store has such URLs.
     func presignedPartURL(key: String, uploadID: String, number: Int, expires: Int) -> String?
 
@@ -213,6 +216,8 @@ extension ObjectStore {
     public func listParts(key: String, uploadID: String) throws -> [StoredPart]? { nil }
 
     public func presignedPartURL(key: String, uploadID: String, number: Int, expires: Int) -> String? { nil }
+
+    public func presignedUploadURL(key: String, expires: Int) -> String? { nil }
 
     public func partedUploadPath(uploadID: String) -> String? { nil }
 }

@@ -1,18 +1,16 @@
 internal import CCrypto
 
-/// Streaming SHA-256 on OpenSSL's EVP interface (uses the CPU's SHA extensions,
-/// about 5x faster than a hand-written digest).
-///
-/// Owns its `EVP_MD_CTX` and frees it in `deinit`. Not `Sendable`: one stream, one owner.
-public final class SHA256 {
+/// One streaming digest on OpenSSL's EVP interface (which uses the CPU's SHA extensions,
+/// about 5x faster than a hand-written digest). Owns its `EVP_MD_CTX` and frees it in `deinit`.
+final class EVPDigest {
     private let context: OpaquePointer
 
-    public init() {
+    init(_ algorithm: OpaquePointer?, name: String) {
         guard let context = EVP_MD_CTX_new() else {
             fatalError("EVP_MD_CTX_new failed: out of memory")
         }
-        guard EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
-            fatalError("EVP_DigestInit_ex(sha256) failed")
+        guard EVP_DigestInit_ex(context, algorithm, nil) == 1 else {
+            fatalError("EVP_DigestInit_ex(\(name)) failed")
         }
         self.context = context
     }
@@ -21,20 +19,19 @@ public final class SHA256 {
         EVP_MD_CTX_free(context)
     }
 
-    public func update(_ buffer: UnsafeRawBufferPointer) {
+    func update(_ buffer: UnsafeRawBufferPointer) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         EVP_DigestUpdate(context, base, buffer.count)
     }
 
-    public func update(_ bytes: some Sequence<UInt8>) {
+    func update(_ bytes: some Sequence<UInt8>) {
         let handled: Void? = bytes.withContiguousStorageIfAvailable { update(UnsafeRawBufferPointer($0)) }
         if handled == nil {
             Array(bytes).withUnsafeBytes { update($0) }
         }
     }
 
-    /// Finishes the digest; the hasher must not be used afterwards.
-    public func finalize() -> [UInt8] {
+    func finalize() -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: Int(mw_evp_max_md_size))
         var length: UInt32 = 0
         digest.withUnsafeMutableBufferPointer { buffer in
@@ -42,6 +39,20 @@ public final class SHA256 {
         }
         return Array(digest.prefix(Int(length)))
     }
+}
+
+/// Streaming SHA-256. Not `Sendable`: one stream, one owner.
+public final class SHA256 {
+    private let digest = EVPDigest(EVP_sha256(), name: "sha256")
+
+    public init() {}
+
+    public func update(_ buffer: UnsafeRawBufferPointer) { digest.update(buffer) }
+
+    public func update(_ bytes: some Sequence<UInt8>) { digest.update(bytes) }
+
+    /// Finishes the digest; the hasher must not be used afterwards.
+    public func finalize() -> [UInt8] { digest.finalize() }
 
     /// Digest of a whole byte sequence, as lowercase hex.
     public static func hex(of bytes: some Sequence<UInt8>) -> String {
@@ -53,6 +64,30 @@ public final class SHA256 {
 
 @available(*, unavailable)
 extension SHA256: Sendable {}
+
+/// Streaming SHA-1: only where a protocol names it (git's object ids, which the Hugging Face
+/// Hub's clients use for commits and small files), never to protect anything.
+public final class SHA1 {
+    private let digest = EVPDigest(EVP_sha1(), name: "sha1")
+
+    public init() {}
+
+    public func update(_ buffer: UnsafeRawBufferPointer) { digest.update(buffer) }
+
+    public func update(_ bytes: some Sequence<UInt8>) { digest.update(bytes) }
+
+    /// Finishes the digest; the hasher must not be used afterwards.
+    public func finalize() -> [UInt8] { digest.finalize() }
+
+    public static func hex(of bytes: some Sequence<UInt8>) -> String {
+        let hasher = SHA1()
+        hasher.update(bytes)
+        return Hex.encode(hasher.finalize())
+    }
+}
+
+@available(*, unavailable)
+extension SHA1: Sendable {}
 
 /// Lowercase hexadecimal encoding.
 public enum Hex {

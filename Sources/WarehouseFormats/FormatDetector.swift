@@ -96,15 +96,17 @@ public struct VersionAnalysis: Sendable {
     /// Formats of the files, distinct and sorted.
     public var formats: [String] = []
 
-    /// Folder rules first (SavedModel → tensorflow; config.json beside weights or tokenizer
-    /// files → huggingface), then the primary file's format, then any file's, then names.
+    /// Folder rules first (SavedModel → tensorflow; a Hugging Face config.json beside weights or
+    /// tokenizer files → huggingface), then the primary file's format, then any file's, then names.
     public init(files: [(path: String, analysis: FileAnalysis)], primary: String?) {
         let names = Set(files.map { FilePaths.baseName($0.path) })
         let byPath = Dictionary(files.map { ($0.path, $0.analysis) }, uniquingKeysWith: { first, _ in first })
         let weightsFormats: Set<String> = ["safetensors", "pytorch", "pickle", "pytorch-legacy"]
         if names.contains("saved_model.pb") || names.contains("saved_model.pbtxt") {
             framework = .tensorflow
-        } else if names.contains("config.json"),
+        } else if files.contains(where: { FilePaths.baseName($0.path) == "config.json" && $0.analysis.format == "hf-config" }),
+                  // Only a config that names a model type or architecture: `config.json` is a
+                  // common name, and `{}` beside `model.pth` is a PyTorch folder.
                   files.contains(where: { weightsFormats.contains($0.analysis.format) || FilePaths.fileExtension($0.path) == "bin" })
                     || names.contains("tokenizer.json") || names.contains("model.safetensors.index.json") {
             framework = .huggingface

@@ -242,8 +242,17 @@ extension S3Client {
 
     /// A presigned GET URL for `key`, valid for `expires` seconds.
     public func presignedGetURL(key: String, expires: Int = 900, date: Date = Date()) -> String {
+        presignedURL(method: "GET", key: key, expires: expires, date: date)
+    }
+
+    /// A presigned PutObject URL: the client PUTs the object's bytes to the bucket itself.
+    public func presignedPutURL(key: String, expires: Int = 900, date: Date = Date()) -> String {
+        presignedURL(method: "PUT", key: key, expires: expires, date: date)
+    }
+
+    func presignedURL(method: String, key: String, expires: Int, date: Date) -> String {
         let (host, path) = location(key: key)
-        let query = signer.presignedQuery(method: "GET", path: path, host: host, expires: expires, date: date)
+        let query = signer.presignedQuery(method: method, path: path, host: host, expires: expires, date: date)
         return "\(scheme)://\(host)\(path)?\(query)"
     }
 }

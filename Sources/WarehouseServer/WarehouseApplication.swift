@@ -1,4 +1,5 @@
 import Foundation
+import WarehouseHub
 import WarehouseAPI
 import WarehouseCatalog
 import WarehouseCore
@@ -99,6 +100,13 @@ public final class WarehouseApplication: Sendable {
                                      follower: follower),
             metrics: metrics, storageName: configuration.storage.rawValue, spoolDirectory: dataDirectory + "/tmp", logger: logger)
         router = routes.router
+        var hubSettings = HubSettings(spoolDirectory: dataDirectory + "/tmp")
+        hubSettings.regularUploadMaxBytes = configuration.hfRegularUploadMaxBytes
+        hubSettings.redirectDownloads = configuration.hfDownloadRedirect
+        hubSettings.largeFilePartSize = max(configuration.s3PartSize, 8 << 20)
+        let hub = HubRoutes(models: service, lifecycle: lifecycle, access: access,
+                            check: routes.storedObjectCheck,
+                            settings: hubSettings, logger: logger)
         var serverConfiguration = HTTPServerConfiguration(host: configuration.host, port: configuration.port)
         serverConfiguration.maxBodyBytes = configuration.maxUploadBytes
         serverConfiguration.observer = metrics
@@ -106,7 +114,7 @@ public final class WarehouseApplication: Sendable {
         serverConfiguration.connectionLimit = configuration.connectionLimit
         serverConfiguration.minBodyBytesPerSecond = configuration.minUploadBytesPerSecond
         serverConfiguration.slowBodyGraceSeconds = configuration.slowBodyGraceSeconds
-        server = HTTPServer(configuration: serverConfiguration, handler: routes.handler)
+        server = HTTPServer(configuration: serverConfiguration, handler: SurfaceHandler(api: routes.handler, hub: hub))
     }
 
     static func makeS3Store(_ configuration: WarehouseConfiguration, logger: Logger) throws -> S3Store {
@@ -213,5 +221,15 @@ public final class WarehouseApplication: Sendable {
         logger.info("stopping: no new connections; \(server.activeRequests) request(s) in flight get up to \(grace) s")
         server.shutdown(grace: grace) { training.stop() }
         follower?.stop()
+    }
+}
+
+/// The surfaces one server answers: the Hub protocol under `/hf`, the warehouse's API elsewhere.
+struct SurfaceHandler: HTTPHandler {
+    let api: any HTTPHandler
+    let hub: HubRoutes
+
+    func plan(for head: HTTPRequestHead) -> HTTPRequestPlan {
+        HubRoutes.serves(head.path) ? hub.plan(for: head) : api.plan(for: head)
     }
 }

@@ -20,6 +20,11 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     /// On SIGTERM, how long requests in flight may run before what is left is rolled back
     /// (`WAREHOUSE_SHUTDOWN_GRACE_SECONDS`).
     public var shutdownGraceSeconds: Double = 10
+    /// The Hub protocol: files up to this size are uploaded inline in the commit (`regular`,
+    /// what a default client install can do without Xet), larger ones through Git LFS.
+    public var hfRegularUploadMaxBytes: UInt64 = 1 << 30
+    /// The Hub protocol: `/resolve` downloads redirect to a presigned bucket URL (S3 only).
+    public var hfDownloadRedirect = false
     /// Seconds a connection may sit idle (or trickle nothing) before it is closed.
     public var connectionTimeoutSeconds: UInt32 = 120
     /// Connections served at once; more wait in the listen queue.
@@ -114,6 +119,7 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         "zip_max_entries", "zip_max_total_bytes", "zip_max_compression_ratio", "zip_ratio_threshold_bytes",
         "training_workers", "prediction_cache_size", "retrain_enabled", "retrain_accuracy_threshold", "retrain_feedback_count",
         "retrain_min_feedback", "upload_session_lifetime_seconds", "shutdown_grace_seconds",
+        "hf_regular_upload_max_bytes", "hf_download_redirect",
         "replication", "replica_id", "replication_poll_seconds", "lease_seconds", "change_retention_seconds",
     ]
 
@@ -143,6 +149,12 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         case "shutdown_grace_seconds":
             guard let seconds = Double(value), seconds >= 0, seconds <= 3600 else { throw invalid("a number of seconds from 0 to 3600") }
             shutdownGraceSeconds = seconds
+        case "hf_regular_upload_max_bytes":
+            guard let bytes = UInt64(value) else { throw invalid("a byte count") }
+            hfRegularUploadMaxBytes = bytes
+        case "hf_download_redirect":
+            guard let flag = try? FieldValues.bool(value, field: name) else { throw invalid("true or false") }
+            hfDownloadRedirect = flag
         case "zip_max_entries":
             guard let count = Int(value), count > 0 else { throw invalid("a positive entry count") }
             zipLimits.maxEntries = count

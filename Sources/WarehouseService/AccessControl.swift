@@ -83,6 +83,16 @@ public final class AccessControl: Sendable {
         throw WarehouseError.unauthorized("invalid or revoked token")
     }
 
+    /// A signature for a URL the client calls without its token (an upload target): an HMAC
+    /// keyed by the admin token's hash, so every replica configured alike checks it.
+    public func signature(of message: String) -> String {
+        Hex.encode(HMACSHA256.authenticate("signed-url/1\n" + message, key: adminHash))
+    }
+
+    public func isSigned(_ message: String, signature: String) -> Bool {
+        Self.constantTimeEqual(Array(self.signature(of: message).utf8), Array(signature.utf8))
+    }
+
     /// A new token for `user`: its secret is shown once, here, and never stored.
     public func createToken(for user: String) throws -> (token: StoredToken, secret: String) {
         let user = try Identifiers.userID(user)

@@ -7,12 +7,32 @@ import WarehouseFormats
 public struct VersionChanges: Sendable {
     /// New or replaced files, spooled; `filename` is the path in the version.
     public var additions: [IncomingFile]
+    /// New or replaced files whose bytes are in the store already (copied server-side).
+    public var copies: [StoredFile]
     /// Paths to leave out; a path ending in `/` leaves out that folder.
     public var deletions: [String]
 
-    public init(additions: [IncomingFile] = [], deletions: [String] = []) {
+    public init(additions: [IncomingFile] = [], copies: [StoredFile] = [], deletions: [String] = []) {
         self.additions = additions
+        self.copies = copies
         self.deletions = deletions
+    }
+}
+
+/// A file of a commit whose bytes are already stored at `key`, checked and inspected.
+public struct StoredFile: Sendable {
+    public let path: String
+    public let key: String
+    public let size: UInt64
+    public let sha256: String
+    public let analysis: FileAnalysis
+
+    public init(path: String, key: String, size: UInt64, sha256: String, analysis: FileAnalysis) {
+        self.path = path
+        self.key = key
+        self.size = size
+        self.sha256 = sha256
+        self.analysis = analysis
     }
 }
 
@@ -31,16 +51,28 @@ extension ModelService {
         let additions = try changes.additions.map { file -> (path: String, file: IncomingFile) in
             (try FilePaths.validate(file.filename, field: "path"), file)
         }
+        let copies = try changes.copies.map { file -> (path: String, file: StoredFile) in
+            (try FilePaths.validate(file.path, field: "path"), file)
+        }
         var added = Set<String>()
-        for addition in additions where !added.insert(addition.path).inserted {
-            throw WarehouseError.invalid("file \(Identifiers.quoted(addition.path)) is added twice in one commit")
+        for path in additions.map(\.path) + copies.map(\.path) where !added.insert(path).inserted {
+            throw WarehouseError.invalid("file \(Identifiers.quoted(path)) is added twice in one commit")
         }
         let deletions = try changes.deletions.map { path -> String in
             path.hasSuffix("/") ? try FilePaths.validate(String(path.dropLast()), field: "path") + "/" : try FilePaths.validate(path, field: "path")
         }
         return try modelLocks.serialized(user: user, model: model) {
-            let parent = try record(user: user, model: model, version: parentVersion)
-            if requireLatest, let latest = try catalog.record(user: user, model: model, version: nil), latest.version != parent.version {
+            // A model created without versions starts from nothing.
+            let parent: ModelVersionRecord
+            if parentVersion == nil, try catalog.record(user: user, model: model, version: nil) == nil,
+               let created = try catalog.registeredModel(user: user, model: model) {
+                parent = ModelVersionRecord(modelID: model, userID: user, name: model, version: "v0", framework: .other,
+                                            modelType: .other, createdAt: created)
+            } else {
+                parent = try record(user: user, model: model, version: parentVersion)
+            }
+            let firstVersion = parent.files.isEmpty
+            if requireLatest, !firstVersion, let latest = try catalog.record(user: user, model: model, version: nil), latest.version != parent.version {
                 throw WarehouseError.conflict("version \(parent.version) of model '\(model)' is no longer the latest (\(latest.version) is): "
                     + "commit on top of \(latest.version)")
             }
@@ -51,7 +83,7 @@ extension ModelService {
                 deletions.contains { $0.hasSuffix("/") ? path.hasPrefix($0) : path == $0 }
             }
             let kept = parent.files.filter { !deleted($0.filePath) && !added.contains($0.filePath) }
-            guard !kept.isEmpty || !additions.isEmpty else {
+            guard !kept.isEmpty || !additions.isEmpty || !copies.isEmpty else {
                 throw WarehouseError.invalid("the commit would leave version \(parent.version)'s successor without files")
             }
 
@@ -71,6 +103,14 @@ extension ModelService {
                                                   isPrimary: false, format: analysis.format),
                                         spoolPath: incoming.spoolPath)
                 }
+                for (path, stored) in copies {
+                    analyses.append((path, stored.analysis))
+                    try transaction.copy(ModelFile(filename: FilePaths.baseName(path), filePath: path, fileSize: stored.size,
+                                                   fileType: FilePaths.fileExtension(path), fileHash: stored.sha256,
+                                                   contentType: FileKinds.contentType(forPath: path), isPrimary: false,
+                                                   format: stored.analysis.format),
+                                         from: stored.key)
+                }
             }, finalize: { record in
                 let sizes = Dictionary(uniqueKeysWithValues: record.files.map { ($0.filePath, $0.fileSize) })
                 let primary = parent.primaryFilePath.flatMap { sizes[$0] != nil ? $0 : nil }
@@ -80,7 +120,8 @@ extension ModelService {
                     // Another primary file may be another framework.
                     record.framework = FileKinds.framework(forFolder: Array(sizes.keys), primary: primary)
                 }
-                Detection.apply(VersionAnalysis(files: analyses, primary: primary), to: &record, given: nil, fillOnly: true)
+                // A first version is detected whole; later ones only fill in what is missing.
+                Detection.apply(VersionAnalysis(files: analyses, primary: primary), to: &record, given: nil, fillOnly: !firstVersion)
                 try edit(&record)
             })
         }

@@ -19,13 +19,21 @@ extension ModelService {
         var report = ReindexReport()
         var batch: [ModelVersionRecord] = []
         func importBatch() throws {
-            try catalog.importVersions(batch)
+            try catalog.importVersions(batch.map { $0.withCommitSHA() })
             report.imported += batch.map { "\($0.userID)/\($0.modelID) \($0.version)" }
             batch.removeAll(keepingCapacity: true)
         }
         for object in try store.list(prefix: ObjectKeys.versionManifests) where object.key.hasSuffix(".json") {
             do {
                 let bytes = try store.getData(key: object.key)
+                if case .modelManifest? = ObjectKeys.parse(object.key) {
+                    if let registered = try importRegisteredModel(bytes, key: object.key) {
+                        report.imported.append("\(registered.userID)/\(registered.modelID) (no version yet)")
+                    } else {
+                        report.unreadable.append("\(object.key): it names another model")
+                    }
+                    continue
+                }
                 // A version being uploaded on some replica: not a record yet.
                 if replication.claimant(of: bytes) != nil { continue }
                 let record = try Manifest.decode(bytes)
@@ -99,7 +107,13 @@ extension ModelService {
         // manifest listing below sees (a version is claimed before its files are stored).
         let objects = try store.list(prefix: ObjectKeys.models)
         let live = try replication.liveReplicaIDs()
+        let registered = Set(try catalog.registeredModels(user: nil).map { ObjectKeys.modelManifest(user: $0.user, model: $0.model) })
         for object in try store.list(prefix: ObjectKeys.versionManifests) {
+            if case .modelManifest? = ObjectKeys.parse(object.key) {
+                // A model created before its versions: no files of its own.
+                if !registered.contains(object.key) && !replication.othersCommit { report.orphanManifests.append(object.key) }
+                continue
+            }
             var bytes: [UInt8]?
             if !readyManifests.contains(object.key) {
                 // A version being committed or deleted right now owns its manifest.

@@ -34,6 +34,11 @@ extension ModelService {
                 actions.append("removed uncommitted file \(path) of \(leftover.user)/\(leftover.model) \(leftover.version)")
             }
         }
+        // Versions written before commit ids existed get theirs (in the catalog; a reindex
+        // computes the same from their manifests).
+        let unstamped = try catalog.recordsWithoutCommit()
+        for record in unstamped { _ = try catalog.replace(record.withCommitSHA()) }
+        if !unstamped.isEmpty { actions.append("gave \(unstamped.count) versions their commit ids") }
         if let spoolDirectory, let names = try? FileManager.default.contentsOfDirectory(atPath: spoolDirectory) {
             for name in names {
                 try? FileManager.default.removeItem(atPath: spoolDirectory + "/" + name)

@@ -97,7 +97,7 @@ extension ModelService {
         if let local = try catalog.record(user: user, model: model, version: version), try Manifest.encode(local) == current.bytes {
             return current.etag
         }
-        try catalog.importVersion(record)
+        try catalog.importVersion(record.withCommitSHA())
         return current.etag
     }
 

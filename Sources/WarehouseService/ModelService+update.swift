@@ -43,6 +43,7 @@ extension ModelService {
                 var changed = current
                 try MetadataPatch.apply(patch, to: &changed)
                 changed.updatedAt = Timestamps.now()
+                changed = changed.withCommitSHA()
                 try writeManifest(changed, expected: expected)
                 do {
                     let committed = try catalog.replace(changed)

@@ -133,6 +133,7 @@ public final class ModelService: Sendable {
             record.choosePrimary(fields.isPrimary == true || current.primaryFilePath == nil ? file.filePath : current.primaryFilePath)
             record.updatedAt = now
             Detection.apply(detected, to: &record, given: nil, fillOnly: true)
+            record.stampCommit()
             try writeManifest(record, expected: expected)
             manifestWritten = current
             let committed = try catalog.commitFile(versionID: versionID, filePath: file.filePath, record: record)
@@ -299,6 +300,11 @@ public final class ModelService: Sendable {
     /// A version holding an alias is a 409 unless `force` (which removes the alias).
     public func delete(user: String, model: String, version: String?, force: Bool = false) throws -> [String] {
         try modelLocks.serialized(user: user, model: model) {
+            // A model created before its versions, and still without one, is just that row.
+            if version == nil, try catalog.record(user: user, model: model, version: nil) == nil,
+               try unregisterModel(user: user, model: model) {
+                return []
+            }
             let doomed = try movingAliasesHoldingLock(user: user, model: model) { publish in
                 try catalog.beginDelete(user: user, model: model, version: version, force: force, publish: publish)
             }
@@ -313,6 +319,7 @@ public final class ModelService: Sendable {
             }
             announceDeleted(user: user, model: model, versions: doomed.map(\.record.version))
             if let failure { throw failure }
+            if version == nil { try unregisterModel(user: user, model: model) }
             return doomed.map(\.record.version)
         }
     }
@@ -369,6 +376,12 @@ public struct Download: Sendable {
     public let record: ModelVersionRecord
     public let file: ModelFile
     public let key: String
+
+    public init(record: ModelVersionRecord, file: ModelFile, key: String) {
+        self.record = record
+        self.file = file
+        self.key = key
+    }
 }
 
 /// `manifests/aliases/{user}/{model}.json`: a model's aliases, for `reindex`.

@@ -7,13 +7,13 @@ import Glibc
 
 /// A temporary file in the spool directory, written while its SHA-256 is computed. Removed
 /// on deinit unless a store has taken it (renamed it away).
-final class SpoolFile {
-    let path: String
+public final class SpoolFile {
+    public let path: String
     private var descriptor: Int32
     private let hasher = SHA256()
-    private(set) var size: UInt64 = 0
+    public private(set) var size: UInt64 = 0
 
-    init(directory: String) throws {
+    public init(directory: String) throws {
         path = directory + "/extract-" + UUID().uuidString + ".part"
         descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
@@ -26,7 +26,7 @@ final class SpoolFile {
         unlink(path)
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard var base = bytes.baseAddress, bytes.count > 0 else { return }
         hasher.update(bytes)
         var remaining = bytes.count
@@ -43,7 +43,7 @@ final class SpoolFile {
     }
 
     /// Closes the file and answers its SHA-256.
-    func finish() -> String {
+    public func finish() -> String {
         close(descriptor)
         descriptor = -1
         return Hex.encode(hasher.finalize())

@@ -493,29 +493,12 @@ public final class UploadSessions: Sendable {
         return CheckedFile(position: file.position, sha256: sha256, analysis: FormatDetector.analyze(path: path, name: file.path))
     }
 
-    /// The same for a joined object read back from the store; its first and last 16 MiB (where
-    /// every format's headers and a ZIP's directory are) go into a sparse local file for
-    /// inspection, so the file is never copied whole.
+    /// The same for a joined object read back from the store, once (`ModelService.readInspecting`).
     func checkStored(_ file: UploadSessionRow.File, key: String, partSize: UInt64) throws -> CheckedFile {
-        let window: UInt64 = 16 << 20
-        let sparse = try SpoolFile(directory: service.spoolDirectory)
-        let sparseDescriptor = Glibc.open(sparse.path, O_WRONLY | O_CLOEXEC)
-        defer { if sparseDescriptor >= 0 { close(sparseDescriptor) } }
-        _ = ftruncate(sparseDescriptor, off_t(file.size))
-        var offset: UInt64 = 0
-        let reader = file.size > 0 ? try store.open(key: key, range: nil) : nil
-        defer { reader?.close() }
-        let sha256 = try verify(file, partSize: partSize) { buffer in
-            guard let reader else { return 0 }
-            let count = try reader.read(into: buffer)
-            let end = offset + UInt64(count)
-            if count > 0, offset < window || end > file.size - min(window, file.size) {
-                _ = pwrite(sparseDescriptor, buffer.baseAddress, count, off_t(offset))
-            }
-            offset = end
-            return count
+        let (sha256, analysis) = try service.readInspecting(key: key, size: file.size, name: file.path) { read in
+            try verify(file, partSize: partSize, read: read)
         }
-        return CheckedFile(position: file.position, sha256: sha256, analysis: FormatDetector.analyze(path: sparse.path, name: file.path))
+        return CheckedFile(position: file.position, sha256: sha256, analysis: analysis)
     }
 
     /// Reads a file's bytes through `read`, checking each part's SHA-256 and the size, then

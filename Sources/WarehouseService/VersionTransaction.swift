@@ -77,11 +77,16 @@ public final class VersionTransaction {
     /// Carries `file` of `parent` into this version by a server-side copy (S3 CopyObject, a
     /// local hard link): the bytes are neither sent nor read again.
     public func carry(_ file: ModelFile, from parent: ModelVersionRecord) throws {
+        try copy(file, from: ObjectKeys.file(user: parent.userID, model: parent.modelID, version: parent.version, path: file.filePath))
+    }
+
+    /// Adds `file` by a server-side copy of the object at `source` (a file of another
+    /// version, an object uploaded ahead of the commit that names it).
+    public func copy(_ file: ModelFile, from source: String) throws {
         precondition(!finished, "a finished version transaction takes no files")
-        var carried = file
-        carried.storeETag = nil
-        files[file.filePath] = carried
-        let source = ObjectKeys.file(user: parent.userID, model: parent.modelID, version: parent.version, path: file.filePath)
+        var copied = file
+        copied.storeETag = nil
+        files[file.filePath] = copied
         try service.store.copy(from: source, to: key(for: file.filePath), size: file.fileSize)
         storedKeys.insert(key(for: file.filePath))
     }
@@ -117,6 +122,7 @@ public final class VersionTransaction {
             }
             ready.files = try service.stored(files, user: userID, model: modelID, version: version)
             ready.choosePrimary(primary ?? record.primaryFilePath ?? ready.files.first(where: \.isPrimary)?.filePath)
+            ready.stampCommit()
             manifestWritten = true
             try service.writeManifest(ready)
             let committed = try service.catalog.commitVersion(pending, record: ready)

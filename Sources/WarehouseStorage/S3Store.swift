@@ -186,6 +186,10 @@ public final class S3Store: ObjectStore {
         client.presignedGetURL(key: fullKey(key), expires: expires)
     }
 
+    public func presignedUploadURL(key: String, expires: Int) -> String? {
+        client.presignedPutURL(key: fullKey(key), expires: expires)
+    }
+
     func mapping<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()

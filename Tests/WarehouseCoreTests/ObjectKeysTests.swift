@@ -6,6 +6,7 @@ import WarehouseCore
     @Test func builtKeysParseBack() {
         let cases: [(String, ObjectKeys.Parsed)] = [
             (ObjectKeys.manifest(user: "u", model: "m.1", version: "v2.0"), .versionManifest(user: "u", model: "m.1", version: "v2.0")),
+            (ObjectKeys.modelManifest(user: "u", model: "m.1"), .modelManifest(user: "u", model: "m.1")),
             (ObjectKeys.aliasManifest(user: "u", model: "m"), .aliasManifest(user: "u", model: "m")),
             (ObjectKeys.datasetManifest(user: "u", dataset: "iris", version: "v3"), .datasetManifest(user: "u", dataset: "iris", version: "v3")),
             (ObjectKeys.token(hash: "ab12"), .token(hash: "ab12")),

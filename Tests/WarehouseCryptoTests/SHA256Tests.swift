@@ -19,3 +19,12 @@ import WarehouseCrypto
         #expect(Hex.encode(hasher.finalize()) == SHA256.hex(of: bytes))
     }
 }
+
+@Suite struct SHA1Tests {
+    @Test func knownVectors() {
+        #expect(SHA1.hex(of: [UInt8]()) == "da39a3ee5e6b4b0d3255bfef95601890afd80709")
+        #expect(SHA1.hex(of: Array("abc".utf8)) == "a9993e364706816aba3e25717850c26c9cd0d89d")
+        // git hash-object of "hello\n": the id the Hub's clients compute for a small file.
+        #expect(SHA1.hex(of: Array("blob 6\u{0}hello\n".utf8)) == "ce013625030ba8dba906f756967f9e9ca394464a")
+    }
+}

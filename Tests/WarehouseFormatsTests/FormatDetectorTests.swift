@@ -137,4 +137,22 @@ import WarehouseZip
                                                  ("variables/variables.index", FileAnalysis(format: "index"))], primary: nil)
         #expect(savedModel.framework == .tensorflow)
     }
+
+    /// `config.json` is a common name: without `model_type` or `architectures` it does not make
+    /// a folder a Hugging Face model (a PyTorch checkpoint beside `{}` stays PyTorch).
+    @Test func aConfigWithoutAModelTypeIsNotHuggingFace() {
+        let config = analyze(Array("{}".utf8), "config.json")
+        #expect(config.format == "json")
+        let folder = VersionAnalysis(files: [
+            ("model.pth", FileAnalysis(format: "pytorch", framework: .pytorch)),
+            ("config.json", config),
+            ("requirements.txt", analyze(Array("torch==2.4\n".utf8), "requirements.txt")),
+        ], primary: "model.pth")
+        #expect(folder.framework == .pytorch)
+        let named = VersionAnalysis(files: [
+            ("model.pth", FileAnalysis(format: "pytorch", framework: .pytorch)),
+            ("config.json", analyze(Array(#"{"model_type": "bert"}"#.utf8), "config.json")),
+        ], primary: "model.pth")
+        #expect(named.framework == .huggingface)
+    }
 }

@@ -1,0 +1,61 @@
+import Foundation
+import WarehouseCore
+
+/// A model created before its versions (the Hub's `create_repo`, MLflow's registered model):
+/// a catalog row and a model manifest beside its versions' manifests, so `reindex` keeps it.
+public struct RegisteredModel: Codable, Equatable, Sendable {
+    public let userID: String
+    public let modelID: String
+    public let createdAt: String
+
+    enum CodingKeys: String, CodingKey { case userID = "user_id", modelID = "model_id", createdAt = "created_at" }
+}
+
+extension ModelService {
+    /// Creates `user/model` without a version; false when the model exists already (with
+    /// versions, or created before).
+    @discardableResult
+    public func registerModel(user: String, model: String) throws -> Bool {
+        _ = try Identifiers.userID(user)
+        _ = try Identifiers.name(model, field: "model_id")
+        return try modelLocks.serialized(user: user, model: model) {
+            if try modelExists(user: user, model: model) { return false }
+            let registered = RegisteredModel(userID: user, modelID: model, createdAt: Timestamps.now())
+            // The manifest first: a catalog row without it would be lost by a reindex.
+            try store.putData(key: ObjectKeys.modelManifest(user: user, model: model), data: Array(try JSONCoding.string(registered).utf8))
+            return try catalog.registerModel(user: user, model: model, createdAt: registered.createdAt)
+        }
+    }
+
+    /// Whether `user/model` has a ready version or was created before its versions.
+    public func modelExists(user: String, model: String) throws -> Bool {
+        try catalog.record(user: user, model: model, version: nil) != nil || catalog.registeredModel(user: user, model: model) != nil
+    }
+
+    /// When the model was created before its versions (nil: it was not).
+    public func registeredAt(user: String, model: String) throws -> String? {
+        try catalog.registeredModel(user: user, model: model)
+    }
+
+    /// Models of `user` created before their versions.
+    public func registeredModels(user: String) throws -> [RegisteredModel] {
+        try catalog.registeredModels(user: user).map { RegisteredModel(userID: $0.user, modelID: $0.model, createdAt: $0.createdAt) }
+    }
+
+    /// Forgets that the model was created before its versions (its manifest, then its row):
+    /// part of deleting the model. False when it was not.
+    @discardableResult
+    func unregisterModel(user: String, model: String) throws -> Bool {
+        guard try catalog.registeredModel(user: user, model: model) != nil else { return false }
+        try store.delete(key: ObjectKeys.modelManifest(user: user, model: model))
+        return try catalog.unregisterModel(user: user, model: model)
+    }
+
+    /// Restores a model manifest's row (reindex).
+    func importRegisteredModel(_ bytes: [UInt8], key: String) throws -> RegisteredModel? {
+        let registered = try JSONDecoder().decode(RegisteredModel.self, from: Data(bytes))
+        guard ObjectKeys.modelManifest(user: registered.userID, model: registered.modelID) == key else { return nil }
+        try catalog.registerModel(user: registered.userID, model: registered.modelID, createdAt: registered.createdAt)
+        return registered
+    }
+}
