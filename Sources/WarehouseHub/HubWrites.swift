@@ -33,7 +33,7 @@ struct HubWrites {
         let object = try JSON.object(from: body)
         let repo = try Self.repo(object, principal: principal)
         try principal.authorize(user: repo.user)
-        let url = "\(endpoint)/\(repo)"
+        let url = Self.repoURL(repo, endpoint: endpoint)
         guard try models.registerModel(user: repo.user, model: repo.model) else {
             return JSON.response(JSONValue.object(["url": .string(url), "error": .string("You already created this model repo: \(repo)")]),
                                  status: 409)
@@ -47,6 +47,13 @@ struct HubWrites {
         try requireWritable(repo, principal: principal)
         _ = try models.delete(user: repo.user, model: repo.model, version: nil, force: true)
         return JSON.response(JSONValue.object(["deleted": .string(repo.description)]))
+    }
+
+    /// `{endpoint}/models/{repo}`: with the repo type spelled out, the URL parses the same in
+    /// every client version, even below a path prefix (0.36 mistakes `hf` for a repo type in
+    /// `{endpoint}/{repo}`).
+    static func repoURL(_ repo: HubRepo, endpoint: String) -> String {
+        "\(endpoint)/models/\(repo)"
     }
 
     static func repo(_ object: [String: JSONValue], principal: Principal) throws -> HubRepo {
@@ -167,7 +174,7 @@ struct HubWrites {
         largeFiles.committed(repo, changes.copies)
         let sha = HubRevisions.sha(of: record)
         return JSON.response(JSONValue.object([
-            "commitUrl": .string("\(endpoint)/\(repo)/commit/\(sha)"), "commitOid": .string(sha), "success": .bool(true),
+            "commitUrl": .string(Self.repoURL(repo, endpoint: endpoint) + "/commit/\(sha)"), "commitOid": .string(sha), "success": .bool(true),
             "commitMessage": .string(summary), "version": .string(record.version),
         ]))
     }
