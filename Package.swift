@@ -63,6 +63,6 @@ let package = Package(
         .testTarget(name: "WarehouseAutoMLTests", dependencies: ["WarehouseAutoML"]),
         .testTarget(name: "WarehouseONNXTests", dependencies: ["WarehouseONNX", "WarehouseAutoML", "WarehouseFormats", "WarehouseTesting"]),
         .testTarget(name: "WarehouseCLITests", dependencies: ["WarehouseTesting", "WarehouseCrypto"]),
-        .testTarget(name: "WarehouseAPITests", dependencies: ["WarehouseAPI", "WarehouseServer", "WarehouseTesting", "WarehouseCrypto", "WarehouseCatalog", "WarehouseCore", "WarehouseService"]),
+        .testTarget(name: "WarehouseAPITests", dependencies: ["WarehouseAPI", "WarehouseHub", "WarehouseServer", "WarehouseTesting", "WarehouseCrypto", "WarehouseCatalog", "WarehouseCore", "WarehouseService"]),
     ]
 )

@@ -55,6 +55,61 @@ enum OpenAPIDocument {
              success: (200, "{\"location\": page of the new version}", "object"), errors: [400, 401, 403, 409, 413]),
     ]
 
+    /// The Hugging Face Hub protocol under /hf (`HF_ENDPOINT=http://HOST:PORT/hf`, `HF_TOKEN`):
+    /// what the stock huggingface_hub client calls. Errors also carry `X-Error-Code`
+    /// (RepoNotFound, RevisionNotFound, EntryNotFound) and `X-Error-Message`.
+    static let hubOperations: [Operation] = {
+        let model = "/hf/api/models/{user_id}/{model_id}"
+        let repoErrors = [400, 401, 404, 500, 503]
+        func hub(_ method: String, _ path: String, _ summary: String, query: [(name: String, description: String, type: String)] = [],
+                 body: Body? = nil, success: (Int, String, String) = (200, "JSON as the Hub answers it", "object"),
+                 errors: [Int] = repoErrors, security: String = "bearer") -> Operation {
+            Operation(method: method, path: path, tag: "hub", summary: summary, query: query, body: body, success: success, errors: errors,
+                      security: security)
+        }
+        let revision = "main (the latest version), vN, an alias, or a commit id; refs/heads/… and refs/tags/… accepted"
+        return [
+            hub("GET", "/hf/api/agent-harnesses", "What the client asks first: nothing to report", errors: [500], security: "none"),
+            hub("GET", "/hf/api/whoami-v2", "The token's user", errors: [401]),
+            hub("POST", "/hf/api/validate-yaml", "Model card front matter check (always accepted)", body: .json("HubJSON"), errors: [400, 401]),
+            hub("POST", "/hf/api/repos/create", "create_repo: a model without versions (409 with its url when it exists)",
+                body: .json("HubJSON"), errors: [400, 401, 403, 409]),
+            hub("DELETE", "/hf/api/repos/delete", "delete_repo: the model and every version", body: .json("HubJSON")),
+            hub("GET", "/hf/api/models", "list_models: the caller's models", query: [("author", "a user id", "string"),
+                ("search", "part of the repo id", "string"), ("limit", "at most this many", "integer")], errors: [401]),
+            hub("GET", model, "model_info of main: sha, siblings, tags, pipeline_tag, library_name, cardData, safetensors"),
+            hub("GET", model + "/revision/{revision}", "model_info of a revision: \(revision)"),
+            hub("GET", model + "/tree/{revision}/{path}", "list_repo_tree (the path may be empty; a missing folder is EntryNotFound)",
+                query: [("recursive", "true: the whole subtree", "boolean"), ("expand", "true: each entry's last commit", "boolean")]),
+            hub("POST", model + "/paths-info/{revision}", "get_paths_info: entries of the paths that exist", body: .form(["paths", "expand"])),
+            hub("GET", model + "/refs", "list_repo_refs: main and aliases as branches, versions as tags"),
+            hub("GET", model + "/commits/{revision}", "list_repo_commits: each version is a commit, newest first"),
+            hub("POST", model + "/preupload/{revision}", "regular (inline) up to hf_regular_upload_max_bytes, lfs above", body: .json("HubJSON")),
+            hub("POST", model + "/commit/{revision}", "create_commit on main (NDJSON): the next version from the latest one's files, plus additions, minus deletions",
+                body: .octets("application/x-ndjson: a header line, then file, lfsFile, deletedFile and deletedFolder lines"),
+                errors: [400, 401, 403, 404, 409, 412, 413, 500, 503]),
+            hub("POST", model + "/tag/{revision}", "create_tag: a new alias on the revision's version", body: .json("HubJSON"),
+                errors: [400, 401, 404, 409]),
+            hub("DELETE", model + "/tag/{name}", "delete_tag: removes the alias", errors: [401, 403, 404]),
+            hub("POST", model + "/branch/{name}", "create_branch: a new alias (startingPoint: a revision)", body: .json("HubJSON"),
+                errors: [400, 401, 404, 409]),
+            hub("DELETE", model + "/branch/{name}", "delete_branch: removes the alias", errors: [401, 403, 404]),
+            hub("GET", model + "/xet-write-token/{revision}", "Xet is not served: 501 saying to set HF_HUB_DISABLE_XET=1", errors: [401, 404, 501]),
+            hub("GET", model + "/xet-read-token/{revision}", "Xet is not served: 501", errors: [401, 404, 501]),
+            hub("GET", "/hf/{user_id}/{model_id}/resolve/{revision}/{path}",
+                "hf_hub_download: the file (HEAD too) with X-Repo-Commit, X-Linked-Etag (its SHA-256), X-Linked-Size; Range → 206",
+                success: (200, "the file's bytes", "binary"), errors: [401, 404, 416, 500, 503]),
+            hub("POST", "/hf/{user_id}/{model_id}.git/info/lfs/objects/batch",
+                "Git LFS batch (upload): presigned bucket URLs on S3 (multipart above the part size), signed service URLs locally",
+                body: .json("HubJSON"), errors: [400, 401, 404]),
+            hub("POST", "/hf/{user_id}/{model_id}.git/info/lfs/verify", "Git LFS verify: the object is stored whole", body: .json("HubJSON")),
+            hub("PUT", "/hf/lfs/upload/{ticket}", "A signed LFS upload (local store): stored only if the bytes are the announced object",
+                body: .octets("the object's bytes"), errors: [400, 401, 413], security: "none"),
+            hub("POST", "/hf/lfs/complete/{ticket}", "A signed LFS multipart completion (S3): joins the parts put to the bucket",
+                body: .json("HubJSON"), errors: [400, 401, 503], security: "none"),
+        ]
+    }()
+
     static let userErrors = [400, 401, 403, 404, 500, 503]
 
     static let operations: [Operation] = [
@@ -205,13 +260,15 @@ enum OpenAPIDocument {
 
     static let errorDescriptions: [Int: String] = [
         400: "bad input", 401: "no or invalid token", 403: "another user's namespace (or not admin)", 404: "not found",
-        409: "conflict", 413: "too large", 416: "range not satisfiable", 500: "internal error",
+        409: "conflict", 412: "the commit's parent is no longer the head", 413: "too large", 416: "range not satisfiable",
+        500: "internal error", 501: "not implemented (Xet)",
         503: "storage unavailable, or the work was cancelled (the server is stopping) and rolled back", 507: "the catalog's disk is full",
     ]
 
     /// Object schemas: (name, description, required properties, properties as name → type).
     static let schemas: [(String, String, [String], [(String, String)])] = [
         ("Error", "every error", ["detail"], [("detail", "string")]),
+        ("HubJSON", "a JSON object as the Hugging Face Hub's clients send it (protocols/huggingface-hub.md)", [], []),
         ("Health", "service health", ["status"], [("status", "string"), ("storage", "string"), ("checks", "object"), ("detail", "string")]),
         ("TokenRequest", "", ["user_id"], [("user_id", "string")]),
         ("Token", "", ["id", "user_id"], [("id", "string"), ("user_id", "string"), ("token", "string"), ("created_at", "string")]),
@@ -300,9 +357,9 @@ enum OpenAPIDocument {
 
     static func document() -> JSONValue {
         var paths: [String: [String: JSONValue]] = [:]
-        for operation in operations + uiOperations {
-            var parameters: [JSONValue] = operation.path.split(separator: "/").filter { $0.hasPrefix("{") }.map { part in
-                .object(["name": .string(String(part.dropFirst().dropLast())), "in": .string("path"), "required": .bool(true),
+        for operation in operations + uiOperations + hubOperations {
+            var parameters: [JSONValue] = pathParameters(operation.path).map { name in
+                .object(["name": .string(name), "in": .string("path"), "required": .bool(true),
                          "schema": .object(["type": .string("string")])])
             }
             parameters += operation.query.map { query in
@@ -365,9 +422,19 @@ enum OpenAPIDocument {
         ])
     }
 
+    /// The `{name}`s of a path template (`{model_id}.git` included).
+    static func pathParameters(_ path: String) -> [String] {
+        var names: [String] = []
+        var current: String?
+        for character in path {
+            if character == "{" { current = "" } else if character == "}", let name = current { names.append(name); current = nil } else { current?.append(character) }
+        }
+        return names
+    }
+
     static func operationID(_ operation: Operation) -> String {
         let words = operation.path.split(separator: "/").map { part -> String in
-            let clean = part.hasPrefix("{") ? "by_" + part.dropFirst().dropLast() : String(part)
+            let clean = part.hasPrefix("{") ? "by_" + part.dropFirst().replacingOccurrences(of: "}", with: "") : String(part)
             return clean.replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: ".", with: "_")
         }
         return ([operation.method.lowercased()] + words).joined(separator: "_")

@@ -386,7 +386,8 @@ enum Schema {
             -- Each version's commit id (git-shaped clients pin revisions to it); NULL until the
             -- service fills rows written before it existed.
             ALTER TABLE versions ADD COLUMN commit_sha TEXT;
-            CREATE INDEX versions_by_commit ON versions (user_id, model_id, commit_sha);
+            -- Led by the id, so that the planner never takes it for a listing by user.
+            CREATE INDEX versions_by_commit ON versions (commit_sha);
             -- Models created before any version (the Hub's create_repo, MLflow's registered
             -- models); a model with versions needs no row here.
             CREATE TABLE registered_models (

@@ -47,9 +47,15 @@ public enum ObjectKeys {
         versionManifests + "\(user)/\(model).json"
     }
 
-    /// `uploads/hub-lfs/{user}/{model}/{sha256}`: an LFS upload for a repo, by content.
-    public static func hubLargeFile(user: String, model: String, sha256: String) -> String {
-        hubLargeFiles + "\(user)/\(model)/\(sha256)"
+    /// `uploads/hub-lfs/{user}/{model}/{sha256}/{created}`: an LFS upload for a repo, by
+    /// content and the Unix time its upload was granted (so gc can tell an old one from one in
+    /// flight without asking any catalog).
+    public static func hubLargeFile(user: String, model: String, sha256: String, created: Int64) -> String {
+        hubLargeFilePrefix(user: user, model: model, sha256: sha256) + String(created)
+    }
+
+    public static func hubLargeFilePrefix(user: String, model: String, sha256: String) -> String {
+        hubLargeFiles + "\(user)/\(model)/\(sha256)/"
     }
 
     /// A dataset version's record (written where replicas share the bucket).
@@ -107,6 +113,7 @@ public enum ObjectKeys {
         case notification(user: String, id: String)
         case job(id: String)
         case change(milliseconds: Int64, replica: String, kind: String, subject: [String])
+        case hubLargeFile(user: String, model: String, sha256: String, created: Int64)
     }
 
     /// The thing `key` names, or nil for a key of another shape (a file, a part, a stray).
@@ -124,6 +131,11 @@ public enum ObjectKeys {
         if let parts = segments(after: notifications, count: 2) { return .notification(user: parts[0], id: parts[1]) }
         if let parts = segments(after: jobs, count: 1) { return .job(id: parts[0]) }
         if key.hasPrefix(changes) { return parseChange(key) }
+        if key.hasPrefix(hubLargeFiles) {
+            let parts = key.dropFirst(hubLargeFiles.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 4, !parts[0].isEmpty, !parts[1].isEmpty, parts[2].utf8.count == 64, let created = Int64(parts[3]) else { return nil }
+            return .hubLargeFile(user: parts[0], model: parts[1], sha256: parts[2], created: created)
+        }
         return nil
     }
 

@@ -53,7 +53,8 @@ public struct HTTPRequestHead: Sendable {
         self.path = path
         self.headers = headers
         self.queryItems = queryItems
-        requestID = Self.requestID(from: headers["x-request-id"])
+        // The Hub's clients send a trace id per request instead (and show ours in their errors).
+        requestID = Self.requestID(from: headers["x-request-id"] ?? headers["x-amzn-trace-id"])
         identity = RequestIdentity()
         values = RequestValues()
     }

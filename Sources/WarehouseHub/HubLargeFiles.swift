@@ -23,8 +23,16 @@ struct HubLargeFiles {
     static let uploadPath = "/lfs/upload/"
     static let completePath = "/lfs/complete/"
 
-    func stagedKey(_ repo: HubRepo, _ sha256: String) -> String {
-        ObjectKeys.hubLargeFile(user: repo.user, model: repo.model, sha256: sha256)
+    func stagedKey(_ repo: HubRepo, _ sha256: String, created: Int64) -> String {
+        ObjectKeys.hubLargeFile(user: repo.user, model: repo.model, sha256: sha256, created: created)
+    }
+
+    /// The whole uploads of an object for a repo, newest first (a client may have uploaded
+    /// it more than once; parts in flight are not listed until they are joined).
+    func staged(_ repo: HubRepo, _ sha256: String, size: UInt64?) throws -> [ObjectInfo] {
+        try models.store.list(prefix: ObjectKeys.hubLargeFilePrefix(user: repo.user, model: repo.model, sha256: sha256))
+            .filter { size == nil || $0.size == size }
+            .sorted { $0.key > $1.key }
     }
 
     // MARK: - Batch
@@ -45,8 +53,7 @@ struct HubLargeFiles {
             }
             let size = UInt64(sizeValue)
             var answer: [String: JSONValue] = ["oid": .string(oid), "size": .int(Int64(size))]
-            let staged = try models.store.head(key: stagedKey(repo, oid))
-            if !known.contains(oid), staged?.size != size {
+            if !known.contains(oid), try staged(repo, oid, size: size).isEmpty {
                 answer["actions"] = .object(try actions(repo, oid: oid, size: size, endpoint: endpoint))
             }
             answers.append(.object(answer))
@@ -57,9 +64,10 @@ struct HubLargeFiles {
     }
 
     private func actions(_ repo: HubRepo, oid: String, size: UInt64, endpoint: String) throws -> [String: JSONValue] {
-        let key = stagedKey(repo, oid)
+        let now = Int64(Date().timeIntervalSince1970)
+        let key = stagedKey(repo, oid, created: now)
         let verify: JSONValue = .object(["href": .string("\(endpoint)/\(repo).git/info/lfs/verify"), "header": .object([:])])
-        let expiry = Int(Date().timeIntervalSince1970) + urlLifetimeSeconds
+        let expiry = Int(now) + urlLifetimeSeconds
         if let direct = models.store.presignedUploadURL(key: key, expires: urlLifetimeSeconds) {
             guard size > partSize else {
                 return ["upload": .object(["href": .string(direct), "header": .object([:])]), "verify": verify]
@@ -73,10 +81,10 @@ struct HubLargeFiles {
                 }
                 header[String(number)] = .string(url)
             }
-            let ticket = sign([repo.user, repo.model, oid, String(size), String(expiry), uploadID])
+            let ticket = sign([repo.user, repo.model, oid, String(size), String(expiry), String(now), uploadID])
             return ["upload": .object(["href": .string(endpoint + Self.completePath + ticket), "header": .object(header)]), "verify": verify]
         }
-        let ticket = sign([repo.user, repo.model, oid, String(size), String(expiry)])
+        let ticket = sign([repo.user, repo.model, oid, String(size), String(expiry), String(now)])
         return ["upload": .object(["href": .string(endpoint + Self.uploadPath + ticket), "header": .object([:])]), "verify": verify]
     }
 
@@ -89,20 +97,30 @@ struct HubLargeFiles {
     }
 
     /// The fields of a ticket, if its signature holds and it has not expired.
-    func open(_ ticket: String) throws -> (repo: HubRepo, oid: String, size: UInt64, uploadID: String?) {
+    func open(_ ticket: String) throws -> Ticket {
         let parts = ticket.split(separator: ".", maxSplits: 1).map(String.init)
         guard parts.count == 2, access.isSigned(parts[0], signature: parts[1]),
               let decoded = Self.fromBase64URL(parts[0]) else {
             throw WarehouseError.unauthorized("this upload URL is not one the warehouse signed")
         }
         let fields = String(decoding: decoded, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        guard fields.count >= 5, let size = UInt64(fields[3]), let expiry = Int(fields[4]) else {
+        guard fields.count >= 6, let size = UInt64(fields[3]), let expiry = Int(fields[4]), let created = Int64(fields[5]) else {
             throw WarehouseError.unauthorized("this upload URL is malformed")
         }
         guard expiry >= Int(Date().timeIntervalSince1970) else {
             throw WarehouseError.unauthorized("this upload URL expired; ask the LFS batch API for a new one")
         }
-        return (HubRepo(user: fields[0], model: fields[1]), fields[2], size, fields.count > 5 ? fields[5] : nil)
+        return Ticket(repo: HubRepo(user: fields[0], model: fields[1]), oid: fields[2], size: size, created: created,
+                      uploadID: fields.count > 6 ? fields[6] : nil)
+    }
+
+    /// What a signed upload URL allows: one object of a repo, at the key made when it was granted.
+    struct Ticket {
+        let repo: HubRepo
+        let oid: String
+        let size: UInt64
+        let created: Int64
+        let uploadID: String?
     }
 
     // MARK: - Transfers
@@ -124,7 +142,8 @@ struct HubLargeFiles {
             throw WarehouseError.invalid("the uploaded bytes (\(sink.spool.size) bytes, sha256 \(sha256)) are not the object "
                 + "the LFS batch announced (\(sink.ticket.size) bytes, sha256 \(sink.ticket.oid))")
         }
-        try models.store.putFile(key: stagedKey(sink.ticket.repo, sha256), path: sink.spool.path, size: sink.spool.size, sha256: sha256)
+        try models.store.putFile(key: stagedKey(sink.ticket.repo, sha256, created: sink.ticket.created), path: sink.spool.path,
+                                 size: sink.spool.size, sha256: sha256)
         return HTTPResponse(status: 200)
     }
 
@@ -149,7 +168,8 @@ struct HubLargeFiles {
         guard parts.map(\.number) == Array(1...count) else {
             throw WarehouseError.invalid("the completion must list parts 1 to \(count) once each")
         }
-        try models.store.completePartedUpload(key: stagedKey(ticket.repo, ticket.oid), uploadID: uploadID, parts: parts, size: ticket.size)
+        try models.store.completePartedUpload(key: stagedKey(ticket.repo, ticket.oid, created: ticket.created), uploadID: uploadID,
+                                              parts: parts, size: ticket.size)
         return HTTPResponse(status: 200)
     }
 
@@ -159,7 +179,7 @@ struct HubLargeFiles {
         guard let oid = object["oid"]?.stringValue?.lowercased(), Self.isSHA256(oid), let size = object["size"]?.doubleValue else {
             throw WarehouseError.invalid("verify needs the 'oid' and 'size' of the object")
         }
-        guard let stored = try models.store.head(key: stagedKey(repo, oid)), stored.size == UInt64(size) else {
+        guard try !staged(repo, oid, size: UInt64(size)).isEmpty else {
             throw WarehouseError.notFound("LFS object \(oid) of \(repo) was not uploaded (or not whole)")
         }
         return JSON.response(JSONValue.object(["oid": .string(oid), "size": .int(Int64(size))]))
@@ -177,14 +197,11 @@ struct HubLargeFiles {
                                   analysis: FileAnalysis(format: file.format ?? FilePaths.fileExtension(file.filePath)))
             }
         }
-        let key = stagedKey(repo, sha256)
-        guard let stored = try models.store.head(key: key) else {
-            throw WarehouseError.invalid("file \(Identifiers.quoted(path)) names LFS object \(sha256), which was not uploaded to \(repo): "
-                + "upload it through the LFS batch API first")
+        guard let stored = try staged(repo, sha256, size: nil).first(where: { size == nil || $0.size == size }) else {
+            throw WarehouseError.invalid("file \(Identifiers.quoted(path)) names LFS object \(sha256)" + (size.map { " of \($0) bytes" } ?? "")
+                + ", which was not uploaded to \(repo): upload it through the LFS batch API first")
         }
-        if let size, size != stored.size {
-            throw WarehouseError.invalid("file \(Identifiers.quoted(path)): LFS object \(sha256) holds \(stored.size) bytes, the commit says \(size)")
-        }
+        let key = stored.key
         if let local = models.store.localPath(key: key) {
             // Hashed as it arrived: only the announced bytes were stored.
             return StoredFile(path: path, key: key, size: stored.size, sha256: sha256, analysis: FormatDetector.analyze(path: local, name: path))
@@ -198,7 +215,8 @@ struct HubLargeFiles {
         return StoredFile(path: path, key: key, size: stored.size, sha256: sha256, analysis: checked.analysis)
     }
 
-    /// After a commit: the uploaded objects it copied are not needed any more.
+    /// After a commit: the uploaded objects it copied are not needed any more (what a failed
+    /// removal leaves, gc removes once it is old).
     func committed(_ repo: HubRepo, _ files: [StoredFile]) {
         let staged = files.map(\.key).filter { $0.hasPrefix(ObjectKeys.hubLargeFiles) }
         if !staged.isEmpty { try? models.store.delete(keys: Array(Set(staged))) }
@@ -223,9 +241,9 @@ struct HubLargeFiles {
 /// A local LFS upload's body, spooled and hashed.
 final class LargeFileSink: HTTPBodySink {
     let spool: SpoolFile
-    let ticket: (repo: HubRepo, oid: String, size: UInt64, uploadID: String?)
+    let ticket: HubLargeFiles.Ticket
 
-    init(spool: SpoolFile, ticket: (repo: HubRepo, oid: String, size: UInt64, uploadID: String?)) {
+    init(spool: SpoolFile, ticket: HubLargeFiles.Ticket) {
         self.spool = spool
         self.ticket = ticket
     }

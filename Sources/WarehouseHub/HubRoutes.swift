@@ -49,6 +49,25 @@ public struct HubRoutes: HTTPHandler {
                            regularUploadMaxBytes: settings.regularUploadMaxBytes)
     }
 
+    /// Every operation this surface answers, as (method, pattern): the patterns are what
+    /// `/metrics` names requests by, and what the OpenAPI document lists (a test holds them
+    /// level). `{revision}` may be `refs/heads/…`; `{path}` spans segments.
+    public static let operations: [(method: String, pattern: String)] = {
+        let model = "/hf/api/models/{user_id}/{model_id}"
+        return [
+            ("GET", "/hf/api/agent-harnesses"), ("GET", "/hf/api/whoami-v2"), ("POST", "/hf/api/validate-yaml"),
+            ("POST", "/hf/api/repos/create"), ("DELETE", "/hf/api/repos/delete"), ("GET", "/hf/api/models"),
+            ("GET", model), ("GET", model + "/revision/{revision}"), ("GET", model + "/tree/{revision}/{path}"),
+            ("POST", model + "/paths-info/{revision}"), ("GET", model + "/refs"), ("GET", model + "/commits/{revision}"),
+            ("POST", model + "/preupload/{revision}"), ("POST", model + "/commit/{revision}"), ("POST", model + "/tag/{revision}"),
+            ("DELETE", model + "/tag/{name}"), ("POST", model + "/branch/{name}"), ("DELETE", model + "/branch/{name}"),
+            ("GET", model + "/xet-write-token/{revision}"), ("GET", model + "/xet-read-token/{revision}"),
+            ("GET", "/hf/{user_id}/{model_id}/resolve/{revision}/{path}"),
+            ("POST", "/hf/{user_id}/{model_id}.git/info/lfs/objects/batch"), ("POST", "/hf/{user_id}/{model_id}.git/info/lfs/verify"),
+            ("PUT", "/hf/lfs/upload/{ticket}"), ("POST", "/hf/lfs/complete/{ticket}"),
+        ]
+    }()
+
     /// Whether `path` belongs to this surface.
     public static func serves(_ path: String) -> Bool {
         path == prefix || path.hasPrefix(prefix + "/")
@@ -153,20 +172,20 @@ public struct HubRoutes: HTTPHandler {
             return ({ context in
                 try writes.requireWritable(repo, principal: try context.caller(repo))
                 return try largeFiles.batch(repo, body: context.request.body.bytes, endpoint: context.endpoint)
-            }, "/hf/{repo}.git/info/lfs/objects/batch", small)
+            }, "/hf/{user_id}/{model_id}.git/info/lfs/objects/batch", small)
         case ("POST", _) where path.count == 5 && path[1].hasSuffix(".git") && Array(path[2...]) == ["info", "lfs", "verify"]:
             let repo = HubRepo(user: path[0], model: String(path[1].dropLast(4)))
             return ({ context in
                 try writes.requireWritable(repo, principal: try context.caller(repo))
                 return try largeFiles.verify(repo, body: context.request.body.bytes)
-            }, "/hf/{repo}.git/info/lfs/verify", small)
+            }, "/hf/{user_id}/{model_id}.git/info/lfs/verify", small)
         case (_, _) where isRead && path.count >= 5 && path[2] == "resolve":
             let repo = HubRepo(user: path[0], model: path[1])
             let (revision, rest) = Self.revision(Array(path.dropFirst(3)))
             return ({ context in
                 try reads.resolve(repo, revision: revision, path: rest.joined(separator: "/"), request: context.request,
                                   principal: try context.caller(repo))
-            }, "/hf/{repo}/resolve/{revision}/{path}", .none)
+            }, "/hf/{user_id}/{model_id}/resolve/{revision}/{path}", .none)
         default:
             return notFound("no Hub endpoint \(method) /\(path.joined(separator: "/"))")
         }
@@ -176,7 +195,7 @@ public struct HubRoutes: HTTPHandler {
     func modelRoute(_ method: String, repo: HubRepo, _ rest: [String]) -> (Route, String, HTTPBodyKind) {
         let small = HTTPBodyKind.buffered(maxBytes: 16 << 20)
         let (reads, writes) = (self.reads, self.writes)
-        let base = "/hf/api/models/{repo}"
+        let base = "/hf/api/models/{user_id}/{model_id}"
         let isRead = method == "GET" || method == "HEAD"
         let verb = rest.first ?? ""
         let (revision, tail) = Self.revision(Array(rest.dropFirst()))
@@ -215,7 +234,7 @@ public struct HubRoutes: HTTPHandler {
                                          principal: try context.caller(repo))
             }, base + "/commit/{revision}", .streamed { head in
                 // Refused before the body is read: no token, or another user's repo.
-                let principal = try head.principal()
+                guard let principal = head.identity.get(Principal.self) else { throw HubError.repoNotFound(repo.description, anonymous: true) }
                 try writes.requireWritable(repo, principal: principal)
                 return CommitBody(spoolDirectory: spool)
             })

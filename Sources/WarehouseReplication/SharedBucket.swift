@@ -34,6 +34,8 @@ public struct Change: Sendable, Equatable {
         case version
         /// `user/model`: the alias manifest.
         case aliases
+        /// `user/model`: the manifest of a model created before its versions.
+        case model
         /// `user/dataset/vN`: the dataset manifest.
         case dataset
         /// `id`: a token object.

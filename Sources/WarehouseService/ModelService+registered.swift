@@ -1,5 +1,6 @@
 import Foundation
 import WarehouseCore
+import WarehouseReplication
 
 /// A model created before its versions (the Hub's `create_repo`, MLflow's registered model):
 /// a catalog row and a model manifest beside its versions' manifests, so `reindex` keeps it.
@@ -21,9 +22,13 @@ extension ModelService {
         return try modelLocks.serialized(user: user, model: model) {
             if try modelExists(user: user, model: model) { return false }
             let registered = RegisteredModel(userID: user, modelID: model, createdAt: Timestamps.now())
-            // The manifest first: a catalog row without it would be lost by a reindex.
-            try store.putData(key: ObjectKeys.modelManifest(user: user, model: model), data: Array(try JSONCoding.string(registered).utf8))
-            return try catalog.registerModel(user: user, model: model, createdAt: registered.createdAt)
+            // The manifest first: a catalog row without it would be lost by a reindex. Created
+            // only if absent, so two replicas creating the same model do not both succeed.
+            try replication.write(ObjectKeys.modelManifest(user: user, model: model), data: Array(try JSONCoding.string(registered).utf8),
+                                  over: nil, createOnly: true)
+            let created = try catalog.registerModel(user: user, model: model, createdAt: registered.createdAt)
+            replication.announce(Change(.model, [user, model]))
+            return created
         }
     }
 
@@ -47,8 +52,19 @@ extension ModelService {
     @discardableResult
     func unregisterModel(user: String, model: String) throws -> Bool {
         guard try catalog.registeredModel(user: user, model: model) != nil else { return false }
-        try store.delete(key: ObjectKeys.modelManifest(user: user, model: model))
-        return try catalog.unregisterModel(user: user, model: model)
+        try replication.remove(ObjectKeys.modelManifest(user: user, model: model), over: nil)
+        let removed = try catalog.unregisterModel(user: user, model: model)
+        replication.announce(Change(.model, [user, model]))
+        return removed
+    }
+
+    /// Brings the catalog level with the model manifest another replica wrote or removed.
+    func syncRegisteredModel(user: String, model: String) throws {
+        guard let bytes = try store.getDataAndETag(key: ObjectKeys.modelManifest(user: user, model: model))?.bytes else {
+            try catalog.unregisterModel(user: user, model: model)
+            return
+        }
+        _ = try importRegisteredModel(bytes, key: ObjectKeys.modelManifest(user: user, model: model))
     }
 
     /// Restores a model manifest's row (reindex).

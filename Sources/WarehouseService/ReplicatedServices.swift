@@ -15,7 +15,7 @@ func syncEach(in store: any ObjectStore, prefix: String, _ sync: (ObjectKeys.Par
 }
 
 extension ModelService: ReplicatedService {
-    public var followedKinds: [Change.Kind] { [.version, .aliases] }
+    public var followedKinds: [Change.Kind] { [.version, .aliases, .model] }
 
     public func apply(_ change: Change) throws {
         let subject = change.subject
@@ -23,6 +23,9 @@ extension ModelService: ReplicatedService {
         case .version:
             try MalformedChange.require(change, subjectCount: 3)
             try syncVersion(user: subject[0], model: subject[1], version: subject[2])
+        case .model:
+            try MalformedChange.require(change, subjectCount: 2)
+            try syncRegisteredModel(user: subject[0], model: subject[1])
         default:
             try MalformedChange.require(change, subjectCount: 2)
             try syncAliases(user: subject[0], model: subject[1])

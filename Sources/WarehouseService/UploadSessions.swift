@@ -620,18 +620,30 @@ public final class UploadSessions: Sendable {
             let inFlight = try catalog.allVersions().filter { $0.state == "pending" }.map {
                 ObjectKeys.versionPrefix(user: $0.user, model: $0.model, version: $0.version)
             }
+            let staleLargeFiles = try staleHubLargeFiles()
             if dryRun {
                 report.expiredSessions = try catalog.uploadSessions(states: ["open"], expiredBy: Timestamps.now()).map(\.id)
-                report.abandonedUploads = try unownedUploads(inFlight: inFlight).map(Self.describe)
+                report.abandonedUploads = try unownedUploads(inFlight: inFlight).map(Self.describe) + staleLargeFiles
             } else {
+                try store.delete(keys: staleLargeFiles)
                 report.expiredSessions = try expireSessions()
                 // Versions of sessions just expired are gone from `inFlight` only after expiry.
                 let stillInFlight = try catalog.allVersions().filter { $0.state == "pending" }.map {
                     ObjectKeys.versionPrefix(user: $0.user, model: $0.model, version: $0.version)
                 }
-                report.abandonedUploads = try removeUnownedUploads(inFlight: stillInFlight)
+                report.abandonedUploads = try removeUnownedUploads(inFlight: stillInFlight) + staleLargeFiles.map { "removed \($0)" }
             }
             return report
+        }
+    }
+
+    /// Files uploaded through the Hub's LFS API longer than a session's lifetime ago that no
+    /// commit took (a commit removes the ones it copies).
+    func staleHubLargeFiles() throws -> [String] {
+        let oldest = Int64(Date().timeIntervalSince1970) - Int64(lifetimeSeconds)
+        return try store.list(prefix: ObjectKeys.hubLargeFiles).compactMap { object in
+            guard case .hubLargeFile(_, _, _, let created)? = ObjectKeys.parse(object.key), created > oldest else { return object.key }
+            return nil
         }
     }
 
@@ -639,8 +651,11 @@ public final class UploadSessions: Sendable {
         // Other live replicas' uploads are theirs, whatever this catalog knows.
         let inFlight = inFlight + (try service.claimedElsewhere())
         let owned = Set(try catalog.uploadSessions(states: ["open", "completing"]).flatMap { $0.files.compactMap(\.uploadID) })
+        let oldest = Int64(Date().timeIntervalSince1970) - Int64(lifetimeSeconds)
         return try store.pendingPartedUploads().filter { upload in
             guard !owned.contains(upload.uploadID) else { return false }
+            // A Hub LFS upload in its lifetime is in flight (no session records it).
+            if let key = upload.key, case .hubLargeFile(_, _, _, let created)? = ObjectKeys.parse(key), created > oldest { return false }
             if let key = upload.key, inFlight.contains(where: { key.hasPrefix($0) }) { return false }
             return true
         }

@@ -53,7 +53,13 @@ import WarehouseTesting
         let latest = try warehouse.client.get("/ai-models/alice/tiny")
         #expect(latest.object["version"] as? String == "v3", "\(latest.text)")
         #expect(latest.object["framework"] as? String == "huggingface", "\(latest.text)")
-        #expect((latest.object["commit_sha"] as? String)?.count == 40, "\(latest.text)")
+        let sha = try #require(latest.object["commit_sha"] as? String)
+        #expect(sha.count == 40, "\(latest.text)")
+        // The commit id is in the manifest, so a rebuilt catalog resolves it too.
+        #expect(warehouse.storedText(ObjectKeys.manifest(user: "alice", model: "tiny", version: "v3")).contains(sha))
+        _ = try warehouse.application.service.reindex()
+        let bySHA = try warehouse.client.get("/hf/api/models/alice/tiny/revision/\(sha)")
+        #expect(bySHA.status == 200 && bySHA.object["sha"] as? String == sha, "\(bySHA.text)")
         // delete_repo left nothing of its repo in the store.
         #expect(!warehouse.storedObjectKeys().contains { $0.contains("/doomed") }, "\(warehouse.storedObjectKeys())")
     }
@@ -154,5 +160,35 @@ import WarehouseTesting
         #expect(toVersion.status == 404 || toVersion.status == 403, "\(toVersion.text)")
         // A model created before its versions survives a reindex (its manifest is in the store).
         #expect(warehouse.storedObjectKeys().contains(ObjectKeys.modelManifest(user: "gail", model: "empty")))
+    }
+
+    /// LFS uploads no commit took are removed by gc once older than a session's lifetime; a
+    /// young one (its client may still commit) stays. A model created before its versions
+    /// comes back from its manifest when the catalog is rebuilt, and gc keeps that manifest.
+    @Test func gcRemovesOldLargeFileUploadsAndReindexKeepsEmptyRepos() throws {
+        let warehouse = try Self.warehouse { $0.uploadSessionLifetimeSeconds = 3600 }
+        let now = Int64(Date().timeIntervalSince1970)
+        let digest = String(repeating: "c", count: 64)
+        let old = ObjectKeys.hubLargeFile(user: "hal", model: "m", sha256: digest, created: now - 7200)
+        let young = ObjectKeys.hubLargeFile(user: "hal", model: "m", sha256: digest, created: now - 60)
+        try warehouse.store.putData(key: old, data: Array("old".utf8))
+        try warehouse.store.putData(key: young, data: Array("young".utf8))
+        let client = TestClient(port: warehouse.application.port, token: try Self.token(warehouse, user: "hal"))
+        #expect(try client.request("POST", "/hf/api/repos/create", body: Array(#"{"name": "empty"}"#.utf8)).status == 200)
+        let report = try warehouse.application.uploadSessions.collectGarbage(dryRun: false)
+        #expect(report.abandonedUploads.contains("removed \(old)"), "\(report)")
+        #expect(!report.orphanManifests.contains(ObjectKeys.modelManifest(user: "hal", model: "empty")), "\(report)")
+        let keys = warehouse.storedObjectKeys()
+        #expect(!keys.contains(old) && keys.contains(young) && keys.contains(ObjectKeys.modelManifest(user: "hal", model: "empty")))
+        // The catalog forgets the repo; a reindex brings it back from the bucket.
+        try warehouse.application.service.catalog.unregisterModel(user: "hal", model: "empty")
+        #expect(try client.get("/hf/api/models/hal/empty").status == 404)
+        let reindexed = try warehouse.application.service.reindex()
+        #expect(reindexed.imported.contains("hal/empty (no version yet)"), "\(reindexed)")
+        #expect(try client.get("/hf/api/models/hal/empty").status == 200)
+        // Deleting the repo removes its manifest too.
+        let deleted = try client.request("DELETE", "/hf/api/repos/delete", body: Array(#"{"name": "empty", "organization": "hal"}"#.utf8))
+        #expect(deleted.status == 200, "\(deleted.text)")
+        #expect(!warehouse.storedObjectKeys().contains(ObjectKeys.modelManifest(user: "hal", model: "empty")))
     }
 }

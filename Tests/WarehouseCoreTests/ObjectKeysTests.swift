@@ -8,6 +8,8 @@ import WarehouseCore
             (ObjectKeys.manifest(user: "u", model: "m.1", version: "v2.0"), .versionManifest(user: "u", model: "m.1", version: "v2.0")),
             (ObjectKeys.modelManifest(user: "u", model: "m.1"), .modelManifest(user: "u", model: "m.1")),
             (ObjectKeys.aliasManifest(user: "u", model: "m"), .aliasManifest(user: "u", model: "m")),
+            (ObjectKeys.hubLargeFile(user: "u", model: "m", sha256: String(repeating: "a", count: 64), created: 1_765_000_000),
+             .hubLargeFile(user: "u", model: "m", sha256: String(repeating: "a", count: 64), created: 1_765_000_000)),
             (ObjectKeys.datasetManifest(user: "u", dataset: "iris", version: "v3"), .datasetManifest(user: "u", dataset: "iris", version: "v3")),
             (ObjectKeys.token(hash: "ab12"), .token(hash: "ab12")),
             (ObjectKeys.notification(user: "u", id: "n-1"), .notification(user: "u", id: "n-1")),
@@ -23,7 +25,7 @@ import WarehouseCore
     }
 
     @Test func otherShapesDoNotParse() {
-        for key in ["models/u/m/v1/config.json", "manifests/models/u/m.json", "manifests/models/u/m/v1/x.json",
+        for key in ["models/u/m/v1/config.json", "manifests/models/u.json", "manifests/models/u/m/v1/x.json",
                     "manifests/models/u//v1.json", "manifests/tokens/a/b.json", "manifests/jobs/x.txt",
                     "replication/changes/123-r-1~version~u/m/v1", "replication/changes/0000000000005-r-1", "datasets/u/d/v1/x.csv"] {
             #expect(ObjectKeys.parse(key) == nil, "\(key)")
