@@ -58,6 +58,10 @@ public enum ObjectKeys {
         hubLargeFiles + "\(user)/\(model)/\(sha256)/"
     }
 
+    /// Beside an LFS upload: the record that its bytes were checked (their SHA-256, and the
+    /// store's ETag of the object then, so a replaced object is checked again).
+    public static func hubLargeFileCheck(_ key: String) -> String { key + ".checked" }
+
     /// A dataset version's record (written where replicas share the bucket).
     public static func datasetManifest(user: String, dataset: String, version: String) -> String {
         datasetManifests + "\(user)/\(dataset)/\(version).json"
@@ -113,7 +117,8 @@ public enum ObjectKeys {
         case notification(user: String, id: String)
         case job(id: String)
         case change(milliseconds: Int64, replica: String, kind: String, subject: [String])
-        case hubLargeFile(user: String, model: String, sha256: String, created: Int64)
+        /// An LFS upload, or (`check`) the record that its bytes were checked.
+        case hubLargeFile(user: String, model: String, sha256: String, created: Int64, check: Bool)
     }
 
     /// The thing `key` names, or nil for a key of another shape (a file, a part, a stray).
@@ -133,8 +138,10 @@ public enum ObjectKeys {
         if key.hasPrefix(changes) { return parseChange(key) }
         if key.hasPrefix(hubLargeFiles) {
             let parts = key.dropFirst(hubLargeFiles.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 4, !parts[0].isEmpty, !parts[1].isEmpty, parts[2].utf8.count == 64, let created = Int64(parts[3]) else { return nil }
-            return .hubLargeFile(user: parts[0], model: parts[1], sha256: parts[2], created: created)
+            guard parts.count == 4, !parts[0].isEmpty, !parts[1].isEmpty, parts[2].utf8.count == 64 else { return nil }
+            let check = parts[3].hasSuffix(".checked")
+            guard let created = Int64(check ? String(parts[3].dropLast(".checked".count)) : parts[3]) else { return nil }
+            return .hubLargeFile(user: parts[0], model: parts[1], sha256: parts[2], created: created, check: check)
         }
         return nil
     }

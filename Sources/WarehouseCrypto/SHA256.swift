@@ -1,8 +1,9 @@
 internal import CCrypto
 
-/// One streaming digest on OpenSSL's EVP interface (which uses the CPU's SHA extensions,
-/// about 5x faster than a hand-written digest). Owns its `EVP_MD_CTX` and frees it in `deinit`.
-final class EVPDigest {
+/// A streaming digest on OpenSSL's EVP interface (which uses the CPU's SHA extensions, about
+/// 5x faster than a hand-written digest). Owns its `EVP_MD_CTX` and frees it in `deinit`.
+/// Not `Sendable`: one stream, one owner.
+public class EVPHasher {
     private let context: OpaquePointer
 
     init(_ algorithm: OpaquePointer?, name: String) {
@@ -19,19 +20,20 @@ final class EVPDigest {
         EVP_MD_CTX_free(context)
     }
 
-    func update(_ buffer: UnsafeRawBufferPointer) {
+    public func update(_ buffer: UnsafeRawBufferPointer) {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return }
         EVP_DigestUpdate(context, base, buffer.count)
     }
 
-    func update(_ bytes: some Sequence<UInt8>) {
+    public func update(_ bytes: some Sequence<UInt8>) {
         let handled: Void? = bytes.withContiguousStorageIfAvailable { update(UnsafeRawBufferPointer($0)) }
         if handled == nil {
             Array(bytes).withUnsafeBytes { update($0) }
         }
     }
 
-    func finalize() -> [UInt8] {
+    /// Finishes the digest; the hasher must not be used afterwards.
+    public func finalize() -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: Int(mw_evp_max_md_size))
         var length: UInt32 = 0
         digest.withUnsafeMutableBufferPointer { buffer in
@@ -41,53 +43,32 @@ final class EVPDigest {
     }
 }
 
-/// Streaming SHA-256. Not `Sendable`: one stream, one owner.
-public final class SHA256 {
-    private let digest = EVPDigest(EVP_sha256(), name: "sha256")
+@available(*, unavailable)
+extension EVPHasher: Sendable {}
 
-    public init() {}
+/// A digest algorithm: `hex(of:)` for whole byte sequences.
+public protocol DigestAlgorithm: EVPHasher {
+    init()
+}
 
-    public func update(_ buffer: UnsafeRawBufferPointer) { digest.update(buffer) }
-
-    public func update(_ bytes: some Sequence<UInt8>) { digest.update(bytes) }
-
-    /// Finishes the digest; the hasher must not be used afterwards.
-    public func finalize() -> [UInt8] { digest.finalize() }
-
+extension DigestAlgorithm {
     /// Digest of a whole byte sequence, as lowercase hex.
     public static func hex(of bytes: some Sequence<UInt8>) -> String {
-        let hasher = SHA256()
+        let hasher = Self()
         hasher.update(bytes)
         return Hex.encode(hasher.finalize())
     }
 }
 
-@available(*, unavailable)
-extension SHA256: Sendable {}
-
-/// Streaming SHA-1: only where a protocol names it (git's object ids, which the Hugging Face
-/// Hub's clients use for commits and small files), never to protect anything.
-public final class SHA1 {
-    private let digest = EVPDigest(EVP_sha1(), name: "sha1")
-
-    public init() {}
-
-    public func update(_ buffer: UnsafeRawBufferPointer) { digest.update(buffer) }
-
-    public func update(_ bytes: some Sequence<UInt8>) { digest.update(bytes) }
-
-    /// Finishes the digest; the hasher must not be used afterwards.
-    public func finalize() -> [UInt8] { digest.finalize() }
-
-    public static func hex(of bytes: some Sequence<UInt8>) -> String {
-        let hasher = SHA1()
-        hasher.update(bytes)
-        return Hex.encode(hasher.finalize())
-    }
+public final class SHA256: EVPHasher, DigestAlgorithm {
+    public init() { super.init(EVP_sha256(), name: "sha256") }
 }
 
-@available(*, unavailable)
-extension SHA1: Sendable {}
+/// SHA-1: only where a protocol names it (git's object ids, which the Hugging Face Hub's
+/// clients use for commits and small files), never to protect anything.
+public final class SHA1: EVPHasher, DigestAlgorithm {
+    public init() { super.init(EVP_sha1(), name: "sha1") }
+}
 
 /// Lowercase hexadecimal encoding.
 public enum Hex {

@@ -31,8 +31,44 @@ struct HubLargeFiles {
     /// it more than once; parts in flight are not listed until they are joined).
     func staged(_ repo: HubRepo, _ sha256: String, size: UInt64?) throws -> [ObjectInfo] {
         try models.store.list(prefix: ObjectKeys.hubLargeFilePrefix(user: repo.user, model: repo.model, sha256: sha256))
-            .filter { size == nil || $0.size == size }
+            .filter { object in
+                guard case .hubLargeFile(_, _, _, _, false)? = ObjectKeys.parse(object.key) else { return false }
+                return size == nil || object.size == size
+            }
             .sorted { $0.key > $1.key }
+    }
+
+    /// What was recorded when an upload's bytes were checked.
+    struct Check: Codable {
+        let sha256: String
+        let size: UInt64
+        let etag: String?
+    }
+
+    /// Whether the object is the one checked before (same size and ETag as then).
+    func wasChecked(_ object: ObjectInfo, sha256: String) -> Bool {
+        guard let bytes = try? models.store.getData(key: ObjectKeys.hubLargeFileCheck(object.key)),
+              let check = try? JSONDecoder().decode(Check.self, from: Data(bytes)) else { return false }
+        return check.sha256 == sha256 && check.size == object.size && check.etag == object.etag
+    }
+
+    func recordCheck(_ object: ObjectInfo, sha256: String) throws {
+        let check = Check(sha256: sha256, size: object.size, etag: object.etag)
+        try models.store.putData(key: ObjectKeys.hubLargeFileCheck(object.key), data: Array(try JSONCoding.string(check).utf8))
+    }
+
+    /// Reads an uploaded object once and checks that it is the announced one: the check is
+    /// recorded beside it, and an object of other bytes is removed (400).
+    @discardableResult
+    func check(_ object: ObjectInfo, repo: HubRepo, sha256: String, path: String) throws -> FileAnalysis {
+        let checked = try models.hashStored(key: object.key, size: object.size, name: path)
+        guard checked.sha256 == sha256, checked.size == object.size else {
+            try? models.store.delete(keys: [object.key, ObjectKeys.hubLargeFileCheck(object.key)])
+            throw WarehouseError.invalid("LFS object \(sha256) of \(repo) holds other bytes (sha256 \(checked.sha256)): "
+                + "it was removed; upload it again")
+        }
+        try recordCheck(object, sha256: sha256)
+        return checked.analysis
     }
 
     // MARK: - Batch
@@ -142,8 +178,10 @@ struct HubLargeFiles {
             throw WarehouseError.invalid("the uploaded bytes (\(sink.spool.size) bytes, sha256 \(sha256)) are not the object "
                 + "the LFS batch announced (\(sink.ticket.size) bytes, sha256 \(sink.ticket.oid))")
         }
-        try models.store.putFile(key: stagedKey(sink.ticket.repo, sha256, created: sink.ticket.created), path: sink.spool.path,
-                                 size: sink.spool.size, sha256: sha256)
+        let key = stagedKey(sink.ticket.repo, sha256, created: sink.ticket.created)
+        try models.store.putFile(key: key, path: sink.spool.path, size: sink.spool.size, sha256: sha256)
+        // Hashed as it arrived: checked already.
+        if let stored = try models.store.head(key: key) { try recordCheck(stored, sha256: sha256) }
         return HTTPResponse(status: 200)
     }
 
@@ -173,15 +211,18 @@ struct HubLargeFiles {
         return HTTPResponse(status: 200)
     }
 
-    /// `POST /{repo}.git/info/lfs/verify` `{"oid", "size"}`: the object is stored, with that size.
+    /// `POST /{repo}.git/info/lfs/verify` `{"oid", "size"}`: the object is stored whole and
+    /// its bytes hash to its oid (read back once, here: the client verifies each file as soon
+    /// as it is up, several at a time, so the commit that follows need not).
     func verify(_ repo: HubRepo, body: [UInt8]) throws -> HTTPResponse {
         let object = try JSON.object(from: body)
         guard let oid = object["oid"]?.stringValue?.lowercased(), Self.isSHA256(oid), let size = object["size"]?.doubleValue else {
             throw WarehouseError.invalid("verify needs the 'oid' and 'size' of the object")
         }
-        guard try !staged(repo, oid, size: UInt64(size)).isEmpty else {
+        guard let stored = try staged(repo, oid, size: UInt64(size)).first else {
             throw WarehouseError.notFound("LFS object \(oid) of \(repo) was not uploaded (or not whole)")
         }
+        if !wasChecked(stored, sha256: oid) { try check(stored, repo: repo, sha256: oid, path: oid) }
         return JSON.response(JSONValue.object(["oid": .string(oid), "size": .int(Int64(size))]))
     }
 
@@ -201,25 +242,17 @@ struct HubLargeFiles {
             throw WarehouseError.invalid("file \(Identifiers.quoted(path)) names LFS object \(sha256)" + (size.map { " of \($0) bytes" } ?? "")
                 + ", which was not uploaded to \(repo): upload it through the LFS batch API first")
         }
-        let key = stored.key
-        if let local = models.store.localPath(key: key) {
-            // Hashed as it arrived: only the announced bytes were stored.
-            return StoredFile(path: path, key: key, size: stored.size, sha256: sha256, analysis: FormatDetector.analyze(path: local, name: path))
-        }
-        let checked = try models.hashStored(key: key, size: stored.size, name: path)
-        guard checked.sha256 == sha256, checked.size == stored.size else {
-            try? models.store.delete(key: key)
-            throw WarehouseError.invalid("LFS object \(sha256) for \(Identifiers.quoted(path)) holds other bytes (sha256 \(checked.sha256)): "
-                + "it was removed; upload it again")
-        }
-        return StoredFile(path: path, key: key, size: stored.size, sha256: sha256, analysis: checked.analysis)
+        let analysis = wasChecked(stored, sha256: sha256)
+            ? try models.inspectStored(key: stored.key, size: stored.size, name: path)
+            : try check(stored, repo: repo, sha256: sha256, path: path)
+        return StoredFile(path: path, key: stored.key, size: stored.size, sha256: sha256, analysis: analysis)
     }
 
     /// After a commit: the uploaded objects it copied are not needed any more (what a failed
     /// removal leaves, gc removes once it is old).
     func committed(_ repo: HubRepo, _ files: [StoredFile]) {
         let staged = files.map(\.key).filter { $0.hasPrefix(ObjectKeys.hubLargeFiles) }
-        if !staged.isEmpty { try? models.store.delete(keys: Array(Set(staged))) }
+        if !staged.isEmpty { try? models.store.delete(keys: Array(Set(staged + staged.map(ObjectKeys.hubLargeFileCheck)))) }
     }
 
     static func isSHA256(_ text: String) -> Bool {

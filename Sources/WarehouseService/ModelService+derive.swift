@@ -51,11 +51,11 @@ extension ModelService {
         let additions = try changes.additions.map { file -> (path: String, file: IncomingFile) in
             (try FilePaths.validate(file.filename, field: "path"), file)
         }
-        let copies = try changes.copies.map { file -> (path: String, file: StoredFile) in
+        let storedCopies = try changes.copies.map { file -> (path: String, file: StoredFile) in
             (try FilePaths.validate(file.path, field: "path"), file)
         }
         var added = Set<String>()
-        for path in additions.map(\.path) + copies.map(\.path) where !added.insert(path).inserted {
+        for path in additions.map(\.path) + storedCopies.map(\.path) where !added.insert(path).inserted {
             throw WarehouseError.invalid("file \(Identifiers.quoted(path)) is added twice in one commit")
         }
         let deletions = try changes.deletions.map { path -> String in
@@ -83,7 +83,7 @@ extension ModelService {
                 deletions.contains { $0.hasSuffix("/") ? path.hasPrefix($0) : path == $0 }
             }
             let kept = parent.files.filter { !deleted($0.filePath) && !added.contains($0.filePath) }
-            guard !kept.isEmpty || !additions.isEmpty || !copies.isEmpty else {
+            guard !kept.isEmpty || !additions.isEmpty || !storedCopies.isEmpty else {
                 throw WarehouseError.invalid("the commit would leave version \(parent.version)'s successor without files")
             }
 
@@ -93,7 +93,9 @@ extension ModelService {
             draft.createdAt = Timestamps.now()
             draft.updatedAt = draft.createdAt
             return try createVersion(draft, requestedVersion: nil, fill: { transaction in
-                for file in kept { try transaction.carry(file, from: parent) }
+                var copies = kept.map { file in
+                    (file: file, source: ObjectKeys.file(user: parent.userID, model: parent.modelID, version: parent.version, path: file.filePath))
+                }
                 for (path, incoming) in additions {
                     let analysis = FormatDetector.analyze(path: incoming.spoolPath, name: path)
                     analyses.append((path, analysis))
@@ -103,14 +105,15 @@ extension ModelService {
                                                   isPrimary: false, format: analysis.format),
                                         spoolPath: incoming.spoolPath)
                 }
-                for (path, stored) in copies {
+                for (path, stored) in storedCopies {
                     analyses.append((path, stored.analysis))
-                    try transaction.copy(ModelFile(filename: FilePaths.baseName(path), filePath: path, fileSize: stored.size,
-                                                   fileType: FilePaths.fileExtension(path), fileHash: stored.sha256,
-                                                   contentType: FileKinds.contentType(forPath: path), isPrimary: false,
-                                                   format: stored.analysis.format),
-                                         from: stored.key)
+                    copies.append((ModelFile(filename: FilePaths.baseName(path), filePath: path, fileSize: stored.size,
+                                             fileType: FilePaths.fileExtension(path), fileHash: stored.sha256,
+                                             contentType: FileKinds.contentType(forPath: path), isPrimary: false,
+                                             format: stored.analysis.format),
+                                   stored.key))
                 }
+                try transaction.copyAll(copies)
             }, finalize: { record in
                 let sizes = Dictionary(uniqueKeysWithValues: record.files.map { ($0.filePath, $0.fileSize) })
                 let primary = parent.primaryFilePath.flatMap { sizes[$0] != nil ? $0 : nil }

@@ -50,4 +50,30 @@ extension ModelService {
         }
         return (sha256, total, analysis)
     }
+
+    /// Inspects a stored object from its first and last 16 MiB only (two ranged reads into a
+    /// sparse file), for an object whose bytes were checked before.
+    public func inspectStored(key: String, size: UInt64, name: String) throws -> FileAnalysis {
+        if let local = store.localPath(key: key) { return FormatDetector.analyze(path: local, name: name) }
+        let window: UInt64 = 16 << 20
+        let sparse = try SpoolFile(directory: spoolDirectory)
+        let sparseDescriptor = Glibc.open(sparse.path, O_WRONLY | O_CLOEXEC)
+        defer { if sparseDescriptor >= 0 { close(sparseDescriptor) } }
+        _ = ftruncate(sparseDescriptor, off_t(size))
+        let ranges = size <= 2 * window ? [0..<size] : [0..<window, (size - window)..<size]
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        for range in ranges where !range.isEmpty {
+            let reader = try store.open(key: key, range: range)
+            defer { reader.close() }
+            var offset = range.lowerBound
+            while true {
+                let count = try reader.read(into: buffer)
+                if count == 0 { break }
+                _ = pwrite(sparseDescriptor, buffer.baseAddress, count, off_t(offset))
+                offset += UInt64(count)
+            }
+        }
+        return FormatDetector.analyze(path: sparse.path, name: name)
+    }
 }

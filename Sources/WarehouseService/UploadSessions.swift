@@ -642,7 +642,7 @@ public final class UploadSessions: Sendable {
     func staleHubLargeFiles() throws -> [String] {
         let oldest = Int64(Date().timeIntervalSince1970) - Int64(lifetimeSeconds)
         return try store.list(prefix: ObjectKeys.hubLargeFiles).compactMap { object in
-            guard case .hubLargeFile(_, _, _, let created)? = ObjectKeys.parse(object.key), created > oldest else { return object.key }
+            guard case .hubLargeFile(_, _, _, let created, _)? = ObjectKeys.parse(object.key), created > oldest else { return object.key }
             return nil
         }
     }
@@ -655,7 +655,7 @@ public final class UploadSessions: Sendable {
         return try store.pendingPartedUploads().filter { upload in
             guard !owned.contains(upload.uploadID) else { return false }
             // A Hub LFS upload in its lifetime is in flight (no session records it).
-            if let key = upload.key, case .hubLargeFile(_, _, _, let created)? = ObjectKeys.parse(key), created > oldest { return false }
+            if let key = upload.key, case .hubLargeFile(_, _, _, let created, _)? = ObjectKeys.parse(key), created > oldest { return false }
             if let key = upload.key, inFlight.contains(where: { key.hasPrefix($0) }) { return false }
             return true
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import WarehouseCatalog
 import WarehouseCore
 
@@ -74,21 +75,39 @@ public final class VersionTransaction {
         storedKeys.insert(key(for: file.filePath))
     }
 
-    /// Carries `file` of `parent` into this version by a server-side copy (S3 CopyObject, a
-    /// local hard link): the bytes are neither sent nor read again.
-    public func carry(_ file: ModelFile, from parent: ModelVersionRecord) throws {
-        try copy(file, from: ObjectKeys.file(user: parent.userID, model: parent.modelID, version: parent.version, path: file.filePath))
-    }
-
-    /// Adds `file` by a server-side copy of the object at `source` (a file of another
-    /// version, an object uploaded ahead of the commit that names it).
-    public func copy(_ file: ModelFile, from source: String) throws {
+    /// Adds files by server-side copies (S3 CopyObject, a local hard link) of the objects at
+    /// their sources (files of another version, objects uploaded ahead of the commit that
+    /// names them): the bytes are neither sent nor read again. Several run at once (each is
+    /// one request the store works on by itself, so a commit carrying a thousand files does
+    /// not wait for them in turn). On a failure the copies made stay known to the
+    /// transaction, which abandon removes.
+    public func copyAll(_ copies: [(file: ModelFile, source: String)], concurrency: Int = 8) throws {
         precondition(!finished, "a finished version transaction takes no files")
-        var copied = file
-        copied.storeETag = nil
-        files[file.filePath] = copied
-        try service.store.copy(from: source, to: key(for: file.filePath), size: file.fileSize)
-        storedKeys.insert(key(for: file.filePath))
+        for (file, _) in copies {
+            var copied = file
+            copied.storeETag = nil
+            files[file.filePath] = copied
+            storedKeys.insert(key(for: file.filePath))
+        }
+        let next = Mutex(0)
+        let failure = Mutex<(any Error)?>(nil)
+        let store = service.store
+        let targets = copies.map { (key: key(for: $0.file.filePath), source: $0.source, size: $0.file.fileSize) }
+        DispatchQueue.concurrentPerform(iterations: min(concurrency, targets.count)) { _ in
+            while failure.withLock({ $0 == nil }) {
+                let index = next.withLock { value -> Int in
+                    defer { value += 1 }
+                    return value
+                }
+                guard index < targets.count else { return }
+                do {
+                    try store.copy(from: targets[index].source, to: targets[index].key, size: targets[index].size)
+                } catch {
+                    failure.withLock { if $0 == nil { $0 = error } }
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
     }
 
     /// Forgets a file added earlier and removes its object (a replaced or dropped path).
