@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WarehouseCore
+import WarehouseCrypto
 import WarehouseServer
 import WarehouseTesting
 
@@ -115,6 +116,26 @@ import WarehouseTesting
         }, "no request to the service carried the file: \(throughService)")
         let resumed = try Self.run(["resume", "erin/large", "weights.bin", String(warehouse.application.port)], warehouse: warehouse, token: token)
         #expect(resumed.contains("sha256 \(file?["file_hash"] as? String ?? "-")"), "\(resumed)")
+    }
+
+    /// With `hf_download_redirect` on S3, `/resolve` GETs send the client to a presigned bucket
+    /// URL (the HEAD still answers the metadata itself): the bytes come from the bucket.
+    @Test func downloadsCanRedirectToTheBucket() throws {
+        let server = try S3TestServer.shared(TestWarehouse.s3Backend ?? .moto)
+        let warehouse = try Self.warehouse {
+            TestWarehouse.useS3(server, in: &$0)
+            $0.hfDownloadRedirect = true
+        }
+        let weights = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }
+        let uploaded = try warehouse.uploadSingle([("user_id", "ivy"), ("model_id", "m")], filename: "weights.bin", content: .bytes(weights))
+        #expect(uploaded.status == 201 || uploaded.status == 200, "\(uploaded.text)")
+        let fetched = try Self.run(["fetch", "ivy/m", "weights.bin"], warehouse: warehouse, token: try Self.token(warehouse, user: "ivy"))
+        #expect(fetched.contains("sha256 \(SHA256.hex(of: weights))"), "\(fetched)")
+        let sent = try warehouse.client.get("/metrics").text.split(separator: "\n").filter {
+            $0.hasPrefix("warehouse_http_response_bytes_total") && $0.contains("resolve")
+        }
+        #expect(!sent.contains { ($0.split(separator: " ").last.flatMap { Int($0) } ?? 0) >= weights.count }, "\(sent)")
+        #expect(!sent.isEmpty, "the metrics name the /resolve route")
     }
 
     /// The same on the local store: the LFS PUT comes to a URL the service signed, is hashed

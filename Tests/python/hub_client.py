@@ -204,8 +204,14 @@ def resumed(repo, filename, port):
     expect(any(b"GET" in line and line.endswith(b"range") for line in seen), f"a ranged GET resumed: {seen}")
 
 
+def fetch(repo, filename):
+    """hf_hub_download of one file; prints its SHA-256."""
+    path = hf_hub_download(repo, filename, cache_dir=tempfile.mkdtemp())
+    print("sha256", hashlib.sha256(open(path, "rb").read()).hexdigest())
+
+
 if __name__ == "__main__":
     scenario, *arguments = sys.argv[1:]
     {"roundtrip": roundtrip, "foreign": foreign, "transformers": transformers_loads, "large": lambda u, s: large_file(u, float(s)),
-     "xet": xet_refused, "resume": lambda r, f, p: resumed(r, f, int(p))}[scenario](*arguments)
+     "xet": xet_refused, "resume": lambda r, f, p: resumed(r, f, int(p)), "fetch": fetch}[scenario](*arguments)
     print("ok", scenario)
