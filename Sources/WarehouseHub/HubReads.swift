@@ -248,12 +248,11 @@ struct HubReads {
             answer.append(try modelInfo(repo, ResolvedRevision(record: record, sha: HubRevisions.sha(of: record)),
                                         siblings: Self.flag(request.query("full"))))
         }
-        for user in users {
-            for registered in try models.registeredModels(user: user)
-            where try models.catalog.record(user: user, model: registered.modelID, version: nil) == nil {
-                let repo = HubRepo(user: user, model: registered.modelID)
-                answer.append(try modelInfo(repo, ResolvedRevision(record: nil, sha: VersionCommit.empty(user: user, model: registered.modelID))))
-            }
+        // Models created without a version yet (everyone's for the admin without an author).
+        for registered in try users.isEmpty ? models.registeredModels(user: nil) : users.flatMap({ try models.registeredModels(user: $0) })
+        where try models.catalog.record(user: registered.userID, model: registered.modelID, version: nil) == nil {
+            let repo = HubRepo(user: registered.userID, model: registered.modelID)
+            answer.append(try modelInfo(repo, ResolvedRevision(record: nil, sha: VersionCommit.empty(user: repo.user, model: repo.model))))
         }
         if let search, !search.isEmpty {
             answer = answer.filter { info in

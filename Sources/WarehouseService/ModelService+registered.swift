@@ -42,8 +42,8 @@ extension ModelService {
         try catalog.registeredModel(user: user, model: model)
     }
 
-    /// Models of `user` created before their versions.
-    public func registeredModels(user: String) throws -> [RegisteredModel] {
+    /// Models of `user` (nil: of everyone) created before their versions.
+    public func registeredModels(user: String?) throws -> [RegisteredModel] {
         try catalog.registeredModels(user: user).map { RegisteredModel(userID: $0.user, modelID: $0.model, createdAt: $0.createdAt) }
     }
 
