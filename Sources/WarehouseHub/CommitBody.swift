@@ -36,8 +36,23 @@ final class CommitBody: HTTPBodySink {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
-        for byte in bytes { try take(byte) }
+        var index = 0
+        while index < bytes.count {
+            if let spill, !spill.pendingEscape {
+                // Inside a spilled string: hand over the whole run up to a quote or backslash.
+                var end = index
+                while end < bytes.count, bytes[end] != Self.quote, bytes[end] != Self.backslash { end += 1 }
+                if end > index { try spill.feed(UnsafeRawBufferPointer(rebasing: bytes[index..<end])) }
+                index = end
+                if index == bytes.count { break }
+            }
+            try take(bytes[index])
+            index += 1
+        }
     }
+
+    private static let quote = UInt8(ascii: "\"")
+    private static let backslash = UInt8(ascii: "\\")
 
     func abandon() {
         operations = []
@@ -76,7 +91,7 @@ final class CommitBody: HTTPBodySink {
             } else if line.count - stringStart > inlineLimit {
                 // A long string: from here on it is decoded into a spool file, not kept.
                 let started = Base64Spill(spool: try SpoolFile(directory: spoolDirectory))
-                for pending in line[stringStart...] { try started.feed(pending) }
+                try line[stringStart...].withUnsafeBytes { try started.feed($0) }
                 line.removeSubrange(stringStart...)
                 spill = started
             }
@@ -120,7 +135,7 @@ final class CommitBody: HTTPBodySink {
                 operations.append(.file(path: path, spool: spills[index].spool, sha256: spills[index].sha256))
             } else {
                 let spill = Base64Spill(spool: try SpoolFile(directory: spoolDirectory))
-                for byte in content.utf8 { try spill.feed(byte) }
+                try Array(content.utf8).withUnsafeBytes { try spill.feed($0) }
                 let sha256 = try spill.finish()
                 operations.append(.file(path: path, spool: spill.spool, sha256: sha256))
             }
@@ -142,66 +157,84 @@ final class CommitBody: HTTPBodySink {
     }
 }
 
-/// Base64 text decoded into a spool file as it arrives (JSON's `\/` escape allowed).
+/// Base64 text decoded into a spool file as it arrives (JSON's `\/` escape allowed), a run
+/// of bytes at a time into a fixed buffer.
 final class Base64Spill {
     let spool: SpoolFile
-    private var quad: [UInt8] = []
-    private var out: [UInt8] = []
+    /// Sextets of the quad being read, and how many.
+    private var quad: UInt32 = 0
+    private var count = 0
+    /// `=` seen: only padding may follow.
+    private var padding = 0
     private(set) var pendingEscape = false
-    private var padded = false
+    private let out = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+    private var filled = 0
 
     init(spool: SpoolFile) {
         self.spool = spool
-        out.reserveCapacity(1 << 16)
     }
+
+    deinit { out.deallocate() }
 
     private static let values: [UInt8] = {
         var table = [UInt8](repeating: 255, count: 256)
         for (index, byte) in Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8).enumerated() {
             table[Int(byte)] = UInt8(index)
         }
+        table[Int(UInt8(ascii: "="))] = 64
+        table[Int(UInt8(ascii: "\n"))] = 128
+        table[Int(UInt8(ascii: "\r"))] = 128
         return table
     }()
 
     func feed(_ byte: UInt8) throws {
-        var byte = byte
-        if pendingEscape {
-            pendingEscape = false
-            guard byte == UInt8(ascii: "/") else { throw Self.notBase64 }
-        } else if byte == UInt8(ascii: "\\") {
-            pendingEscape = true
-            return
-        }
-        if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") { return }
-        if byte == UInt8(ascii: "=") {
-            padded = true
-            byte = 0
-            quad.append(64)
-        } else {
-            guard !padded, Self.values[Int(byte)] != 255 else { throw Self.notBase64 }
-            quad.append(Self.values[Int(byte)])
-        }
-        if quad.count == 4 {
-            let (a, b, c, d) = (quad[0], quad[1], quad[2], quad[3])
-            guard a < 64, b < 64 else { throw Self.notBase64 }
-            out.append(a << 2 | b >> 4)
-            if c < 64 { out.append(b << 4 | c >> 2) }
-            if c < 64, d < 64 { out.append(c << 6 | d) }
-            quad.removeAll(keepingCapacity: true)
-            if out.count >= 1 << 16 { try flush() }
+        try withUnsafeBytes(of: byte) { try feed($0) }
+    }
+
+    func feed(_ bytes: UnsafeRawBufferPointer) throws {
+        try Self.values.withUnsafeBufferPointer { values in
+            for var byte in bytes {
+                if pendingEscape {
+                    pendingEscape = false
+                    guard byte == UInt8(ascii: "/") else { throw Self.notBase64 }
+                } else if byte == UInt8(ascii: "\\") {
+                    pendingEscape = true
+                    continue
+                }
+                let value = values[Int(byte)]
+                if value == 128 { continue }
+                if value == 64 {
+                    padding += 1
+                    byte = 0
+                } else if value == 255 || padding > 0 {
+                    throw Self.notBase64
+                }
+                quad = quad << 6 | UInt32(value == 64 ? 0 : value)
+                count += 1
+                if count == 4 {
+                    guard padding <= 2 else { throw Self.notBase64 }
+                    if filled + 3 > out.count { try flush() }
+                    out[filled] = UInt8(truncatingIfNeeded: quad >> 16)
+                    out[filled + 1] = UInt8(truncatingIfNeeded: quad >> 8)
+                    out[filled + 2] = UInt8(truncatingIfNeeded: quad)
+                    filled += 3 - padding
+                    quad = 0
+                    count = 0
+                }
+            }
         }
     }
 
     /// Writes what is left and answers the decoded bytes' SHA-256.
     func finish() throws -> String {
-        guard quad.isEmpty, !pendingEscape else { throw Self.notBase64 }
+        guard count == 0, !pendingEscape else { throw Self.notBase64 }
         try flush()
         return spool.finish()
     }
 
     private func flush() throws {
-        try out.withUnsafeBytes { try spool.write($0) }
-        out.removeAll(keepingCapacity: true)
+        try spool.write(UnsafeRawBufferPointer(rebasing: out[0..<filled]))
+        filled = 0
     }
 
     static let notBase64 = WarehouseError.invalid("a file's content in the commit is not valid base64")

@@ -38,6 +38,9 @@ def folder():
         f.write("---\nlicense: mit\npipeline_tag: fill-mask\ntags:\n- tiny\n---\n# Tiny\n")
     with open(os.path.join(root, "sub", "a b#c.txt"), "w") as f:
         f.write("nested\n")
+    # Inline (below the limit) but long: its content streams into a spool file.
+    with open(os.path.join(root, "sub", "vocab.bin"), "wb") as f:
+        f.write(bytes(range(256)) * 1200)
     return root
 
 
@@ -53,7 +56,8 @@ def roundtrip(user):
     first = api.upload_folder(repo_id=repo, folder_path=folder())
     info = api.model_info(repo)
     expect(info.sha == first.oid and len(info.sha) == 40, "the commit is main's sha")
-    expect(sorted(s.rfilename for s in info.siblings) == ["README.md", "config.json", "sub/a b#c.txt"], f"siblings: {info.siblings}")
+    expect(sorted(s.rfilename for s in info.siblings) == ["README.md", "config.json", "sub/a b#c.txt", "sub/vocab.bin"], f"siblings: {info.siblings}")
+    expect(open(hf_hub_download(repo, "sub/vocab.bin"), "rb").read() == bytes(range(256)) * 1200, "a long inline file arrives whole")
     expect(info.pipeline_tag == "fill-mask" and info.library_name == "transformers", f"card data: {info.pipeline_tag} {info.library_name}")
     expect("tiny" in info.tags and info.private, f"tags {info.tags}")
     path = hf_hub_download(repo, "config.json")
@@ -79,9 +83,9 @@ def roundtrip(user):
     expect({t.name for t in refs.tags} == {"v1", "v2"}, f"tags {refs.tags}")
     commits = api.list_repo_commits(repo)
     expect([c.commit_id for c in commits] == [second.oid, first.oid], f"commits {commits}")
-    expect(sorted(api.list_repo_files(repo)) == ["README.md", "config.json", "hello.txt", "sub/a b#c.txt"], "list_repo_files")
+    expect(sorted(api.list_repo_files(repo)) == ["README.md", "config.json", "hello.txt", "sub/a b#c.txt", "sub/vocab.bin"], "list_repo_files")
     tree = list(api.list_repo_tree(repo, path_in_repo="sub"))
-    expect([t.path for t in tree] == ["sub/a b#c.txt"], f"tree {tree}")
+    expect([t.path for t in tree] == ["sub/a b#c.txt", "sub/vocab.bin"], f"tree {tree}")
     raises(EntryNotFoundError, lambda: list(api.list_repo_tree(repo, path_in_repo="nothere")))
     infos = api.get_paths_info(repo, ["config.json", "sub", "missing"])
     expect(sorted(i.path for i in infos) == ["config.json", "sub"], f"paths info {infos}")
@@ -93,7 +97,7 @@ def roundtrip(user):
     raises(RevisionNotFoundError, lambda: hf_hub_download(repo, "config.json", revision="v99"))
     raises(RepositoryNotFoundError, lambda: hf_hub_download(f"{user}/nothere", "config.json"))
     api.delete_file("hello.txt", repo_id=repo)
-    expect(sorted(api.list_repo_files(repo)) == ["README.md", "config.json", "sub/a b#c.txt"], "delete_file made v3 without it")
+    expect(sorted(api.list_repo_files(repo)) == ["README.md", "config.json", "sub/a b#c.txt", "sub/vocab.bin"], "delete_file made v3 without it")
     expect([m.id for m in api.list_models(author=user)] == [repo], "list_models lists the caller's repos")
     api.delete_tag(repo, tag="production")
     raises(RevisionNotFoundError, lambda: api.model_info(repo, revision="production"))
