@@ -38,6 +38,10 @@ def folder():
         f.write("---\nlicense: mit\npipeline_tag: fill-mask\ntags:\n- tiny\n---\n# Tiny\n")
     with open(os.path.join(root, "sub", "a b#c.txt"), "w") as f:
         f.write("nested\n")
+    # A safetensors file written by hand (8-byte header length, JSON header, data): 6 F32 parameters.
+    header = b'{"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}}'
+    with open(os.path.join(root, "model.safetensors"), "wb") as f:
+        f.write(len(header).to_bytes(8, "little") + header + bytes(24))
     # Inline (below the limit) but long: its content streams into a spool file.
     with open(os.path.join(root, "sub", "vocab.bin"), "wb") as f:
         f.write(bytes(range(256)) * 1200)
@@ -56,8 +60,10 @@ def roundtrip(user):
     first = api.upload_folder(repo_id=repo, folder_path=folder())
     info = api.model_info(repo)
     expect(info.sha == first.oid and len(info.sha) == 40, "the commit is main's sha")
-    expect(sorted(s.rfilename for s in info.siblings) == ["README.md", "config.json", "sub/a b#c.txt", "sub/vocab.bin"], f"siblings: {info.siblings}")
+    expect(sorted(s.rfilename for s in info.siblings) == ["README.md", "config.json", "model.safetensors", "sub/a b#c.txt", "sub/vocab.bin"], f"siblings: {info.siblings}")
     expect(open(hf_hub_download(repo, "sub/vocab.bin"), "rb").read() == bytes(range(256)) * 1200, "a long inline file arrives whole")
+    expect(info.safetensors is not None and info.safetensors.total == 6 and info.safetensors.parameters == {"F32": 6},
+           f"safetensors parameters from detection: {info.safetensors}")
     expect(info.pipeline_tag == "fill-mask" and info.library_name == "transformers", f"card data: {info.pipeline_tag} {info.library_name}")
     expect("tiny" in info.tags and info.private, f"tags {info.tags}")
     path = hf_hub_download(repo, "config.json")
@@ -74,6 +80,14 @@ def roundtrip(user):
         expect(again.oid == second.oid, "an unchanged file makes no commit")
     expect(len(api.list_repo_commits(repo)) == 2, "the unchanged file made no version")
     expect(api.model_info(repo, revision="v1").sha == first.oid, "v1 keeps its sha")
+    # A commit on a parent that is no longer the head is refused, and so is one to a version.
+    from huggingface_hub import CommitOperationAdd
+    stale = raises(HfHubHTTPError, lambda: api.create_commit(repo, [CommitOperationAdd("late.txt", b"late")], commit_message="late",
+                                                            parent_commit=first.oid))
+    expect(stale.response.status_code == 412, f"stale parent: {stale}")
+    pinned = raises(HfHubHTTPError, lambda: api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo, revision="v1"))
+    expect(pinned.response.status_code == 403 and "never changes" in str(pinned), f"commit to a version: {pinned}")
+    expect(len(api.list_repo_commits(repo)) == 2, "refused commits made no version")
     expect(api.model_info(repo, revision=first.oid).sha == first.oid, "a sha is a revision")
     expect(open(hf_hub_download(repo, "config.json", revision=first.oid)).read().startswith("{"), "download by sha")
     api.create_tag(repo, tag="production", revision="v1")
@@ -83,7 +97,7 @@ def roundtrip(user):
     expect({t.name for t in refs.tags} == {"v1", "v2"}, f"tags {refs.tags}")
     commits = api.list_repo_commits(repo)
     expect([c.commit_id for c in commits] == [second.oid, first.oid], f"commits {commits}")
-    expect(sorted(api.list_repo_files(repo)) == ["README.md", "config.json", "hello.txt", "sub/a b#c.txt", "sub/vocab.bin"], "list_repo_files")
+    expect(sorted(api.list_repo_files(repo)) == ["README.md", "config.json", "hello.txt", "model.safetensors", "sub/a b#c.txt", "sub/vocab.bin"], "list_repo_files")
     tree = list(api.list_repo_tree(repo, path_in_repo="sub"))
     expect([t.path for t in tree] == ["sub/a b#c.txt", "sub/vocab.bin"], f"tree {tree}")
     raises(EntryNotFoundError, lambda: list(api.list_repo_tree(repo, path_in_repo="nothere")))
@@ -97,8 +111,10 @@ def roundtrip(user):
     raises(RevisionNotFoundError, lambda: hf_hub_download(repo, "config.json", revision="v99"))
     raises(RepositoryNotFoundError, lambda: hf_hub_download(f"{user}/nothere", "config.json"))
     api.delete_file("hello.txt", repo_id=repo)
-    expect(sorted(api.list_repo_files(repo)) == ["README.md", "config.json", "sub/a b#c.txt", "sub/vocab.bin"], "delete_file made v3 without it")
+    expect(sorted(api.list_repo_files(repo)) == ["README.md", "config.json", "model.safetensors", "sub/a b#c.txt", "sub/vocab.bin"], "delete_file made v3 without it")
     expect([m.id for m in api.list_models(author=user)] == [repo], "list_models lists the caller's repos")
+    expect([m.id for m in api.list_models(author=user, search="tin")] == [repo], "search matches part of the id")
+    expect(list(api.list_models(author=user, search="nothing-like-it")) == [], "search leaves out the rest")
     api.delete_tag(repo, tag="production")
     raises(RevisionNotFoundError, lambda: api.model_info(repo, revision="production"))
     api.create_repo(f"{user}/doomed")
