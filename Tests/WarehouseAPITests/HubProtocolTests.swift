@@ -157,6 +157,58 @@ import WarehouseTesting
         #expect(try warehouse.client.get("/ai-models/frank/large").object["version"] as? String == "v1")
     }
 
+    /// An LFS upload of other bytes than its oid names is refused and leaves nothing: locally
+    /// at the PUT (hashed as it arrives), on S3 at the verify call (the object is read back and
+    /// removed), and a commit naming it creates no version. The right bytes then commit.
+    @Test(arguments: ["local", "s3"])
+    func wrongBytesForAnLFSObjectAreRefusedAndRemoved(_ backend: String) throws {
+        let warehouse = try Self.warehouse {
+            if backend == "s3", let server = try? S3TestServer.shared(TestWarehouse.s3Backend ?? .moto) { TestWarehouse.useS3(server, in: &$0) }
+        }
+        let token = try Self.token(warehouse, user: "kim")
+        let client = TestClient(port: warehouse.application.port, token: token)
+        #expect(try client.request("POST", "/hf/api/repos/create", body: Array(#"{"name": "lfs"}"#.utf8)).status == 200)
+        let right = Array("hello".utf8)
+        let oid = SHA256.hex(of: right)
+        let batch = try client.request("POST", "/hf/kim/lfs.git/info/lfs/objects/batch",
+                                       body: Array(#"{"operation":"upload","transfers":["basic","multipart"],"objects":[{"oid":"\#(oid)","size":5}],"hash_algo":"sha256"}"#.utf8))
+        #expect(batch.status == 200, "\(batch.text)")
+        let actions = ((batch.object["objects"] as? [[String: Any]])?.first?["actions"] as? [String: Any])
+        let href = try #require((actions?["upload"] as? [String: Any])?["href"] as? String, "\(batch.text)")
+        func put(_ bytes: [UInt8]) throws -> String {
+            let body = warehouse.directory.path + "/lfs-body"
+            try Data(bytes).write(to: URL(fileURLWithPath: body))
+            return try TestProcess.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", body, href]).stdout
+        }
+        func verify() throws -> TestResponse {
+            try client.request("POST", "/hf/kim/lfs.git/info/lfs/verify", body: Array(#"{"oid":"\#(oid)","size":5}"#.utf8))
+        }
+        func commit() throws -> TestResponse {
+            let line = #"{"key":"lfsFile","value":{"path":"w.bin","algo":"sha256","oid":"\#(oid)","size":5}}"#
+            return try client.request("POST", "/hf/api/models/kim/lfs/commit/main", headers: [("Content-Type", "application/x-ndjson")],
+                                      body: Array((#"{"key":"header","value":{"summary":"x"}}"# + "\n" + line + "\n").utf8))
+        }
+        func staged() -> [String] { warehouse.storedObjectKeys().filter { $0.hasPrefix(ObjectKeys.hubLargeFiles) } }
+        if backend == "local" {
+            #expect(try put(Array("world".utf8)) == "400", "other bytes of the same size")
+            #expect(try put(Array("hello!".utf8)) == "400", "more bytes than announced")
+        } else {
+            #expect(try put(Array("world".utf8)) == "200", "the bucket takes any bytes")
+            let refused = try verify()
+            #expect(refused.status == 400 && refused.detail?.contains("other bytes") == true, "\(refused.text)")
+        }
+        #expect(staged().isEmpty, "\(staged())")
+        #expect(try commit().status == 400)
+        #expect(try client.get("/hf/api/models/kim/lfs/commits/main").json as? [Any] != nil)
+        #expect(try warehouse.client.get("/ai-models/kim/lfs").status == 404, "no version was made")
+        #expect(try put(right) == "200")
+        #expect(try verify().status == 200)
+        let committed = try commit()
+        #expect(committed.status == 200, "\(committed.text)")
+        #expect(try warehouse.client.get("/ai-models/kim/lfs/download?filename=w.bin").body == right)
+        #expect(staged().isEmpty, "the commit removed the upload and its check: \(staged())")
+    }
+
     /// What a client sees of errors without the client: codes in headers, HEAD included.
     @Test func errorsCarryTheClientsErrorCodes() throws {
         let warehouse = try Self.warehouse()
