@@ -73,7 +73,7 @@ public final class S3TestServer: Sendable {
             \(command) >'\(directory.path)/server.log' 2>&1 &
             child=$!
             while kill -0 \(getpid()) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done
-            kill $child 2>/dev/null
+            kill -KILL $child 2>/dev/null
             """
         let launched = Process()
         launched.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -110,7 +110,9 @@ public final class S3TestServer: Sendable {
             let pattern = kind == .rclone ? "rclone serve s3 .*127.0.0.1:\(port)" : "moto_server -H 127.0.0.1 -p \(port)"
             let killer = Process()
             killer.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
-            killer.arguments = ["-f", pattern]
+            // SIGKILL: the server inherits the test process's signal mask, in which SIGTERM
+            // is blocked (moto, a Python program, then never dies of SIGTERM; rclone unblocks it).
+            killer.arguments = ["-KILL", "-f", pattern]
             try? killer.run()
             Self.waitForExit(killer)
             launched.terminate()
