@@ -34,13 +34,7 @@ struct HubWrites {
         let repo = try Self.repo(object, principal: principal)
         try principal.authorize(user: repo.user)
         let url = Self.repoURL(repo, endpoint: endpoint)
-        let created: Bool
-        do {
-            created = try models.registerModel(user: repo.user, model: repo.model)
-        } catch is ConditionalWriteLost {
-            created = false // another replica created it at the same moment
-        }
-        guard created else {
+        guard try models.registerModel(user: repo.user, model: repo.model) else {
             return JSON.response(JSONValue.object(["url": .string(url), "error": .string("You already created this model repo: \(repo)")]),
                                  status: 409)
         }

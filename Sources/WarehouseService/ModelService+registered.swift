@@ -24,8 +24,14 @@ extension ModelService {
             let registered = RegisteredModel(userID: user, modelID: model, createdAt: Timestamps.now())
             // The manifest first: a catalog row without it would be lost by a reindex. Created
             // only if absent, so two replicas creating the same model do not both succeed.
-            try replication.write(ObjectKeys.modelManifest(user: user, model: model), data: Array(try JSONCoding.string(registered).utf8),
-                                  over: nil, createOnly: true)
+            do {
+                try replication.write(ObjectKeys.modelManifest(user: user, model: model), data: Array(try JSONCoding.string(registered).utf8),
+                                      over: nil, createOnly: true)
+            } catch is ConditionalWriteLost {
+                // Another replica created it first: this catalog learns it now, not at the next poll.
+                try syncRegisteredModel(user: user, model: model)
+                return false
+            }
             let created = try catalog.registerModel(user: user, model: model, createdAt: registered.createdAt)
             replication.announce(Change(.model, [user, model]))
             return created
