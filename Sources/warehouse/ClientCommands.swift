@@ -98,6 +98,9 @@ struct ModelReference {
 
 /// Runs a client command body, mapping failures to exit codes and messages on stderr.
 func runClient(_ body: () throws -> Int32) -> Int32 {
+    // A connection the server closed must fail the transfer with an error that says so, not
+    // kill the command silently with SIGPIPE.
+    signal(SIGPIPE, SIG_IGN)
     do {
         return try body()
     } catch let error as UsageError {
