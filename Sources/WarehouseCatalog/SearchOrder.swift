@@ -118,9 +118,8 @@ struct SearchOrder {
     }
 
     func position(of cursor: String) throws -> Position {
-        guard let data = Data(base64Encoded: cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-                                  .padding(toLength: (cursor.count + 3) / 4 * 4, withPad: "=", startingAt: 0)),
-              case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: data),
+        guard let bytes = Base64URL.decode(cursor),
+              case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)),
               case .int(let id)? = object["i"],
               let order = object["o"]?.stringValue, let key = object["k"] else {
             throw WarehouseError.invalid("cursor is not one this server made")
@@ -147,7 +146,6 @@ struct SearchOrder {
         }
         let object = JSONValue.object(["k": value, "i": .int(position.id), "o": .string(name)])
         let data = (try? JSONEncoder().encode(object)) ?? Data()
-        return data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return Base64URL.encode(data)
     }
 }

@@ -128,7 +128,7 @@ struct HubLargeFiles {
 
     /// A URL segment that says what may be uploaded, until when, signed by the service.
     func sign(_ fields: [String]) -> String {
-        let payload = Self.base64URL(Array(fields.joined(separator: "\n").utf8))
+        let payload = Base64URL.encode(Array(fields.joined(separator: "\n").utf8))
         return payload + "." + access.signature(of: payload)
     }
 
@@ -136,7 +136,7 @@ struct HubLargeFiles {
     func open(_ ticket: String) throws -> Ticket {
         let parts = ticket.split(separator: ".", maxSplits: 1).map(String.init)
         guard parts.count == 2, access.isSigned(parts[0], signature: parts[1]),
-              let decoded = Self.fromBase64URL(parts[0]) else {
+              let decoded = Base64URL.decode(parts[0]) else {
             throw WarehouseError.unauthorized("this upload URL is not one the warehouse signed")
         }
         let fields = String(decoding: decoded, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -257,17 +257,6 @@ struct HubLargeFiles {
 
     static func isSHA256(_ text: String) -> Bool {
         text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
-    }
-
-    static func base64URL(_ bytes: [UInt8]) -> String {
-        Base64.encode(bytes).replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func fromBase64URL(_ text: String) -> [UInt8]? {
-        var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while standard.count % 4 != 0 { standard += "=" }
-        return Data(base64Encoded: standard).map(Array.init)
     }
 }
 

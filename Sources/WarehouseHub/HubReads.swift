@@ -21,7 +21,9 @@ struct HubReads {
         return JSON.response(try modelInfo(repo, resolved))
     }
 
-    func modelInfo(_ repo: HubRepo, _ resolved: ResolvedRevision, siblings includeSiblings: Bool = true) throws -> JSONValue {
+    /// `card`: read the README's front matter (one store read; a listing asks only with
+    /// `cardData=true` or `full=true`, as the Hub's listing answers).
+    func modelInfo(_ repo: HubRepo, _ resolved: ResolvedRevision, siblings includeSiblings: Bool = true, card readsCard: Bool = true) throws -> JSONValue {
         var info: [String: JSONValue] = [
             "_id": .string(resolved.sha), "id": .string(repo.description), "modelId": .string(repo.description),
             "author": .string(repo.user), "sha": .string(resolved.sha), "private": .bool(true), "gated": .bool(false),
@@ -39,7 +41,7 @@ struct HubReads {
             ?? models.catalog.versions(user: repo.user, model: repo.model).first?.createdAt ?? record.createdAt)
         info["lastModified"] = .string(record.updatedAt)
         info["usedStorage"] = .int(Int64(record.totalSize))
-        let card = readme(of: record).flatMap(ModelCard.frontMatter)
+        let card = readsCard ? readme(of: record).flatMap(ModelCard.frontMatter) : nil
         if let card { info["cardData"] = .object(card) }
         let library = card?["library_name"]?.stringValue ?? Self.libraryName(record.framework)
         if let library { info["library_name"] = .string(library) }
@@ -245,8 +247,9 @@ struct HubReads {
         var answer: [JSONValue] = []
         for record in records {
             let repo = HubRepo(user: record.userID, model: record.modelID)
+            let full = Self.flag(request.query("full"))
             answer.append(try modelInfo(repo, ResolvedRevision(record: record, sha: HubRevisions.sha(of: record)),
-                                        siblings: Self.flag(request.query("full"))))
+                                        siblings: full, card: full || Self.flag(request.query("cardData"))))
         }
         // Models created without a version yet (everyone's for the admin without an author).
         for registered in try users.isEmpty ? models.registeredModels(user: nil) : users.flatMap({ try models.registeredModels(user: $0) })
