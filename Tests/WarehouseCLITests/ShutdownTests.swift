@@ -14,13 +14,15 @@ import Glibc
          "WAREHOUSE_S3_PART_SIZE": String(5 << 20)]
     }
 
-    /// Files the S3 server holds for the bucket under `prefix` (rclone keeps them as files).
+    /// Objects the S3 server holds for the bucket under `prefix` (rclone keeps them as files).
+    /// A PUT in flight when the server is killed leaves rclone's own `.rclone_temp_put_…` file,
+    /// which no S3 listing shows: not an object.
     static func bucketFiles(_ server: S3TestServer, bucket: String, prefix: String) -> [String] {
         let root = server.directory.path + "/data/" + bucket
         return ((FileManager.default.enumerator(atPath: root)?.allObjects as? [String]) ?? []).filter { path in
             var directory: ObjCBool = false
             return path.hasPrefix(prefix) && FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &directory)
-                && !directory.boolValue
+                && !directory.boolValue && !(path.split(separator: "/").last ?? "").hasPrefix(".rclone_temp_")
         }
     }
 
