@@ -93,8 +93,8 @@ enum ONNX {
         var nodes = 0
         var parameters: Int64 = 0
         var initializerNames = Set<String>()
-        var inputs: [(String, JSONValue)] = []
-        var outputs: [(String, JSONValue)] = []
+        var inputs: [(String, JSONValue, String?)] = []
+        var outputs: [(String, JSONValue, String?)] = []
         while let (number, value) = try cursor.field(end: end) {
             guard case .bytes(let fieldStart, let length) = value else { continue }
             let saved = cursor.position
@@ -139,17 +139,24 @@ enum ONNX {
         analysis.numParameters = parameters
         analysis.inputShape = realInputs.first?.1
         analysis.outputShape = outputs.first?.1
-        analysis.details["inputs"] = .array(realInputs.map { .object(["name": .string($0.0), "shape": $0.1]) })
-        analysis.details["outputs"] = .array(outputs.map { .object(["name": .string($0.0), "shape": $0.1]) })
+        func described(_ info: (String, JSONValue, String?)) -> JSONValue {
+            var object: [String: JSONValue] = ["name": .string(info.0), "shape": info.1]
+            if let type = info.2 { object["dtype"] = .string(type) }
+            return .object(object)
+        }
+        analysis.details["inputs"] = .array(realInputs.map(described))
+        analysis.details["outputs"] = .array(outputs.map(described))
         analysis.details["operator_counts"] = .object(operators.mapValues(JSONValue.int))
         analysis.details["node_count"] = .int(Int64(nodes))
     }
 
     /// name (1) and type (2) → tensor_type (1) → shape (2) → dim (1) → dim_value (1) | dim_param (2).
-    static func valueInfo(_ cursor: ByteCursor, end: UInt64) throws -> (String, JSONValue) {
+    /// Name, shape and element type (nil when not a known tensor type).
+    static func valueInfo(_ cursor: ByteCursor, end: UInt64) throws -> (String, JSONValue, String?) {
         var name = ""
         var shape: [JSONValue] = []
         var hasShape = false
+        var elementType: Int?
         while let (field, item) = try cursor.field(end: end) {
             guard case .bytes(let start, let length) = item else { continue }
             if field == 1 { name = try cursor.string(start, length) }
@@ -161,6 +168,7 @@ enum ONNX {
                 let inner = cursor.position
                 cursor.seek(tStart)
                 while let (tensorField, tensorItem) = try cursor.field(end: tStart + tLength) {
+                    if tensorField == 1, case .varint(let type) = tensorItem { elementType = Int(truncatingIfNeeded: type) }
                     guard tensorField == 2, case .bytes(let sStart, let sLength) = tensorItem else { continue }
                     hasShape = true
                     let shapeSaved = cursor.position
@@ -183,6 +191,12 @@ enum ONNX {
             }
             cursor.seek(saved)
         }
-        return (name, hasShape ? .array(shape) : .null)
+        return (name, hasShape ? .array(shape) : .null, elementType.flatMap { elementTypeNames[$0] })
     }
+
+    /// TensorProto.DataType numbers, by the numpy dtype names MLflow's signatures use.
+    static let elementTypeNames: [Int: String] = [
+        1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 6: "int32", 7: "int64", 8: "str", 9: "bool",
+        10: "float16", 11: "float64", 12: "uint32", 13: "uint64",
+    ]
 }

@@ -71,13 +71,13 @@ import WarehouseTesting
         #expect(analysis.framework == .onnx)
         #expect(analysis.details["opset_imports"] == .object(["ai.onnx": .int(21), "ai.onnx.ml": .int(5)]))
         #expect(analysis.details["inputs"] == .array([
-            .object(["name": .string("color"), "shape": .array([.string("N"), .int(1)])]),
-            .object(["name": .string("input_label"), "shape": .array([.string("N"), .int(1)])]),
-            .object(["name": .string("flag"), "shape": .array([.string("N"), .int(1)])]),
+            .object(["name": .string("color"), "shape": .array([.string("N"), .int(1)]), "dtype": .string("str")]),
+            .object(["name": .string("input_label"), "shape": .array([.string("N"), .int(1)]), "dtype": .string("float32")]),
+            .object(["name": .string("flag"), "shape": .array([.string("N"), .int(1)]), "dtype": .string("float32")]),
         ]))
         #expect(analysis.details["outputs"] == .array([
-            .object(["name": .string("label"), "shape": .array([.string("N")])]),
-            .object(["name": .string("probabilities"), "shape": .array([.string("N"), .int(2)])]),
+            .object(["name": .string("label"), "shape": .array([.string("N")]), "dtype": .string("str")]),
+            .object(["name": .string("probabilities"), "shape": .array([.string("N"), .int(2)]), "dtype": .string("float32")]),
         ]))
         guard case .object(let operators)? = analysis.details["operator_counts"] else {
             Issue.record("no operator counts")
