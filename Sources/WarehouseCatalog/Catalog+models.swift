@@ -1,3 +1,4 @@
+import Foundation
 import WarehouseCore
 import WarehouseSQLite
 
@@ -32,29 +33,47 @@ extension Catalog {
 
     /// Records that `user/model` exists before it has versions; false when it was already.
     @discardableResult
-    public func registerModel(user: String, model: String, createdAt: String) throws -> Bool {
+    public func registerModel(_ model: RegisteredModel) throws -> Bool {
+        let record = try JSONCoding.string(model)
+        return try database.write { db in
+            try db.run("INSERT OR IGNORE INTO registered_models (user_id, model_id, created_at, record) VALUES (?, ?, ?, ?)",
+                       [.text(model.userID), .text(model.modelID), .text(model.createdAt), .text(record)]) > 0
+        }
+    }
+
+    /// Stores the model's record, whether or not it had a row.
+    public func replaceRegisteredModel(_ model: RegisteredModel) throws {
+        let record = try JSONCoding.string(model)
         try database.write { db in
-            try db.run("INSERT OR IGNORE INTO registered_models (user_id, model_id, created_at) VALUES (?, ?, ?)",
-                       [.text(user), .text(model), .text(createdAt)]) > 0
+            try db.run("INSERT OR REPLACE INTO registered_models (user_id, model_id, created_at, record) VALUES (?, ?, ?, ?)",
+                       [.text(model.userID), .text(model.modelID), .text(model.createdAt), .text(record)])
         }
     }
 
-    /// When `user/model` was created, if it was created before its versions.
-    public func registeredModel(user: String, model: String) throws -> String? {
+    /// The record of `user/model` itself, if it was created before its versions or had its
+    /// own fields set.
+    public func registeredModel(user: String, model: String) throws -> RegisteredModel? {
         try database.read { db in
-            try db.queryOne("SELECT created_at FROM registered_models WHERE user_id = ? AND model_id = ?",
-                            [.text(user), .text(model)])?.string("created_at")
+            try db.queryOne("SELECT * FROM registered_models WHERE user_id = ? AND model_id = ?", [.text(user), .text(model)])
+                .map(Self.registeredModel)
         }
     }
 
-    /// Models of `user` created before their versions, with when (nil user: everyone's).
-    public func registeredModels(user: String?) throws -> [(user: String, model: String, createdAt: String)] {
+    /// Model records of `user` (nil user: everyone's).
+    public func registeredModels(user: String?) throws -> [RegisteredModel] {
         try database.read { db in
             let rows = try user.map {
                 try db.query("SELECT * FROM registered_models WHERE user_id = ? ORDER BY model_id", [.text($0)])
             } ?? db.query("SELECT * FROM registered_models ORDER BY user_id, model_id")
-            return rows.map { ($0.string("user_id")!, $0.string("model_id")!, $0.string("created_at")!) }
+            return rows.map(Self.registeredModel)
         }
+    }
+
+    private static func registeredModel(_ row: SQLiteRow) -> RegisteredModel {
+        if let text = row.string("record"), let model = try? JSONDecoder().decode(RegisteredModel.self, from: Data(text.utf8)) {
+            return model
+        }
+        return RegisteredModel(userID: row.string("user_id")!, modelID: row.string("model_id")!, createdAt: row.string("created_at")!)
     }
 
     @discardableResult

@@ -470,6 +470,15 @@ extension Catalog {
         }
     }
 
+    /// Every ready version of `user`'s models (nil: everyone's), by user, model and version.
+    public func readyRecords(user: String?) throws -> [ModelVersionRecord] {
+        guard let user else { return try allReadyRecords() }
+        return try database.read { db in
+            try db.query("SELECT id FROM versions WHERE user_id = ? AND state = 'ready' ORDER BY model_id, major, minor, patch", [.text(user)])
+                .compactMap { try loadRecord(db, id: Int64($0.int("id")!)) }
+        }
+    }
+
     /// Every ready version's record (for fsck).
     public func allReadyRecords() throws -> [ModelVersionRecord] {
         try database.read { db in

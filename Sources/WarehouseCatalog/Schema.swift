@@ -397,5 +397,10 @@ enum Schema {
                 PRIMARY KEY (user_id, model_id)
             ) WITHOUT ROWID;
             """),
+        .init("013-registered-model-records", """
+            -- The model's own record as its manifest holds it (description, custom_metadata:
+            -- MLflow's registered-model fields); NULL for rows written before it.
+            ALTER TABLE registered_models ADD COLUMN record TEXT;
+            """),
     ])
 }

@@ -198,3 +198,43 @@ public struct UploadSessionRow: Sendable, Equatable {
         self.files = files
     }
 }
+
+/// The record of a model itself, apart from its versions: a model created before its
+/// versions (the Hub's `create_repo`, MLflow's registered model), or one whose model-level
+/// description or tags were set (MLflow's registered-model fields). A catalog row and a model
+/// manifest beside its versions' manifests, so `reindex` keeps it.
+public struct RegisteredModel: Codable, Equatable, Sendable {
+    public let userID: String
+    public let modelID: String
+    public let createdAt: String
+    public var updatedAt: String
+    /// The model's own description (nil: none set; the latest version's shows instead).
+    public var description: String?
+    /// Free-form fields of the model, as a version's `custom_metadata` (MLflow's registered-
+    /// model tags are `mlflow_tags`).
+    public var customMetadata: [String: JSONValue]
+
+    public init(userID: String, modelID: String, createdAt: String) {
+        self.userID = userID
+        self.modelID = modelID
+        self.createdAt = createdAt
+        updatedAt = createdAt
+        description = nil
+        customMetadata = [:]
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case userID = "user_id", modelID = "model_id", createdAt = "created_at", updatedAt = "updated_at"
+        case description, customMetadata = "custom_metadata"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        userID = try c.decode(String.self, forKey: .userID)
+        modelID = try c.decode(String.self, forKey: .modelID)
+        createdAt = try c.decode(String.self, forKey: .createdAt)
+        updatedAt = try c.decodeIfPresent(String.self, forKey: .updatedAt) ?? createdAt
+        description = try c.decodeIfPresent(String.self, forKey: .description)
+        customMetadata = try c.decodeIfPresent([String: JSONValue].self, forKey: .customMetadata) ?? [:]
+    }
+}

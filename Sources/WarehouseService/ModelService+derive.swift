@@ -45,8 +45,10 @@ extension ModelService {
     ///
     /// Derivations of one model run one at a time on this replica; with `requireLatest`, a
     /// parent that is no longer the latest version is a 409 (someone committed in between).
+    /// With `fresh`, the version starts from nothing (MLflow's versions are whole models, not
+    /// edits of the one before): it holds the changes' files only and is detected whole.
     public func deriveVersion(user: String, model: String, parent parentVersion: String?, changes: VersionChanges,
-                              requireLatest: Bool = false,
+                              requireLatest: Bool = false, fresh: Bool = false,
                               edit: (inout ModelVersionRecord) throws -> Void = { _ in }) throws -> ModelVersionRecord {
         let additions = try changes.additions.map { file -> (path: String, file: IncomingFile) in
             (try FilePaths.validate(file.filename, field: "path"), file)
@@ -64,8 +66,11 @@ extension ModelService {
         return try modelLocks.serialized(user: user, model: model) {
             // A model created without versions starts from nothing.
             let parent: ModelVersionRecord
-            if parentVersion == nil, try catalog.record(user: user, model: model, version: nil) == nil,
-               let created = try catalog.registeredModel(user: user, model: model) {
+            if fresh {
+                parent = ModelVersionRecord(modelID: model, userID: user, name: model, version: "v0", framework: .other,
+                                            modelType: .other, createdAt: Timestamps.now())
+            } else if parentVersion == nil, try catalog.record(user: user, model: model, version: nil) == nil,
+               let created = try catalog.registeredModel(user: user, model: model)?.createdAt {
                 parent = ModelVersionRecord(modelID: model, userID: user, name: model, version: "v0", framework: .other,
                                             modelType: .other, createdAt: created)
             } else {

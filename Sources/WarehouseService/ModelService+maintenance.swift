@@ -107,7 +107,7 @@ extension ModelService {
         // manifest listing below sees (a version is claimed before its files are stored).
         let objects = try store.list(prefix: ObjectKeys.models)
         let live = try replication.liveReplicaIDs()
-        let registered = Set(try catalog.registeredModels(user: nil).map { ObjectKeys.modelManifest(user: $0.user, model: $0.model) })
+        let registered = Set(try catalog.registeredModels(user: nil).map { ObjectKeys.modelManifest(user: $0.userID, model: $0.modelID) })
         for object in try store.list(prefix: ObjectKeys.versionManifests) {
             if case .modelManifest? = ObjectKeys.parse(object.key) {
                 // A model created before its versions: no files of its own.

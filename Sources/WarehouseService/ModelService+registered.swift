@@ -2,16 +2,6 @@ import Foundation
 import WarehouseCore
 import WarehouseReplication
 
-/// A model created before its versions (the Hub's `create_repo`, MLflow's registered model):
-/// a catalog row and a model manifest beside its versions' manifests, so `reindex` keeps it.
-public struct RegisteredModel: Codable, Equatable, Sendable {
-    public let userID: String
-    public let modelID: String
-    public let createdAt: String
-
-    enum CodingKeys: String, CodingKey { case userID = "user_id", modelID = "model_id", createdAt = "created_at" }
-}
-
 extension ModelService {
     /// Creates `user/model` without a version; false when the model exists already (with
     /// versions, or created before).
@@ -32,7 +22,7 @@ extension ModelService {
                 try syncRegisteredModel(user: user, model: model)
                 return false
             }
-            let created = try catalog.registerModel(user: user, model: model, createdAt: registered.createdAt)
+            let created = try catalog.registerModel(registered)
             replication.announce(Change(.model, [user, model]))
             return created
         }
@@ -43,14 +33,41 @@ extension ModelService {
         try catalog.record(user: user, model: model, version: nil) != nil || catalog.registeredModel(user: user, model: model) != nil
     }
 
-    /// When the model was created before its versions (nil: it was not).
+    /// When the model was created before its versions (nil: it was not, or it has no record).
     public func registeredAt(user: String, model: String) throws -> String? {
+        try catalog.registeredModel(user: user, model: model)?.createdAt
+    }
+
+    /// The model's own record (nil: it has none: it has only versions).
+    public func registeredModel(user: String, model: String) throws -> RegisteredModel? {
         try catalog.registeredModel(user: user, model: model)
     }
 
-    /// Models of `user` (nil: of everyone) created before their versions.
+    /// Model records of `user` (nil: of everyone).
     public func registeredModels(user: String?) throws -> [RegisteredModel] {
-        try catalog.registeredModels(user: user).map { RegisteredModel(userID: $0.user, modelID: $0.model, createdAt: $0.createdAt) }
+        try catalog.registeredModels(user: user)
+    }
+
+    /// Changes the model's own record (its description, custom metadata), making one for a
+    /// model that has only versions: the manifest first, then the row. 404 for no model.
+    @discardableResult
+    public func updateRegisteredModel(user: String, model: String, _ edit: (inout RegisteredModel) throws -> Void) throws -> RegisteredModel {
+        try modelLocks.serialized(user: user, model: model) {
+            let current = try catalog.registeredModel(user: user, model: model)
+            let hasVersions = try catalog.record(user: user, model: model, version: nil) != nil
+            guard current != nil || hasVersions else {
+                throw WarehouseError.notFound("model '\(model)' of user '\(user)' not found")
+            }
+            let first = try catalog.versions(user: user, model: model).first?.createdAt
+            var changed = current ?? RegisteredModel(userID: user, modelID: model, createdAt: first ?? Timestamps.now())
+            try edit(&changed)
+            changed.updatedAt = Timestamps.now()
+            try replication.write(ObjectKeys.modelManifest(user: user, model: model), data: Array(try JSONCoding.string(changed).utf8),
+                                  over: nil, createOnly: false)
+            try catalog.replaceRegisteredModel(changed)
+            replication.announce(Change(.model, [user, model]))
+            return changed
+        }
     }
 
     /// Forgets that the model was created before its versions (its manifest, then its row):
@@ -77,7 +94,7 @@ extension ModelService {
     func importRegisteredModel(_ bytes: [UInt8], key: String) throws -> RegisteredModel? {
         let registered = try JSONDecoder().decode(RegisteredModel.self, from: Data(bytes))
         guard ObjectKeys.modelManifest(user: registered.userID, model: registered.modelID) == key else { return nil }
-        try catalog.registerModel(user: registered.userID, model: registered.modelID, createdAt: registered.createdAt)
+        try catalog.replaceRegisteredModel(registered)
         return registered
     }
 }
