@@ -13,6 +13,7 @@ public enum ObjectKeys {
     public static let jobs = "manifests/jobs/"
     /// Files uploaded through the Hub's Git LFS API, waiting for the commit that names them.
     public static let hubLargeFiles = "uploads/hub-lfs/"
+    public static let mlflowStaging = "uploads/mlflow/"
     /// The change log replicas follow.
     public static let changes = "replication/changes/"
     /// Replicas' heartbeats.
@@ -61,6 +62,20 @@ public enum ObjectKeys {
     /// Beside an LFS upload: the record that its bytes were checked (their SHA-256, and the
     /// store's ETag of the object then, so a replaced object is checked again).
     public static func hubLargeFileCheck(_ key: String) -> String { key + ".checked" }
+
+    /// `uploads/mlflow/{user}/{id}/`: what an MLflow client staged for a logged model or a
+    /// run (`record.json`, and its files under `artifacts/`). The id carries the Unix time it
+    /// was made (`m-{time}-{hex}`), so gc can tell an old one without reading it.
+    public static func mlflowStaging(user: String, id: String) -> String {
+        mlflowStaging + "\(user)/\(id)/"
+    }
+
+    /// The Unix time an MLflow staging id (`m-1733570000-…`, `r-…`) was made.
+    public static func mlflowStagingCreated(_ id: String) -> Int64? {
+        let parts = id.split(separator: "-")
+        guard parts.count == 3, parts[0].count == 1 else { return nil }
+        return Int64(parts[1])
+    }
 
     /// A dataset version's record (written where replicas share the bucket).
     public static func datasetManifest(user: String, dataset: String, version: String) -> String {
@@ -119,6 +134,8 @@ public enum ObjectKeys {
         case change(milliseconds: Int64, replica: String, kind: String, subject: [String])
         /// An LFS upload, or (`check`) the record that its bytes were checked.
         case hubLargeFile(user: String, model: String, sha256: String, created: Int64, check: Bool)
+        /// Something an MLflow client staged (a logged model's or a run's record or file).
+        case mlflowStaged(user: String, id: String, created: Int64)
     }
 
     /// The thing `key` names, or nil for a key of another shape (a file, a part, a stray).
@@ -142,6 +159,11 @@ public enum ObjectKeys {
             let check = parts[3].hasSuffix(".checked")
             guard let created = Int64(check ? String(parts[3].dropLast(".checked".count)) : parts[3]) else { return nil }
             return .hubLargeFile(user: parts[0], model: parts[1], sha256: parts[2], created: created, check: check)
+        }
+        if key.hasPrefix(mlflowStaging) {
+            let parts = key.dropFirst(mlflowStaging.count).split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 3, !parts[0].isEmpty, let created = mlflowStagingCreated(parts[1]) else { return nil }
+            return .mlflowStaged(user: parts[0], id: parts[1], created: created)
         }
         return nil
     }

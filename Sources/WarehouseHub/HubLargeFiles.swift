@@ -38,23 +38,13 @@ struct HubLargeFiles {
             .sorted { $0.key > $1.key }
     }
 
-    /// What was recorded when an upload's bytes were checked.
-    struct Check: Codable {
-        let sha256: String
-        let size: UInt64
-        let etag: String?
-    }
-
     /// Whether the object is the one checked before (same size and ETag as then).
     func wasChecked(_ object: ObjectInfo, sha256: String) -> Bool {
-        guard let bytes = try? models.store.getData(key: ObjectKeys.hubLargeFileCheck(object.key)),
-              let check = try? JSONDecoder().decode(Check.self, from: Data(bytes)) else { return false }
-        return check.sha256 == sha256 && check.size == object.size && check.etag == object.etag
+        models.checkedSHA256(of: object, at: ObjectKeys.hubLargeFileCheck(object.key)) == sha256
     }
 
     func recordCheck(_ object: ObjectInfo, sha256: String) throws {
-        let check = Check(sha256: sha256, size: object.size, etag: object.etag)
-        try models.store.putData(key: ObjectKeys.hubLargeFileCheck(object.key), data: Array(try JSONCoding.string(check).utf8))
+        try models.recordCheck(of: object, sha256: sha256, at: ObjectKeys.hubLargeFileCheck(object.key))
     }
 
     /// Reads an uploaded object once and checks that it is the announced one: the check is

@@ -77,3 +77,28 @@ extension ModelService {
         return FormatDetector.analyze(path: sparse.path, name: name)
     }
 }
+
+/// What was recorded when a staged object's bytes were hashed: their SHA-256 and the store's
+/// ETag of the object then, so an object replaced since is hashed again.
+struct StagedObjectCheck: Codable {
+    let sha256: String
+    let size: UInt64
+    let etag: String?
+}
+
+extension ModelService {
+    /// Records, at `checkKey`, that `object` was read and hashed to `sha256`.
+    public func recordCheck(of object: ObjectInfo, sha256: String, at checkKey: String) throws {
+        let check = StagedObjectCheck(sha256: sha256, size: object.size, etag: object.etag)
+        try store.putData(key: checkKey, data: Array(try JSONCoding.string(check).utf8))
+    }
+
+    /// The SHA-256 recorded at `checkKey` for `object`, if it is still the object checked then
+    /// (same size and ETag).
+    public func checkedSHA256(of object: ObjectInfo, at checkKey: String) -> String? {
+        guard let bytes = try? store.getData(key: checkKey),
+              let check = try? JSONDecoder().decode(StagedObjectCheck.self, from: Data(bytes)),
+              check.size == object.size, check.etag == object.etag else { return nil }
+        return check.sha256
+    }
+}

@@ -638,13 +638,19 @@ public final class UploadSessions: Sendable {
     }
 
     /// Files uploaded through the Hub's LFS API longer than a session's lifetime ago that no
-    /// commit took (a commit removes the ones it copies).
+    /// commit took (a commit removes the ones it copies), and what MLflow clients staged for
+    /// logged models and runs that long ago.
     func staleHubLargeFiles() throws -> [String] {
         let oldest = Int64(Date().timeIntervalSince1970) - Int64(lifetimeSeconds)
-        return try store.list(prefix: ObjectKeys.hubLargeFiles).compactMap { object in
+        let hub = try store.list(prefix: ObjectKeys.hubLargeFiles).compactMap { object -> String? in
             guard case .hubLargeFile(_, _, _, let created, _)? = ObjectKeys.parse(object.key), created > oldest else { return object.key }
             return nil
         }
+        let mlflow = try store.list(prefix: ObjectKeys.mlflowStaging).compactMap { object -> String? in
+            guard case .mlflowStaged(_, _, let created)? = ObjectKeys.parse(object.key), created > oldest else { return object.key }
+            return nil
+        }
+        return hub + mlflow
     }
 
     func unownedUploads(inFlight: [String]) throws -> [PendingPartedUpload] {
@@ -656,6 +662,7 @@ public final class UploadSessions: Sendable {
             guard !owned.contains(upload.uploadID) else { return false }
             // A Hub LFS upload in its lifetime is in flight (no session records it).
             if let key = upload.key, case .hubLargeFile(_, _, _, let created, _)? = ObjectKeys.parse(key), created > oldest { return false }
+            if let key = upload.key, case .mlflowStaged(_, _, let created)? = ObjectKeys.parse(key), created > oldest { return false }
             if let key = upload.key, inFlight.contains(where: { key.hasPrefix($0) }) { return false }
             return true
         }
