@@ -45,8 +45,10 @@ let package = Package(
         // The Hugging Face Hub's protocol under /hf: an adapter over the services that uses the
         // API's request context, downloads and error table.
         .target(name: "WarehouseHub", dependencies: ["WarehouseAPI", "WarehouseService", "WarehouseHTTPServer", "WarehouseCore", "WarehouseCrypto", "WarehouseFormats"]),
+        // MLflow's registry protocol under /api/2.0/mlflow: the same kind of adapter.
+        .target(name: "WarehouseMLflow", dependencies: ["WarehouseAPI", "WarehouseService", "WarehouseHTTPServer", "WarehouseCore", "WarehouseCrypto", "WarehouseFormats"]),
         // Assembly: configuration → stores → catalog → services → routes → HTTP server.
-        .target(name: "WarehouseServer", dependencies: ["WarehouseHub", "WarehouseAPI", "WarehouseService", "WarehouseCatalog", "WarehouseStorage", "WarehouseS3", "WarehouseReplication", "WarehouseHTTPServer", "WarehouseCrypto", "WarehouseCore", "WarehouseZip"]),
+        .target(name: "WarehouseServer", dependencies: ["WarehouseHub", "WarehouseMLflow", "WarehouseAPI", "WarehouseService", "WarehouseCatalog", "WarehouseStorage", "WarehouseS3", "WarehouseReplication", "WarehouseHTTPServer", "WarehouseCrypto", "WarehouseCore", "WarehouseZip"]),
         // The command-line client: the HTTP API over libcurl, uploads streamed (folders zipped on the fly).
         .target(name: "WarehouseClient", dependencies: ["WarehouseCore", "WarehouseCurl", "WarehouseZip", "WarehouseCrypto"]),
         .executableTarget(name: "warehouse", dependencies: ["WarehouseServer", "WarehouseAPI", "WarehouseFormats", "WarehouseAutoML", "WarehouseClient", "WarehouseCrypto"]),
@@ -63,6 +65,6 @@ let package = Package(
         .testTarget(name: "WarehouseAutoMLTests", dependencies: ["WarehouseAutoML"]),
         .testTarget(name: "WarehouseONNXTests", dependencies: ["WarehouseONNX", "WarehouseAutoML", "WarehouseFormats", "WarehouseTesting"]),
         .testTarget(name: "WarehouseCLITests", dependencies: ["WarehouseTesting", "WarehouseCrypto"]),
-        .testTarget(name: "WarehouseAPITests", dependencies: ["WarehouseAPI", "WarehouseHub", "WarehouseServer", "WarehouseTesting", "WarehouseCrypto", "WarehouseCatalog", "WarehouseCore", "WarehouseService"]),
+        .testTarget(name: "WarehouseAPITests", dependencies: ["WarehouseAPI", "WarehouseHub", "WarehouseMLflow", "WarehouseServer", "WarehouseTesting", "WarehouseCrypto", "WarehouseCatalog", "WarehouseCore", "WarehouseService"]),
     ]
 )

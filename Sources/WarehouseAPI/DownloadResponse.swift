@@ -162,11 +162,11 @@ enum ByteRange {
 }
 
 /// Lets the HTTP layer pull from a store reader.
-final class ObjectReaderAdapter: HTTPBodyReader {
+public final class ObjectReaderAdapter: HTTPBodyReader {
     let reader: any ObjectReader
-    init(_ reader: any ObjectReader) { self.reader = reader }
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try reader.read(into: buffer) }
-    func close() { reader.close() }
+    public init(_ reader: any ObjectReader) { self.reader = reader }
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int { try reader.read(into: buffer) }
+    public func close() { reader.close() }
 }
 
 import Foundation

@@ -24,6 +24,8 @@ enum OpenAPIDocument {
         var errors: [Int]
         /// Web UI routes: signed in with the session cookie (`cookie`), or open (`none`).
         var security = "bearer"
+        /// The schema of its error bodies (MLflow's surface answers its own).
+        var errorSchema = "Error"
     }
 
     static func page(_ method: String, _ path: String, _ summary: String, query: [(name: String, description: String, type: String)] = [],
@@ -107,6 +109,78 @@ enum OpenAPIDocument {
                 body: .octets("the object's bytes"), errors: [400, 401, 413], security: "none"),
             hub("POST", "/hf/lfs/complete/{ticket}", "A signed LFS multipart completion (S3): joins the parts put to the bucket",
                 body: .json("HubJSON"), errors: [400, 401, 503], security: "none"),
+        ]
+    }()
+
+    /// MLflow's REST protocol (`MLFLOW_TRACKING_URI=http://HOST:PORT`, `MLFLOW_TRACKING_TOKEN`):
+    /// what the stock mlflow client calls. GETs take their message as query parameters, the
+    /// other methods (DELETE too) as JSON; errors are `{"error_code", "message"}`.
+    static let mlflowOperations: [Operation] = {
+        func mlflow(_ method: String, _ path: String, _ summary: String, body: Body? = nil,
+                    success: (Int, String, String) = (200, "JSON as MLflow answers it", "MLflowJSON"),
+                    errors: [Int] = [400, 401, 403, 404]) -> Operation {
+            var operation = Operation(method: method, path: path, tag: "mlflow", summary: summary, body: body ?? (method == "GET" ? nil : .json("MLflowJSON")),
+                                      success: success, errors: errors)
+            operation.errorSchema = "MLflowError"
+            return operation
+        }
+        let models = "/api/2.0/mlflow/registered-models/"
+        let versions = "/api/2.0/mlflow/model-versions/"
+        let logged = "/api/2.0/mlflow/logged-models"
+        let runs = "/api/2.0/mlflow/runs/"
+        let artifacts = "/api/2.0/mlflow-artifacts/"
+        let name = "(name: model_id, or user_id~model_id)"
+        return [
+            mlflow("POST", models + "create", "create_registered_model: a model without versions \(name)"),
+            mlflow("GET", models + "get", "get_registered_model (query: name)"),
+            mlflow("GET", models + "search", "search_registered_models (query: filter, max_results ≤ 1000, order_by, page_token)"),
+            mlflow("PATCH", models + "update", "update_registered_model: the model's description"),
+            mlflow("POST", models + "rename", "rename_registered_model: every version copied server-side to the new name"),
+            mlflow("DELETE", models + "delete", "delete_registered_model: the model and every version"),
+            mlflow("POST", models + "set-tag", "set_registered_model_tag"),
+            mlflow("DELETE", models + "delete-tag", "delete_registered_model_tag"),
+            mlflow("POST", models + "get-latest-versions", "get_latest_versions: the latest numbered version (stage None)"),
+            mlflow("GET", models + "get-latest-versions", "get_latest_versions (the client's fallback)"),
+            mlflow("POST", models + "alias", "set_registered_model_alias"),
+            mlflow("GET", models + "alias", "get_model_version_by_alias (query: name, alias; latest names the highest version)"),
+            mlflow("DELETE", models + "alias", "delete_registered_model_alias"),
+            mlflow("POST", versions + "create", "create_model_version from models:/m-… (a logged model), models:/name/N, or mlflow-artifacts:/…; local paths are refused"),
+            mlflow("GET", versions + "get", "get_model_version (query: name, version)"),
+            mlflow("GET", versions + "search", "search_model_versions (query: filter with tag., metrics., params.; max_results ≤ 200000, order_by, page_token)"),
+            mlflow("PATCH", versions + "update", "update_model_version: its description"),
+            mlflow("DELETE", versions + "delete", "delete_model_version"),
+            mlflow("POST", versions + "set-tag", "set_model_version_tag"),
+            mlflow("DELETE", versions + "delete-tag", "delete_model_version_tag"),
+            mlflow("GET", versions + "get-download-uri", "get_model_version_download_uri: mlflow-artifacts:/registry/{user}/{model}/vN"),
+            mlflow("POST", versions + "transition-stage", "Refused: stages are not kept, use aliases", errors: [400, 401, 403, 404]),
+            mlflow("POST", logged, "log_model: a logged model whose files are staged under its artifact_uri"),
+            mlflow("POST", logged + "/search", "Logged models of the caller (filter on name, source_run_id, …): register_model of runs:/ URIs"),
+            mlflow("GET", logged + "/{model_id}", "A logged model (its artifact_uri is its version's once registered)"),
+            mlflow("PATCH", logged + "/{model_id}", "Finalize a logged model (status)"),
+            mlflow("PATCH", logged + "/{model_id}/tags", "Tags of a logged model"),
+            mlflow("POST", logged + "/{model_id}/params", "Params of a logged model"),
+            mlflow("POST", runs + "create", "start_run: a run (params, metrics, tags, staged artifacts)"),
+            mlflow("GET", runs + "get", "A run (query: run_id)"),
+            mlflow("POST", runs + "update", "end_run"),
+            mlflow("POST", runs + "log-batch", "Metrics, params and tags of a run (metrics naming a model_id reach that logged model)"),
+            mlflow("POST", runs + "log-metric", "A metric of a run"),
+            mlflow("POST", runs + "log-parameter", "A param of a run"),
+            mlflow("POST", runs + "set-tag", "A tag of a run"),
+            mlflow("POST", runs + "outputs", "The models a run logged"),
+            mlflow("GET", "/api/2.0/mlflow/metrics/get-history", "A run's metric history (query: run_id, metric_key)"),
+            mlflow("GET", "/api/2.0/mlflow/experiments/get-by-name", "An experiment by name (every name exists)"),
+            mlflow("GET", "/api/2.0/mlflow/experiments/get", "An experiment by id"),
+            mlflow("POST", "/api/2.0/mlflow/experiments/create", "An experiment's id"),
+            mlflow("GET", artifacts + "artifacts", "List artifacts (query: path): basenames, [] for a file"),
+            mlflow("GET", artifacts + "artifacts/{path}", "Download an artifact: a version's file (Range, ETag), or its synthesised MLmodel",
+                   success: (200, "the file's bytes", "binary"), errors: [401, 403, 404, 416, 409, 503]),
+            mlflow("PUT", artifacts + "artifacts/{path}", "Upload an artifact to a logged model's or run's staging path",
+                   body: .octets("the file's bytes"), success: (200, "{}", "MLflowJSON"), errors: [400, 401, 403, 404, 413]),
+            mlflow("POST", artifacts + "mpu/create/{path}", "Start a multipart upload: presigned part URLs to the bucket (S3; 501 locally)",
+                   errors: [400, 401, 403, 404, 501]),
+            mlflow("POST", artifacts + "mpu/complete/{path}", "Complete a multipart upload"),
+            mlflow("POST", artifacts + "mpu/abort/{path}", "Abort a multipart upload"),
+            mlflow("GET", "/api/3.0/mlflow/server-info", "Capabilities: multipart uploads on S3", errors: [401]),
         ]
     }()
 
@@ -269,6 +343,8 @@ enum OpenAPIDocument {
     static let schemas: [(String, String, [String], [(String, String)])] = [
         ("Error", "every error", ["detail"], [("detail", "string")]),
         ("HubJSON", "a JSON object as the Hugging Face Hub's clients send it (protocols/huggingface-hub.md)", [], []),
+        ("MLflowJSON", "a JSON object as MLflow's clients send and read it (protocols/mlflow.md)", [], []),
+        ("MLflowError", "every error of the MLflow surface", ["error_code", "message"], [("error_code", "string"), ("message", "string")]),
         ("Health", "service health", ["status"], [("status", "string"), ("storage", "string"), ("checks", "object"), ("detail", "string")]),
         ("TokenRequest", "", ["user_id"], [("user_id", "string")]),
         ("Token", "", ["id", "user_id"], [("id", "string"), ("user_id", "string"), ("token", "string"), ("created_at", "string")]),
@@ -357,7 +433,7 @@ enum OpenAPIDocument {
 
     static func document() -> JSONValue {
         var paths: [String: [String: JSONValue]] = [:]
-        for operation in operations + uiOperations + hubOperations {
+        for operation in operations + uiOperations + hubOperations + mlflowOperations {
             var parameters: [JSONValue] = pathParameters(operation.path).map { name in
                 .object(["name": .string(name), "in": .string("path"), "required": .bool(true),
                          "schema": .object(["type": .string("string")])])
@@ -385,7 +461,7 @@ enum OpenAPIDocument {
             for status in operation.errors {
                 responses[String(status)] = .object([
                     "description": .string(errorDescriptions[status] ?? "error"),
-                    "content": .object(["application/json": .object(["schema": type("Error")])]),
+                    "content": .object(["application/json": .object(["schema": type(operation.errorSchema)])]),
                 ])
             }
             entry["responses"] = .object(responses)

@@ -1,5 +1,6 @@
 import Foundation
 import WarehouseHub
+import WarehouseMLflow
 import WarehouseAPI
 import WarehouseCatalog
 import WarehouseCore
@@ -107,6 +108,10 @@ public final class WarehouseApplication: Sendable {
         let hub = HubRoutes(models: service, lifecycle: lifecycle, access: access,
                             check: routes.storedObjectCheck,
                             settings: hubSettings, logger: logger)
+        var mlflowSettings = MLflowSettings(spoolDirectory: dataDirectory + "/tmp")
+        mlflowSettings.partSize = max(configuration.s3PartSize, 8 << 20)
+        let mlflow = MLflowRoutes(models: service, lifecycle: lifecycle, access: access, check: routes.storedObjectCheck,
+                                  settings: mlflowSettings, logger: logger)
         var serverConfiguration = HTTPServerConfiguration(host: configuration.host, port: configuration.port)
         serverConfiguration.maxBodyBytes = configuration.maxUploadBytes
         serverConfiguration.observer = metrics
@@ -114,7 +119,7 @@ public final class WarehouseApplication: Sendable {
         serverConfiguration.connectionLimit = configuration.connectionLimit
         serverConfiguration.minBodyBytesPerSecond = configuration.minUploadBytesPerSecond
         serverConfiguration.slowBodyGraceSeconds = configuration.slowBodyGraceSeconds
-        server = HTTPServer(configuration: serverConfiguration, handler: SurfaceHandler(api: routes.handler, hub: hub))
+        server = HTTPServer(configuration: serverConfiguration, handler: SurfaceHandler(api: routes.handler, hub: hub, mlflow: mlflow))
     }
 
     static func makeS3Store(_ configuration: WarehouseConfiguration, logger: Logger) throws -> S3Store {
@@ -228,8 +233,11 @@ public final class WarehouseApplication: Sendable {
 struct SurfaceHandler: HTTPHandler {
     let api: any HTTPHandler
     let hub: HubRoutes
+    let mlflow: MLflowRoutes
 
     func plan(for head: HTTPRequestHead) -> HTTPRequestPlan {
-        HubRoutes.serves(head.path) ? hub.plan(for: head) : api.plan(for: head)
+        if HubRoutes.serves(head.path) { return hub.plan(for: head) }
+        if MLflowRoutes.serves(head.path) { return mlflow.plan(for: head) }
+        return api.plan(for: head)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WarehouseHub
+import WarehouseMLflow
 import WarehouseTesting
 
 /// `GET /openapi.json` is a valid OpenAPI 3.1 document (openapi-spec-validator, from the test
@@ -18,6 +19,7 @@ import WarehouseTesting
         let documented = Set(paths.flatMap { path, operations in operations.keys.map { "\($0.uppercased()) \(path)" } })
         let registered = Set(warehouse.application.router.registeredRoutes.map { "\($0.method) \($0.pattern)" })
             .union(HubRoutes.operations.map { "\($0.method) \($0.pattern)" })
+            .union(MLflowRoutes.operations.map { "\($0.method) \($0.pattern)" })
         #expect(documented.subtracting(registered).isEmpty, "documented but not served: \(documented.subtracting(registered).sorted())")
         #expect(registered.subtracting(documented).isEmpty, "served but not documented: \(registered.subtracting(documented).sorted())")
         // Each operation names its errors with the shared Error schema.

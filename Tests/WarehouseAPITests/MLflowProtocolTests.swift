@@ -1,0 +1,156 @@
+import Foundation
+import Testing
+import WarehouseCore
+import WarehouseServer
+import WarehouseTesting
+
+/// MLflow's registry protocol, driven by the stock `mlflow` client from PyPI (in its own
+/// virtual environment, scikit-learn and onnxruntime beside it), configured as a user would:
+/// MLFLOW_TRACKING_URI and MLFLOW_TRACKING_TOKEN (Tests/python/mlflow_client.py). Each test
+/// runs on the local store and on S3.
+@Suite(.serialized) struct MLflowProtocolTests {
+    static func python(_ environment: String) -> String {
+        TestProcess.repositoryPath(".build/mlflow-peers/\(environment)/bin/python")
+    }
+
+    static func warehouse(_ backend: String, _ configure: (inout WarehouseConfiguration) -> Void = { _ in }) throws -> TestWarehouse {
+        try TestWarehouse { configuration in
+            if backend == "s3" { try? TestWarehouse.useS3(TestWarehouse.s3Backend ?? .moto, in: &configuration) }
+            configure(&configuration)
+        }
+    }
+
+    static func token(_ warehouse: TestWarehouse, user: String) throws -> String {
+        let created = try warehouse.client.request("POST", "/auth/tokens", headers: [("Content-Type", "application/json")],
+                                                   body: Array(#"{"user_id": "\#(user)"}"#.utf8))
+        return try #require(created.object["token"] as? String, "\(created.text)")
+    }
+
+    /// Runs one scenario; its output when every check held.
+    @discardableResult
+    static func run(_ scenario: [String], client: String = "mlflow", warehouse: TestWarehouse, token: String,
+                    environment: [String: String] = [:]) throws -> String {
+        var variables = ["MLFLOW_TRACKING_URI": "http://127.0.0.1:\(warehouse.application.port)", "MLFLOW_TRACKING_TOKEN": token,
+                         "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+                         "HOME": warehouse.directory.path, "PYTHONWARNINGS": "ignore"]
+        variables.merge(environment) { $1 }
+        let result = try TestProcess.run(python(client), [TestProcess.repositoryPath("Tests/python/mlflow_client.py")] + scenario,
+                                         environment: variables)
+        #expect(result.status == 0 && result.stdout.contains("ok \(scenario[0])"),
+                "\(client) \(scenario.joined(separator: " ")):\n\(result.output.suffix(4000))")
+        return result.stdout
+    }
+
+    @Test(arguments: ["local", "s3"]) func registryCallsAndTheirErrors(_ backend: String) throws {
+        let warehouse = try Self.warehouse(backend)
+        try Self.run(["registry", "bob"], warehouse: warehouse, token: try Self.token(warehouse, user: "bob"))
+        // The registered model's own fields are in its manifest, so a rebuilt catalog keeps them.
+        let manifest = warehouse.storedText(ObjectKeys.modelManifest(user: "bob", model: "fraud"))
+        #expect(manifest.contains("\"description\":\"second\"") && manifest.contains("beta"), "\(manifest)")
+        #expect(warehouse.storedText(ObjectKeys.modelManifest(user: "bob", model: "fraud-b")).isEmpty, "the renamed model left nothing")
+        #expect(!warehouse.storedObjectKeys().contains { $0.contains("/fraud-b/") || $0.contains("/fraud-c/") }, "\(warehouse.storedObjectKeys())")
+        _ = try warehouse.application.service.reindex()
+        let model = try warehouse.client.request("GET", "/api/2.0/mlflow/registered-models/get?name=bob~fraud")
+        let registered = model.object["registered_model"] as? [String: Any]
+        #expect(registered?["description"] as? String == "second", "\(model.text)")
+        #expect((registered?["tags"] as? [[String: Any]])?.first?["value"] as? String == "beta", "\(model.text)")
+        // Errors are MLflow's, with its codes, never a 5xx for a permanent one.
+        let missing = try warehouse.client.request("GET", "/api/2.0/mlflow/registered-models/get?name=bob~nope")
+        #expect(missing.status == 404 && missing.object["error_code"] as? String == "RESOURCE_DOES_NOT_EXIST", "\(missing.text)")
+        let unknown = try warehouse.client.request("POST", "/api/2.0/mlflow/webhooks/create")
+        #expect(unknown.status == 404 && unknown.object["error_code"] as? String == "ENDPOINT_NOT_FOUND", "\(unknown.text)")
+    }
+
+    /// mlflow-skinny, the client without the server, does the same.
+    @Test func theSkinnyClientWorksToo() throws {
+        let warehouse = try Self.warehouse("local")
+        let token = try Self.token(warehouse, user: "sam")
+        try Self.run(["registry", "sam"], client: "skinny", warehouse: warehouse, token: token)
+        try Self.run(["logged", "sam"], client: "skinny", warehouse: warehouse, token: token)
+    }
+
+    @Test(arguments: ["local", "s3"]) func logModelRegistersAVersionThatLoads(_ backend: String) throws {
+        let warehouse = try Self.warehouse(backend)
+        try Self.run(["logged", "carol"], warehouse: warehouse, token: try Self.token(warehouse, user: "carol"))
+        let second = try warehouse.client.get("/ai-models/carol/m?version=v2")
+        let metadata = second.object["custom_metadata"] as? [String: Any]
+        #expect((metadata?["mlflow_metrics"] as? [String: Any])?["accuracy"] as? Double == 0.97, "\(second.text)")
+        #expect((metadata?["mlflow_params"] as? [String: Any])?["max_iter"] as? String == "300", "\(second.text)")
+        #expect(second.object["framework"] as? String == "sklearn" || (second.object["files"] as? [[String: Any]])?.isEmpty == false, "\(second.text)")
+        // The staged uploads were taken by the versions: only the logged models' records stay.
+        let staged = warehouse.storedObjectKeys().filter { $0.hasPrefix(ObjectKeys.mlflowStaging) }
+        #expect(!staged.isEmpty && staged.allSatisfy { $0.hasSuffix("/record.json") }, "\(staged)")
+        #expect(warehouse.storedObjectKeys().contains("models/carol/m/v1/MLmodel"))
+    }
+
+    /// A model trained by the warehouse has no MLmodel: one is synthesised (the onnx flavor with
+    /// a tensor signature), and `models:/…@production` predicts what `/predict` predicts.
+    @Test(arguments: ["local", "s3"]) func aTrainedModelLoadsByAliasAndPredictsAsThePredictAPI(_ backend: String) throws {
+        let warehouse = try Self.warehouse(backend)
+        let client = warehouse.client
+        let token = try Self.token(warehouse, user: "alice")
+        #expect(try Training.upload(client, dataset: "titanic", csv: .file(Training.path("titanic"))).status == 200)
+        let job = try Training.startJob(client, ["user_id": "alice", "dataset_id": "titanic", "model_id": "titanic-automl", "time_limit": 5])
+        #expect(try Training.wait(client, job: job)["status"] as? String == "succeeded")
+        let alias = try client.request("PUT", "/ai-models/alice/titanic-automl/aliases/production", headers: [("Content-Type", "application/json")],
+                                       body: Array(#"{"version": "v1"}"#.utf8))
+        #expect(alias.status == 200, "\(alias.text)")
+        try Self.run(["trained", "alice", "titanic-automl"], warehouse: warehouse, token: token,
+                     environment: ["DATASET": Training.path("titanic"), "TARGET": "survived"])
+        // Synthesised, never stored.
+        #expect(!warehouse.storedObjectKeys().contains { $0.hasSuffix("/MLmodel") }, "\(warehouse.storedObjectKeys())")
+    }
+
+    @Test func anotherUsersModelIsRefusedAndTheAdminNamesEveryModel() throws {
+        let warehouse = try Self.warehouse("local")
+        let alice = try Self.token(warehouse, user: "alice")
+        let created = try warehouse.client.request("POST", "/api/2.0/mlflow/registered-models/create", headers: [("Content-Type", "application/json")],
+                                                   body: Array(#"{"name": "alice~secret"}"#.utf8))
+        #expect(created.status == 200, "\(created.text)")
+        _ = alice
+        try Self.run(["foreign", "alice", "secret"], warehouse: warehouse, token: try Self.token(warehouse, user: "mallory"))
+        try Self.run(["admin", "alice", "secret"], warehouse: warehouse, token: TestWarehouse.adminToken)
+    }
+
+    /// Above the multipart threshold the client asks for parts: on S3 they go straight to the
+    /// bucket through presigned URLs; on a local store the server says it has no multipart and
+    /// the client PUTs the file through the service.
+    @Test(arguments: ["local", "s3"]) func largeArtifactsUpload(_ backend: String) throws {
+        let warehouse = try Self.warehouse(backend)
+        try Self.run(["large", "dora"], warehouse: warehouse, token: try Self.token(warehouse, user: "dora"),
+                     environment: ["MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE": "1048576", "MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE": "5242880"])
+        // WAREHOUSE_TEST_STORAGE puts the "local" case on S3 too.
+        let onS3 = warehouse.store.presignedPartURL(key: "probe", uploadID: "probe", number: 1, expires: 60) != nil
+        let metrics = try warehouse.client.get("/metrics").text
+        let created = metrics.split(separator: "\n").contains { $0.contains("mpu/create") }
+        #expect(created == onS3, "multipart on S3 only: \(metrics.split(separator: "\n").filter { $0.contains("mlflow-artifacts") })")
+        if onS3 {
+            let puts = metrics.split(separator: "\n").filter { $0.hasPrefix("warehouse_http_request_bytes_total") && $0.contains("mlflow-artifacts/artifacts") }
+            #expect(!puts.contains { line in (line.split(separator: " ").last.flatMap { Int($0) } ?? 0) > 4 << 20 },
+                    "no request to the service carried the 12 MiB file: \(puts)")
+        }
+    }
+
+    /// What a client staged and never registered is removed by gc once older than an upload
+    /// session's lifetime.
+    @Test func gcRemovesOldStagedLogs() throws {
+        let warehouse = try Self.warehouse("local") { $0.uploadSessionLifetimeSeconds = 1 }
+        let client = warehouse.client
+        let logged = try client.request("POST", "/api/2.0/mlflow/logged-models", headers: [("Content-Type", "application/json")],
+                                        body: Array(#"{"experiment_id": "0", "name": "model"}"#.utf8))
+        let info = (logged.object["model"] as? [String: Any])?["info"] as? [String: Any]
+        let uri = try #require(info?["artifact_uri"] as? String, "\(logged.text)")
+        let path = String(uri.dropFirst("mlflow-artifacts:/".count))
+        let put = try client.request("PUT", "/api/2.0/mlflow-artifacts/artifacts/\(path)/weights.bin", body: Array(repeating: 7, count: 1000))
+        #expect(put.status == 200, "\(put.text)")
+        let listed = try client.get("/api/2.0/mlflow-artifacts/artifacts?path=\(path)")
+        #expect(listed.text.contains("\"path\":\"weights.bin\""), "\(listed.text)")
+        // A version's files cannot be written through the proxy.
+        let refused = try client.request("PUT", "/api/2.0/mlflow-artifacts/artifacts/registry/admin/x/v1/a.bin", body: [1])
+        #expect(refused.status == 403 && refused.object["error_code"] as? String == "PERMISSION_DENIED", "\(refused.text)")
+        Thread.sleep(forTimeInterval: 2.2)
+        let report = try warehouse.application.uploadSessions.collectGarbage(dryRun: false)
+        #expect(report.abandonedUploads.contains { $0.contains(ObjectKeys.mlflowStaging) }, "\(report.abandonedUploads)")
+        #expect(!warehouse.storedObjectKeys().contains { $0.hasPrefix(ObjectKeys.mlflowStaging) }, "\(warehouse.storedObjectKeys())")
+    }
+}
