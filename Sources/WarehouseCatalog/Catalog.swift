@@ -161,6 +161,16 @@ public final class Catalog: Sendable {
         }
     }
 
+    /// The ready versions of a model, oldest first, by name only (no record is read).
+    public func versionNames(user: String, model: String) throws -> [String] {
+        try database.read { db in
+            try db.query("""
+                SELECT version FROM versions WHERE user_id = ? AND model_id = ? AND state = 'ready'
+                ORDER BY major, minor, patch
+                """, [.text(user), .text(model)]).compactMap { $0.string("version") }
+        }
+    }
+
     // MARK: - Updating
 
     /// Replaces a ready version's record (its manifest is written already): a 404 when the

@@ -13,10 +13,10 @@ struct MLflowArtifacts {
     let staging: MLflowStaging
     let check: StoredObjectCheck
     let spoolDirectory: String
-    /// Multipart uploads: part size, and whether the store presigns parts (S3).
-    let partSize: UInt64
     let urlLifetimeSeconds = 3600
 
+    /// Whether the store presigns part uploads (S3): then `server-info` offers multipart, and
+    /// the client's parts go straight to the bucket (it chooses the part size, 10 MiB by default).
     var multipartUploads: Bool {
         models.store.presignedPartURL(key: "probe", uploadID: "probe", number: 1, expires: 60) != nil
     }

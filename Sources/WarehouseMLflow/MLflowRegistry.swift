@@ -21,15 +21,19 @@ struct MLflowRegistry {
 
     // MARK: - Views
 
-    /// A model as MLflow sees it: its numbered versions only.
+    /// A model as MLflow sees it (its numbered versions only): what a RegisteredModel shows.
     struct ModelView {
         let name: MLflowModelName
         let registered: RegisteredModel?
-        let versions: [ModelVersionRecord]
+        /// The highest numbered version.
+        let latest: ModelVersionRecord?
+        let firstCreatedAt: String?
+        let lastUpdatedAt: String?
+        /// Aliases of numbered versions: (alias, MLflow version number).
+        let aliases: [(alias: String, number: Int)]
 
-        var latest: ModelVersionRecord? { versions.last }
-        var createdAt: String { registered?.createdAt ?? versions.first?.createdAt ?? "" }
-        var updatedAt: String { max(registered?.updatedAt ?? "", versions.map(\.updatedAt).max() ?? "") }
+        var createdAt: String { registered?.createdAt ?? firstCreatedAt ?? "" }
+        var updatedAt: String { max(registered?.updatedAt ?? "", lastUpdatedAt ?? "") }
         var description: String { registered?.description ?? latest?.description ?? "" }
 
         var tags: [(key: String, value: String)] {
@@ -40,23 +44,71 @@ struct MLflowRegistry {
             }
             return tags.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         }
+
+        /// From every numbered version's record, oldest first.
+        init(name: MLflowModelName, registered: RegisteredModel?, versions: [ModelVersionRecord]) {
+            self.name = name
+            self.registered = registered
+            latest = versions.last
+            firstCreatedAt = versions.first?.createdAt
+            lastUpdatedAt = versions.map(\.updatedAt).max()
+            aliases = versions.flatMap { record in record.aliases.map { ($0, MLflowVersion.number(record.version)!) } }.sorted { $0.alias < $1.alias }
+        }
+
+        init(name: MLflowModelName, registered: RegisteredModel?, latest: ModelVersionRecord?, firstCreatedAt: String?,
+             lastUpdatedAt: String?, aliases: [(alias: String, number: Int)]) {
+            self.name = name
+            self.registered = registered
+            self.latest = latest
+            self.firstCreatedAt = firstCreatedAt
+            self.lastUpdatedAt = lastUpdatedAt
+            self.aliases = aliases
+        }
     }
 
+    /// 404 unless the model exists (without reading its versions).
+    func requireModel(_ name: MLflowModelName) throws {
+        guard try models.modelExists(user: name.user, model: name.model) else {
+            throw MLflowError.notFound("Registered Model with name=\(name.model) not found")
+        }
+    }
+
+    /// One model's view from a few reads: its record, its latest and first numbered versions,
+    /// its aliases (not every version's record).
     func view(_ name: MLflowModelName) throws -> ModelView {
         let registered = try models.registeredModel(user: name.user, model: name.model)
-        let versions = try models.catalog.versions(user: name.user, model: name.model).filter { MLflowVersion.number($0.version) != nil }
-        let exists = try registered != nil || !versions.isEmpty || models.modelExists(user: name.user, model: name.model)
+        let numbered = try models.catalog.versionNames(user: name.user, model: name.model)
+            .compactMap { version in MLflowVersion.number(version).map { (version: version, number: $0) } }
+            .sorted { $0.number < $1.number }
+        let exists = try registered != nil || !numbered.isEmpty || models.modelExists(user: name.user, model: name.model)
         guard exists else {
             throw MLflowError.notFound("Registered Model with name=\(name.model) not found")
         }
-        return ModelView(name: name, registered: registered, versions: versions.sorted { MLflowVersion.number($0.version)! < MLflowVersion.number($1.version)! })
+        let latest = try numbered.last.flatMap { try models.catalog.record(user: name.user, model: name.model, version: $0.version) }
+        let first = numbered.count > 1
+            ? try models.catalog.record(user: name.user, model: name.model, version: numbered[0].version) : latest
+        let aliases = try models.catalog.aliases(user: name.user, model: name.model)
+            .compactMap { alias, version in MLflowVersion.number(version).map { (alias: alias, number: $0) } }
+            .sorted { $0.alias < $1.alias }
+        return ModelView(name: name, registered: registered, latest: latest, firstCreatedAt: first?.createdAt,
+                         lastUpdatedAt: latest?.updatedAt, aliases: aliases)
     }
 
-    /// Every model the principal may read: its own namespace, or everyone's for the admin.
-    func views(principal: Principal, only exactName: String?) throws -> [ModelView] {
+    /// Every numbered version of a model, oldest first.
+    func numberedVersions(_ name: MLflowModelName) throws -> [ModelVersionRecord] {
+        try models.catalog.versions(user: name.user, model: name.model).filter { MLflowVersion.number($0.version) != nil }
+            .sorted { MLflowVersion.number($0.version)! < MLflowVersion.number($1.version)! }
+    }
+
+    /// Every model the principal may read: its own namespace, or everyone's for the admin
+    /// (with each one's numbered versions, for version searches).
+    func views(principal: Principal, only exactName: String?) throws -> [(view: ModelView, versions: [ModelVersionRecord])] {
         if let exactName {
-            guard let name = try? MLflowModelName(exactName, principal: principal), let view = try? view(name) else { return [] }
-            return [view]
+            guard let name = try? MLflowModelName(exactName, principal: principal), try models.modelExists(user: name.user, model: name.model) else {
+                return []
+            }
+            let versions = try numberedVersions(name)
+            return [(ModelView(name: name, registered: try models.registeredModel(user: name.user, model: name.model), versions: versions), versions)]
         }
         let user: String?
         switch principal {
@@ -72,19 +124,14 @@ struct MLflowRegistry {
             registered[MLflowModelName(user: model.userID, model: model.modelID)] = model
         }
         return Set(versions.keys).union(registered.keys).map { name in
-            ModelView(name: name, registered: registered[name],
-                      versions: (versions[name] ?? []).sorted { MLflowVersion.number($0.version)! < MLflowVersion.number($1.version)! })
+            let ordered = (versions[name] ?? []).sorted { MLflowVersion.number($0.version)! < MLflowVersion.number($1.version)! }
+            return (ModelView(name: name, registered: registered[name], versions: ordered), ordered)
         }
     }
 
     func modelJSON(_ view: ModelView, principal: Principal) -> JSONValue {
-        var aliases: [JSONValue] = []
-        if let latest = view.latest {
-            let byVersion = view.versions.flatMap { record in record.aliases.map { ($0, record.version) } }
-            aliases = byVersion.sorted { $0.0 < $1.0 }.map { alias, version in
-                .object(["alias": .string(alias), "version": .string(String(MLflowVersion.number(version)!))])
-            }
-            _ = latest
+        let aliases = view.aliases.map { alias, number -> JSONValue in
+            .object(["alias": .string(alias), "version": .string(String(number))])
         }
         var object: [String: JSONValue] = [
             "name": .string(view.name.name(for: principal)),
@@ -161,7 +208,7 @@ struct MLflowRegistry {
     func record(_ name: MLflowModelName, _ versionText: String?) throws -> ModelVersionRecord {
         let version = try MLflowVersion.version(versionText)
         guard let record = try models.catalog.record(user: name.user, model: name.model, version: version) else {
-            _ = try view(name)
+            try requireModel(name)
             throw MLflowError.notFound("Model Version (name=\(name.model), version=\(versionText ?? "")) not found")
         }
         return record
@@ -198,7 +245,7 @@ struct MLflowRegistry {
         }
         let order = try MLflowOrder.parse(parameters.strings("order_by"), allowed: ["name", "creation_timestamp", "last_updated_timestamp"])
         let offset = try MLflowJSON.offset(parameters.string("page_token"))
-        let matched = try views(principal: principal, only: filter.exactName).compactMap { view -> (ModelView, MLflowSearchSubject)? in
+        let matched = try views(principal: principal, only: filter.exactName).map(\.view).compactMap { view -> (ModelView, MLflowSearchSubject)? in
             var subject = MLflowSearchSubject()
             subject.strings = ["name": view.name.name(for: principal)]
             subject.numbers = ["creation_timestamp": Double(Timestamps.instant(view.createdAt)?.milliseconds ?? 0),
@@ -223,7 +270,7 @@ struct MLflowRegistry {
 
     func updateModel(_ parameters: MLflowParameters, principal: Principal) throws -> HTTPResponse {
         let name = try MLflowModelName(try parameters.required("name"), principal: principal)
-        _ = try view(name)
+        try requireModel(name)
         let description = parameters.string("description")
         try models.updateRegisteredModel(user: name.user, model: name.model) { $0.description = description }
         return JSON.response(JSONValue.object(["registered_model": modelJSON(try view(name), principal: principal)]))
@@ -245,7 +292,7 @@ struct MLflowRegistry {
 
     func deleteModel(_ parameters: MLflowParameters, principal: Principal) throws -> HTTPResponse {
         let name = try MLflowModelName(try parameters.required("name"), principal: principal)
-        _ = try view(name)
+        try requireModel(name)
         _ = try models.delete(user: name.user, model: name.model, version: nil, force: true)
         return JSON.response(JSONValue.object([:]))
     }
@@ -254,7 +301,7 @@ struct MLflowRegistry {
         let name = try MLflowModelName(try parameters.required("name"), principal: principal)
         let key = try Self.tagKey(parameters)
         let value = parameters.string("value") ?? ""
-        _ = try view(name)
+        try requireModel(name)
         try models.updateRegisteredModel(user: name.user, model: name.model) { model in
             var tags: [String: JSONValue] = [:]
             if case .object(let own)? = model.customMetadata[Self.tagsKey] { tags = own }
@@ -310,8 +357,10 @@ struct MLflowRegistry {
         let target: ModelVersionRecord?
         if alias.lowercased() == "latest" {
             target = view.latest
+        } else if let number = view.aliases.first(where: { $0.alias == alias })?.number {
+            target = try models.catalog.record(user: name.user, model: name.model, version: "v\(number)")
         } else {
-            target = view.versions.first { $0.aliases.contains(alias) }
+            target = nil
         }
         guard let target else { throw MLflowError.invalid("Registered model alias \(alias) not found.") }
         return JSON.response(JSONValue.object(["model_version": versionJSON(target, principal: principal)]))
@@ -320,7 +369,7 @@ struct MLflowRegistry {
     func deleteAlias(_ parameters: MLflowParameters, principal: Principal) throws -> HTTPResponse {
         let name = try MLflowModelName(try parameters.required("name"), principal: principal)
         let alias = try parameters.required("alias")
-        _ = try view(name)
+        try requireModel(name)
         if try models.catalog.aliases(user: name.user, model: name.model)[alias] != nil {
             _ = try lifecycle.removeAlias(user: name.user, model: name.model, alias: alias)
         }
@@ -332,7 +381,7 @@ struct MLflowRegistry {
     func createVersion(_ parameters: MLflowParameters, principal: Principal) throws -> HTTPResponse {
         let name = try MLflowModelName(try parameters.required("name"), principal: principal)
         let source = try parameters.required("source")
-        _ = try view(name)
+        try requireModel(name)
         let tags = try parameters.pairs("tags")
         let description = parameters.string("description")
         let staged = try staging.files(forSource: source, modelID: parameters.string("model_id"), principal: principal)
@@ -367,10 +416,13 @@ struct MLflowRegistry {
         let order = try MLflowOrder.parse(parameters.strings("order_by"),
                                           allowed: ["name", "version_number", "creation_timestamp", "last_updated_timestamp"])
         let offset = try MLflowJSON.offset(parameters.string("page_token"))
+        if filter.clauses.count == 1, let exact = filter.exactName, order.isEmpty {
+            return try versionsOfOneModel(exact, offset: offset, limit: limit, principal: principal)
+        }
         var matched: [(ModelVersionRecord, MLflowSearchSubject)] = []
-        for view in try views(principal: principal, only: filter.exactName) {
+        for (view, versions) in try views(principal: principal, only: filter.exactName) {
             let name = view.name.name(for: principal)
-            for record in view.versions {
+            for record in versions {
                 let subject = Self.subject(record, name: name)
                 if filter.matches(subject) { matched.append((record, subject)) }
             }
@@ -380,6 +432,26 @@ struct MLflowRegistry {
         let page = sorted.dropFirst(offset).prefix(limit)
         var answer: [String: JSONValue] = ["model_versions": .array(page.map { versionJSON($0.0, principal: principal) })]
         if offset + limit < sorted.count { answer["next_page_token"] = .string(MLflowJSON.pageToken(offset + limit)) }
+        return JSON.response(JSONValue.object(answer))
+    }
+
+    /// `name = '…'` alone, in the default order (newest first): only the page's records are read.
+    func versionsOfOneModel(_ exact: String, offset: Int, limit: Int, principal: Principal) throws -> HTTPResponse {
+        var page: [JSONValue] = []
+        var total = 0
+        if let name = try? MLflowModelName(exact, principal: principal) {
+            let numbered = try models.catalog.versionNames(user: name.user, model: name.model)
+                .compactMap { version in MLflowVersion.number(version).map { (version, $0) } }
+                .sorted { $0.1 > $1.1 }
+            total = numbered.count
+            for (version, _) in numbered.dropFirst(offset).prefix(limit) {
+                if let record = try models.catalog.record(user: name.user, model: name.model, version: version) {
+                    page.append(versionJSON(record, principal: principal))
+                }
+            }
+        }
+        var answer: [String: JSONValue] = ["model_versions": .array(page)]
+        if offset + limit < total { answer["next_page_token"] = .string(MLflowJSON.pageToken(offset + limit)) }
         return JSON.response(JSONValue.object(answer))
     }
 

@@ -6,9 +6,8 @@ import WarehouseService
 
 /// Settings of the MLflow surface.
 public struct MLflowSettings: Sendable {
+    /// Where proxied uploads are spooled (and hashed) on their way to the store.
     public var spoolDirectory: String
-    /// Part size of multipart artifact uploads straight to the bucket (S3).
-    public var partSize: UInt64 = 64 << 20
 
     public init(spoolDirectory: String) {
         self.spoolDirectory = spoolDirectory
@@ -37,15 +36,13 @@ public struct MLflowRoutes: HTTPHandler {
         self.logger = logger
         let staging = MLflowStaging(models: models)
         registry = MLflowRegistry(models: models, lifecycle: lifecycle, staging: staging)
-        artifacts = MLflowArtifacts(models: models, staging: staging, check: check, spoolDirectory: settings.spoolDirectory,
-                                    partSize: settings.partSize)
+        artifacts = MLflowArtifacts(models: models, staging: staging, check: check, spoolDirectory: settings.spoolDirectory)
         tracking = MLflowTracking(staging: staging)
     }
 
     /// Whether `path` belongs to this surface.
     public static func serves(_ path: String) -> Bool {
-        path.hasPrefix(registryPrefix) || path.hasPrefix(artifactsRoot) || path == String(artifactsRoot.dropLast()) + "/artifacts"
-            || path == serverInfo
+        path.hasPrefix(registryPrefix) || path.hasPrefix(artifactsRoot) || path == serverInfo
     }
 
     /// Every operation this surface answers, as (method, pattern), for `/metrics` and the
@@ -120,7 +117,7 @@ public struct MLflowRoutes: HTTPHandler {
                 ]))
             }, Self.serverInfo, .none)
         }
-        if path.hasPrefix(Self.artifactsRoot) || path == String(Self.artifactsRoot.dropLast()) + "/artifacts" {
+        if path.hasPrefix(Self.artifactsRoot) {
             let rest = String(path.dropFirst(Self.artifactsRoot.count))
             let base = "/api/2.0/mlflow-artifacts/"
             if rest == "artifacts" || rest == "artifacts/" || rest.isEmpty {

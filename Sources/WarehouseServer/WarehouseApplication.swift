@@ -108,10 +108,8 @@ public final class WarehouseApplication: Sendable {
         let hub = HubRoutes(models: service, lifecycle: lifecycle, access: access,
                             check: routes.storedObjectCheck,
                             settings: hubSettings, logger: logger)
-        var mlflowSettings = MLflowSettings(spoolDirectory: dataDirectory + "/tmp")
-        mlflowSettings.partSize = max(configuration.s3PartSize, 8 << 20)
         let mlflow = MLflowRoutes(models: service, lifecycle: lifecycle, access: access, check: routes.storedObjectCheck,
-                                  settings: mlflowSettings, logger: logger)
+                                  settings: MLflowSettings(spoolDirectory: dataDirectory + "/tmp"), logger: logger)
         var serverConfiguration = HTTPServerConfiguration(host: configuration.host, port: configuration.port)
         serverConfiguration.maxBodyBytes = configuration.maxUploadBytes
         serverConfiguration.observer = metrics
