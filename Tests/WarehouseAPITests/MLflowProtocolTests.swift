@@ -101,6 +101,23 @@ import WarehouseTesting
         #expect(!warehouse.storedObjectKeys().contains { $0.hasSuffix("/MLmodel") }, "\(warehouse.storedObjectKeys())")
     }
 
+    /// An ONNX file made with the onnx package and uploaded through the warehouse's own API
+    /// gets the onnx flavor with a signature read from its graph, and predicts through pyfunc.
+    @Test func anUploadedONNXFileLoadsAsAPyfuncModel() throws {
+        let warehouse = try Self.warehouse("local")
+        let path = warehouse.directory.path + "/affine.onnx"
+        let made = try TestProcess.run(Self.python("mlflow"), [TestProcess.repositoryPath("Tests/python/mlflow_client.py"), "make_onnx", path],
+                                       environment: ["HOME": warehouse.directory.path])
+        #expect(made.status == 0, "\(made.output)")
+        let upload = try warehouse.client.upload("/ai-models/upload/single", fields: [("user_id", "olga"), ("model_id", "affine")],
+                                                 files: [("file", "affine.onnx", .file(path))])
+        #expect(upload.status == 200 || upload.status == 201, "\(upload.text)")
+        let mlmodel = try warehouse.client.get("/api/2.0/mlflow-artifacts/artifacts/registry/olga/affine/v1/MLmodel")
+        #expect(mlmodel.status == 200 && mlmodel.text.contains("loader_module: mlflow.onnx")
+                && mlmodel.text.contains(#""dtype": "float32", "shape": [-1, 3]}, "name": "x""#), "\(mlmodel.text)")
+        try Self.run(["uploaded", "olga", "affine"], warehouse: warehouse, token: try Self.token(warehouse, user: "olga"))
+    }
+
     @Test func anotherUsersModelIsRefusedAndTheAdminNamesEveryModel() throws {
         let warehouse = try Self.warehouse("local")
         let alice = try Self.token(warehouse, user: "alice")

@@ -176,6 +176,31 @@ def trained(user, model):
     expect(latest.metadata.flavors["onnx"]["data"] == "model.onnx", "the onnx flavor")
 
 
+def make_onnx(path):
+    """An ONNX graph written with the onnx package: y = 2x + 1 over a float tensor [N, 3]."""
+    import onnx
+    from onnx import TensorProto, helper
+    graph = helper.make_graph(
+        [helper.make_node("Mul", ["x", "two"], ["doubled"]), helper.make_node("Add", ["doubled", "one"], ["y"])],
+        "affine",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])],
+        [helper.make_tensor("two", TensorProto.FLOAT, [1], [2.0]), helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="onnx-helper")
+    model.ir_version = 8
+    onnx.save(model, path)
+
+
+def uploaded(user, model):
+    """An ONNX file uploaded through the warehouse's own API loads as a pyfunc model."""
+    loaded = mlflow.pyfunc.load_model(f"models:/{model}/1")
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    out = loaded.predict(x)
+    out = out["y"] if isinstance(out, dict) else np.asarray(out)
+    expect(np.allclose(np.asarray(out), 2 * x + 1), f"predictions: {out}")
+    expect(loaded.metadata.flavors["onnx"]["data"] == "affine.onnx", f"flavor: {loaded.metadata.flavors}")
+
+
 def foreign(owner, model):
     """Another user's model: by its plain name it is missing, by owner~model refused."""
     expect(error_code(lambda: client.get_registered_model(model)) == "RESOURCE_DOES_NOT_EXIST", "plain name")
@@ -214,5 +239,8 @@ def large(user):
 
 if __name__ == "__main__":
     scenario, arguments = sys.argv[1], sys.argv[2:]
+    if scenario == "make_onnx":
+        make_onnx(*arguments)
+        sys.exit(0)
     globals()[scenario](*arguments)
     print("ok", scenario)
