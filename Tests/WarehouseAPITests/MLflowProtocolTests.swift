@@ -57,6 +57,16 @@ import WarehouseTesting
         // Errors are MLflow's, with its codes, never a 5xx for a permanent one.
         let missing = try warehouse.client.request("GET", "/api/2.0/mlflow/registered-models/get?name=bob~nope")
         #expect(missing.status == 404 && missing.object["error_code"] as? String == "RESOURCE_DOES_NOT_EXIST", "\(missing.text)")
+        // A version named v1.2 has no MLflow number: no answer lists it.
+        let dotted = try warehouse.client.upload("/ai-models/upload/single", fields: [("user_id", "bob"), ("model_id", "fraud"), ("version", "v1.2")],
+                                                 files: [("file", "notes.txt", .bytes(Array("v1.2".utf8)))])
+        #expect(dotted.status == 200, "\(dotted.text)")
+        let listed = try warehouse.client.get("/api/2.0/mlflow/model-versions/search?filter=name%3D%27bob~fraud%27")
+        let numbers = (listed.object["model_versions"] as? [[String: Any]])?.compactMap { $0["version"] as? String }
+        #expect(numbers == ["1"], "\(listed.text)")
+        let latest = try warehouse.client.request("POST", "/api/2.0/mlflow/registered-models/get-latest-versions",
+                                                  headers: [("Content-Type", "application/json")], body: Array(#"{"name": "bob~fraud"}"#.utf8))
+        #expect((latest.object["model_versions"] as? [[String: Any]])?.compactMap { $0["version"] as? String } == ["1"], "\(latest.text)")
         let unknown = try warehouse.client.request("POST", "/api/2.0/mlflow/webhooks/create")
         #expect(unknown.status == 404 && unknown.object["error_code"] as? String == "ENDPOINT_NOT_FOUND", "\(unknown.text)")
     }
