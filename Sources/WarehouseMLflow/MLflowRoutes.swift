@@ -80,7 +80,7 @@ public struct MLflowRoutes: HTTPHandler {
         let logger = self.logger
         let (route, pattern, body) = self.route(head.method, head.path)
         do {
-            let principal = try access.authenticate(authorization: head.headers["authorization"])
+            let principal = try access.authenticate(authorization: Self.bearer(head.headers["authorization"]))
             head.identity.set(principal)
         } catch {
             return HTTPRequestPlan(body: .none, route: pattern) { _ in MLflowErrorResponses.response(for: error, head: head, logger: logger) }
@@ -93,6 +93,16 @@ public struct MLflowRoutes: HTTPHandler {
                 return MLflowErrorResponses.response(for: error, head: head, logger: logger)
             }
         }
+    }
+
+    /// The client sends `Authorization: Basic` instead of its token when
+    /// `MLFLOW_TRACKING_USERNAME` and `MLFLOW_TRACKING_PASSWORD` are set: the password is then
+    /// the warehouse token (the user name is not checked; the token says whose it is).
+    static func bearer(_ authorization: String?) -> String? {
+        guard let authorization, authorization.lowercased().hasPrefix("basic ") else { return authorization }
+        guard let decoded = Data(base64Encoded: String(authorization.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+              let text = String(data: decoded, encoding: .utf8), let colon = text.firstIndex(of: ":") else { return authorization }
+        return "Bearer " + text[text.index(after: colon)...]
     }
 
     func route(_ method: String, _ path: String) -> (Route, String, HTTPBodyKind) {

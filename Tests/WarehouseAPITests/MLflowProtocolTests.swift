@@ -137,6 +137,41 @@ import WarehouseTesting
         _ = alice
         try Self.run(["foreign", "alice", "secret"], warehouse: warehouse, token: try Self.token(warehouse, user: "mallory"))
         try Self.run(["admin", "alice", "secret"], warehouse: warehouse, token: TestWarehouse.adminToken)
+        // With MLFLOW_TRACKING_USERNAME/PASSWORD the client sends Basic: the password is the token.
+        try Self.run(["foreign", "alice", "secret"], warehouse: warehouse, token: "",
+                     environment: ["MLFLOW_TRACKING_USERNAME": "mallory", "MLFLOW_TRACKING_PASSWORD": try Self.token(warehouse, user: "mallory")])
+        let wrong = try warehouse.client.with(token: nil).request("GET", "/api/2.0/mlflow/registered-models/search",
+                                                                 headers: [("Authorization", "Basic " + Data("x:not-a-token".utf8).base64EncodedString())])
+        #expect(wrong.status == 401 && wrong.object["error_code"] as? String == "UNAUTHENTICATED", "\(wrong.text)")
+    }
+
+    /// Replicas on one bucket: a model logged through one is registered through the other (the
+    /// staged files and records are in the bucket), and model-level fields reach both.
+    @Test func replicasShareLoggedModelsAndRegisteredModels() throws {
+        let replicas = try Replicas(count: 2)
+        defer { replicas.stop() }
+        let json = [("Content-Type", "application/json")]
+        let logged = try replicas[0].client.request("POST", "/api/2.0/mlflow/logged-models", headers: json,
+                                                    body: Array(#"{"experiment_id": "0", "name": "model"}"#.utf8))
+        let info = (logged.object["model"] as? [String: Any])?["info"] as? [String: Any]
+        let id = try #require(info?["model_id"] as? String, "\(logged.text)")
+        let root = String(try #require(info?["artifact_uri"] as? String).dropFirst("mlflow-artifacts:/".count))
+        #expect(try replicas[0].client.request("PUT", "/api/2.0/mlflow-artifacts/artifacts/\(root)/weights.bin",
+                                               body: Array(repeating: 3, count: 4096)).status == 200)
+        #expect(try replicas[1].client.request("POST", "/api/2.0/mlflow/registered-models/create", headers: json,
+                                               body: Array(#"{"name": "u~shared", "description": "first"}"#.utf8)).status == 200)
+        let created = try replicas[1].client.request("POST", "/api/2.0/mlflow/model-versions/create", headers: json,
+                                                     body: Array(#"{"name": "u~shared", "source": "models:/\#(id)", "model_id": "\#(id)"}"#.utf8))
+        #expect((created.object["model_version"] as? [String: Any])?["version"] as? String == "1", "\(created.text)")
+        #expect(try Replicas.eventually {
+            let model = try replicas[0].client.get("/api/2.0/mlflow/registered-models/get?name=u~shared").object["registered_model"] as? [String: Any]
+            return model?["description"] as? String == "first" && (model?["latest_versions"] as? [[String: Any]])?.first?["version"] as? String == "1"
+        } != nil, "the other replica sees the model, its description and its version")
+        #expect(try replicas[0].client.request("PATCH", "/api/2.0/mlflow/registered-models/update", headers: json,
+                                               body: Array(#"{"name": "u~shared", "description": "second"}"#.utf8)).status == 200)
+        #expect(try Replicas.eventually {
+            (try replicas[1].client.get("/api/2.0/mlflow/registered-models/get?name=u~shared").object["registered_model"] as? [String: Any])?["description"] as? String == "second"
+        } != nil, "a description set on one replica reaches the other")
     }
 
     /// Above the multipart threshold the client asks for parts: on S3 they go straight to the
