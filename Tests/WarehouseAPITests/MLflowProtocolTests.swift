@@ -117,7 +117,8 @@ import WarehouseTesting
         let warehouse = try Self.warehouse("local")
         let path = warehouse.directory.path + "/affine.onnx"
         let made = try TestProcess.run(Self.python("mlflow"), [TestProcess.repositoryPath("Tests/python/mlflow_client.py"), "make_onnx", path],
-                                       environment: ["HOME": warehouse.directory.path])
+                                       environment: ["HOME": warehouse.directory.path,
+                                                     "MLFLOW_TRACKING_URI": "http://127.0.0.1:\(warehouse.application.port)"])
         #expect(made.status == 0, "\(made.output)")
         let upload = try warehouse.client.upload("/ai-models/upload/single", fields: [("user_id", "olga"), ("model_id", "affine")],
                                                  files: [("file", "affine.onnx", .file(path))])
