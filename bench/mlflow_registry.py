@@ -33,11 +33,12 @@ def client(index, seed, rounds, barrier, results):
     results.put((began, time.time(), timings))
 
 
-if __name__ == "__main__":
-    seed, clients, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def run_clients(target, arguments, clients):
+    """Runs `target(index, *arguments, barrier, results)` in CLIENTS processes that start their
+    rounds together; prints calls per second over the rounds' window and p50/p90 per call kind."""
     barrier = multiprocessing.Barrier(clients)
     results = multiprocessing.Queue()
-    processes = [multiprocessing.Process(target=client, args=(index, seed, rounds, barrier, results)) for index in range(clients)]
+    processes = [multiprocessing.Process(target=target, args=(index, *arguments, barrier, results)) for index in range(clients)]
     for process in processes:
         process.start()
     finished = [results.get() for _ in processes]
@@ -51,3 +52,8 @@ if __name__ == "__main__":
         **{f"{kind}_p50_ms": round(1000 * v[len(v) // 2], 1) for kind, v in merged.items()},
         **{f"{kind}_p90_ms": round(1000 * v[int(len(v) * 0.9)], 1) for kind, v in merged.items()},
     }))
+
+
+if __name__ == "__main__":
+    seed, clients, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    run_clients(client, (seed, rounds), clients)

@@ -6,11 +6,12 @@ Usage: mlflow_wire.py HOST:PORT SEED_MODEL CLIENTS ROUNDS; MLFLOW_TRACKING_TOKEN
 environment (none for a server without auth). Prints one JSON line like mlflow_registry.py."""
 import http.client
 import json
-import multiprocessing
 import os
 import sys
 import time
 import urllib.parse
+
+from mlflow_registry import run_clients
 
 
 def client(index, address, seed, rounds, barrier, results):
@@ -51,19 +52,4 @@ def client(index, address, seed, rounds, barrier, results):
 
 if __name__ == "__main__":
     address, seed, clients, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    barrier = multiprocessing.Barrier(clients)
-    results = multiprocessing.Queue()
-    processes = [multiprocessing.Process(target=client, args=(index, address, seed, rounds, barrier, results)) for index in range(clients)]
-    for process in processes:
-        process.start()
-    finished = [results.get() for _ in processes]
-    for process in processes:
-        process.join()
-    seconds = max(end for _, end, _ in finished) - min(begin for begin, _, _ in finished)
-    merged = {kind: sorted(t for _, _, result in finished for t in result[kind]) for kind in finished[0][2]}
-    calls = sum(len(v) for v in merged.values())
-    print(json.dumps({
-        "calls": calls, "seconds": round(seconds, 2), "calls_per_second": round(calls / seconds, 1),
-        **{f"{kind}_p50_ms": round(1000 * v[len(v) // 2], 1) for kind, v in merged.items()},
-        **{f"{kind}_p90_ms": round(1000 * v[int(len(v) * 0.9)], 1) for kind, v in merged.items()},
-    }))
+    run_clients(client, (address, seed, rounds), clients)

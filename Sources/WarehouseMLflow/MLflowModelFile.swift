@@ -39,22 +39,18 @@ enum MLflowModelFile {
     }
 
     static func onnxModel(_ file: ModelFile, inputs: [JSONValue]?, record: ModelVersionRecord) -> String {
-        var text = """
-            flavors:
-              python_function:
-                loader_module: mlflow.onnx
-                data: \(quoted(file.filePath))
-                env:
-                  virtualenv: python_env.yaml
-              onnx:
-                data: \(quoted(file.filePath))
-                providers:
-                - CPUExecutionProvider
-                code: null
-
-            """
+        var text = flavors(loader: "mlflow.onnx", dataKey: "data", path: file.filePath, flavor: "onnx", [
+            "data: \(quoted(file.filePath))", "providers:", "- CPUExecutionProvider", "code: null",
+        ])
         if let signature = tensorSignature(inputs) { text += signature }
         return text + footer(record)
+    }
+
+    /// `flavors:` with `python_function` (the loader module, where it finds the file, the
+    /// environment) and the flavor's own block.
+    static func flavors(loader: String, dataKey: String, path: String, flavor: String, _ lines: [String]) -> String {
+        "flavors:\n  python_function:\n    loader_module: \(loader)\n    \(dataKey): \(quoted(path))\n"
+            + "    env:\n      virtualenv: python_env.yaml\n  \(flavor):\n" + lines.map { "    \($0)\n" }.joined() + "\n"
     }
 
     /// `signature:` with one tensor per graph input, `(-1, 1)` where the graph takes a column:
@@ -75,19 +71,9 @@ enum MLflowModelFile {
     }
 
     static func sklearnModel(_ file: ModelFile, record: ModelVersionRecord) -> String {
-        """
-        flavors:
-          python_function:
-            loader_module: mlflow.sklearn
-            model_path: \(quoted(file.filePath))
-            env:
-              virtualenv: python_env.yaml
-          sklearn:
-            pickled_model: \(quoted(file.filePath))
-            serialization_format: pickle
-            code: null
-
-        """ + footer(record)
+        flavors(loader: "mlflow.sklearn", dataKey: "model_path", path: file.filePath, flavor: "sklearn", [
+            "pickled_model: \(quoted(file.filePath))", "serialization_format: pickle", "code: null",
+        ]) + footer(record)
     }
 
     /// Where it came from; no `model_id` (the client would look that up as a logged model).

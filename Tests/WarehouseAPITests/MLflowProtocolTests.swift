@@ -129,6 +129,23 @@ import WarehouseTesting
         try Self.run(["uploaded", "olga", "affine"], warehouse: warehouse, token: try Self.token(warehouse, user: "olga"))
     }
 
+    /// A scikit-learn model pickled with the standard library and uploaded through the API
+    /// gets the sklearn flavor, and predicts through pyfunc and mlflow.sklearn.
+    @Test func anUploadedPickleLoadsWithTheSklearnFlavor() throws {
+        let warehouse = try Self.warehouse("local")
+        let path = warehouse.directory.path + "/model.pkl"
+        let made = try TestProcess.run(Self.python("mlflow"), [TestProcess.repositoryPath("Tests/python/mlflow_client.py"), "make_pickle", path],
+                                       environment: ["HOME": warehouse.directory.path,
+                                                     "MLFLOW_TRACKING_URI": "http://127.0.0.1:\(warehouse.application.port)"])
+        #expect(made.status == 0, "\(made.output)")
+        let upload = try warehouse.client.upload("/ai-models/upload/single", fields: [("user_id", "pia"), ("model_id", "iris-lr")],
+                                                 files: [("file", "model.pkl", .file(path))])
+        #expect(upload.status == 200, "\(upload.text)")
+        #expect(upload.object["framework"] as? String == "sklearn", "\(upload.text)")
+        try Self.run(["pickled", "pia", "iris-lr"], warehouse: warehouse, token: try Self.token(warehouse, user: "pia"),
+                     environment: ["PICKLE": path])
+    }
+
     @Test func anotherUsersModelIsRefusedAndTheAdminNamesEveryModel() throws {
         let warehouse = try Self.warehouse("local")
         let alice = try Self.token(warehouse, user: "alice")

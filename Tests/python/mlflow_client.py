@@ -201,6 +201,26 @@ def uploaded(user, model):
     expect(loaded.metadata.flavors["onnx"]["data"] == "affine.onnx", f"flavor: {loaded.metadata.flavors}")
 
 
+def make_pickle(path):
+    """A scikit-learn model pickled with the standard library, as many users keep them."""
+    import pickle
+    from sklearn.linear_model import LogisticRegression
+    X, y = iris()
+    with open(path, "wb") as f:
+        pickle.dump(LogisticRegression(max_iter=300).fit(X.values, y.values), f)
+
+
+def pickled(user, model):
+    """A pickle uploaded through the warehouse's API gets the sklearn flavor and predicts."""
+    import pickle
+    X, y = iris()
+    loaded = mlflow.pyfunc.load_model(f"models:/{model}/1")
+    expect(loaded.metadata.flavors["sklearn"]["pickled_model"] == "model.pkl", f"flavor: {loaded.metadata.flavors}")
+    original = pickle.load(open(os.environ["PICKLE"], "rb"))
+    expect((np.asarray(loaded.predict(X.values)) == original.predict(X.values)).all(), "predictions")
+    expect((mlflow.sklearn.load_model(f"models:/{model}/1").predict(X.values) == original.predict(X.values)).all(), "sklearn flavor")
+
+
 def foreign(owner, model):
     """Another user's model: by its plain name it is missing, by owner~model refused."""
     expect(error_code(lambda: client.get_registered_model(model)) == "RESOURCE_DOES_NOT_EXIST", "plain name")
@@ -239,8 +259,8 @@ def large(user):
 
 if __name__ == "__main__":
     scenario, arguments = sys.argv[1], sys.argv[2:]
-    if scenario == "make_onnx":
-        make_onnx(*arguments)
+    if scenario in ("make_onnx", "make_pickle"):
+        globals()[scenario](*arguments)
         sys.exit(0)
     globals()[scenario](*arguments)
     print("ok", scenario)
