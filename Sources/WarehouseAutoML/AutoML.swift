@@ -8,11 +8,25 @@ public struct AutoMLSettings: Sendable {
     public var metric: Metric?
     /// Share of rows held out for the reported test metrics (0: none reported).
     public var testFraction = 0.2
-    public var folds = 5
-    /// Datasets with fewer rows select models by k-fold cross-validation, larger ones by holdout.
-    public var crossValidationBelow = 5000
+    public var preset = TrainingPreset.balanced
+    /// Candidate families to try (nil: all).
+    public var families: Set<AlgorithmFamily>?
+    /// How candidates are validated (nil: the preset's choice by rows).
+    public var validation: ValidationPlan?
     /// Candidate names to try (nil: all), mostly for tests and benchmarks.
     public var onlyCandidates: [String]?
+    /// Feature columns left out by the request (echoed in the report's options).
+    public var excludedColumns: [String] = []
+
+    /// The preset's validation for a dataset of `rows` rows, unless one was asked for.
+    public func validationPlan(rows: Int) -> ValidationPlan {
+        if let validation { return validation }
+        switch preset {
+        case .fast: return .holdout(fraction: 0.2)
+        case .balanced: return rows < 5000 ? .crossValidation(folds: 5) : .holdout(fraction: 0.2)
+        case .best: return rows < 2000 ? .crossValidation(folds: 8) : rows < 10_000 ? .crossValidation(folds: 5) : .holdout(fraction: 0.2)
+        }
+    }
 
     public init() {}
 }
@@ -53,9 +67,12 @@ public struct AutoMLReport: Codable, Sendable {
     public var seed: UInt64
     public var timeLimitSeconds: Double
     public var elapsedSeconds: Double
+    /// The options the search ran with, resolved (the validation it chose, the features used).
+    public var options: ResolvedTrainingOptions?
 
     enum CodingKeys: String, CodingKey {
         case metric, leaderboard, seed
+        case options = "training_options"
         case bestModel = "best_model", validationScore = "validation_score", validationMethod = "validation_method"
         case trainRows = "train_rows", testRows = "test_rows", testMetrics = "test_metrics"
         case validationMetrics = "validation_metrics", trainingMetrics = "training_metrics"
@@ -121,15 +138,23 @@ public struct AutoML {
         let testRows = Array(order[0..<testCount]).sorted()
         let poolRows = Array(order[testCount...]).sorted()
         let pool = table.subset(poolRows)
-        let useCV = n < settings.crossValidationBelow
+        let plan = settings.validationPlan(rows: n)
+        let useCV: Bool
+        if case .crossValidation = plan { useCV = true } else { useCV = false }
         progress(0.02, "split \(n) rows: \(pool.rowCount) for training and selection, \(testCount) held out for test metrics", nil)
 
         // Search phase: learners must stop early enough to leave time for refits and scoring.
         budget.setSoftLimit(budget.limitSeconds * (useCV ? 0.62 : 0.8))
-        let candidates = Candidate.searchList(rows: n).filter { settings.onlyCandidates?.contains($0.name) ?? true }
-        let selection: any ModelSelection = useCV
-            ? try CrossValidation(pool: pool, folds: settings.folds, seed: settings.seed, automl: self)
-            : try Holdout(pool: pool, seed: settings.seed, automl: self)
+        let candidates = Candidate.searchList(rows: n, preset: settings.preset, families: settings.families)
+            .filter { settings.onlyCandidates?.contains($0.name) ?? true }
+        guard !candidates.isEmpty else { throw ProfileError.invalid("the training options leave no candidate to try") }
+        let selection: any ModelSelection
+        switch plan {
+        case .crossValidation(let folds):
+            selection = try CrossValidation(pool: pool, folds: folds, seed: settings.seed, automl: self)
+        case .holdout(let fraction):
+            selection = try Holdout(pool: pool, fraction: fraction, capped: settings.validation == nil, seed: settings.seed, automl: self)
+        }
         var fitted: [Fitted] = []
         for (index, candidate) in candidates.enumerated() {
             try budget.checkCancelled()
@@ -214,7 +239,12 @@ public struct AutoML {
             validationMetrics: Metrics.compute(validationPrediction, target: selection.validationTarget),
             trainingMetrics: Metrics.compute(trainPrediction, target: trainingSample.target), leaderboard: leaderboard,
             confusionMatrix: confusion, predictedVsActual: pairs, seed: settings.seed, timeLimitSeconds: settings.timeLimit,
-            elapsedSeconds: budget.elapsed)
+            elapsedSeconds: budget.elapsed,
+            options: ResolvedTrainingOptions(
+                preset: settings.preset,
+                algorithms: AlgorithmFamily.allCases.filter { settings.families?.contains($0) ?? true },
+                featureColumns: table.features.map(\.name), excludeColumns: settings.excludedColumns,
+                validation: selection.plan, seed: settings.seed))
         return AutoMLResult(pipeline: pipeline, report: report)
     }
 

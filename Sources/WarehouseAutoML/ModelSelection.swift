@@ -4,6 +4,8 @@ import Foundation
 /// candidate becomes the final model.
 protocol ModelSelection {
     var method: String { get }
+    /// The validation as a training option (what the version records).
+    var plan: ValidationPlan { get }
     var validationTarget: [Double] { get }
     func fit(_ candidate: Candidate) throws -> AutoML.Fitted
     func final(_ fitted: AutoML.Fitted) throws -> PipelineModel
@@ -20,6 +22,7 @@ struct CrossValidation: ModelSelection {
     let automl: AutoML
 
     var method: String { "\(folds.count)-fold cross-validation" }
+    var plan: ValidationPlan { .crossValidation(folds: folds.count) }
     var validationTarget: [Double] { pool.target }
 
     init(pool: TrainingTable, folds count: Int, seed: UInt64, automl: AutoML) throws {
@@ -94,8 +97,8 @@ struct CrossValidation: ModelSelection {
     }
 }
 
-/// One validation split (a fifth of the selection rows, at most 50,000); the models fitted on
-/// the rest are final as they are.
+/// One validation split (a fifth of the selection rows by default, then at most 50,000, or the
+/// fraction asked for); the models fitted on the rest are final as they are.
 struct Holdout: ModelSelection {
     let train: TrainingTable
     let valid: TrainingTable
@@ -104,14 +107,19 @@ struct Holdout: ModelSelection {
     let seed: UInt64
     let automl: AutoML
 
+    let fraction: Double
+
     var method: String { "holdout (\(valid.rowCount) validation rows)" }
+    var plan: ValidationPlan { .holdout(fraction: fraction) }
     var validationTarget: [Double] { valid.target }
 
-    init(pool: TrainingTable, seed: UInt64, automl: AutoML) throws {
+    init(pool: TrainingTable, fraction: Double, capped: Bool, seed: UInt64, automl: AutoML) throws {
         var generator = SeededGenerator(seed: seed &+ 2)
         var order = Array(0..<pool.rowCount)
         order.shuffle(using: &generator)
-        let validCount = min(50_000, max(1, pool.rowCount / 5))
+        let wanted = max(1, min(pool.rowCount - 1, Int((Double(pool.rowCount) * fraction).rounded())))
+        let validCount = capped ? min(50_000, wanted) : wanted
+        self.fraction = fraction
         valid = pool.subset(Array(order[0..<validCount]).sorted())
         train = pool.subset(Array(order[validCount...]).sorted())
         let mappers = BinnedMatrix.mappers(for: train)

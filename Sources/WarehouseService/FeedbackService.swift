@@ -1,4 +1,5 @@
 import Foundation
+import WarehouseAutoML
 import WarehouseCatalog
 import WarehouseCore
 
@@ -207,6 +208,17 @@ public final class FeedbackService: Sendable {
             automatic: latest.customMetadata["automatic"] == .bool(true))
         request.includeFeedback = includeFeedback
         request.trigger = trigger
+        // The same preset, families and excluded columns as the version being replaced (its
+        // feature list is not reused: a new dataset version may bring new columns).
+        if case .object(let options)? = latest.customMetadata["training_options"] {
+            request.preset = options["preset"]?.stringValue.flatMap(TrainingPreset.init(rawValue:))
+            if case .array(let names)? = options["algorithms"] {
+                request.algorithms = names.compactMap { $0.stringValue.flatMap(AlgorithmFamily.init(rawValue:)) }
+            }
+            if case .array(let names)? = options["exclude_columns"], !names.isEmpty {
+                request.excludeColumns = names.compactMap(\.stringValue)
+            }
+        }
         return try training.submit(request, exclusive: true)
     }
 

@@ -53,6 +53,7 @@ struct TrainedModelRegistration {
                 "training": .object(report.trainingMetrics.mapValues(JSONValue.double)),
             ]),
             "seed": .int(Int64(request.seed)),
+            "training_options": try JSONValue.from(report.options),
             "time_limit_s": .double(request.timeLimit),
             "elapsed_s": .double(report.elapsedSeconds),
             "dataset": .object([

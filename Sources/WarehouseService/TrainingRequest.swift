@@ -24,6 +24,12 @@ public struct TrainingRequest: Codable, Sendable {
     public var includeFeedback: Bool?
     /// Why the job exists: `request`, `dataset_upload`, `recreate`, `retrain`, `live_accuracy`, `feedback_count`.
     public var trigger: String?
+    /// Training options (nil: the defaults; optional so that jobs stored before them decode).
+    public var preset: TrainingPreset?
+    public var algorithms: [AlgorithmFamily]?
+    public var featureColumns: [String]?
+    public var excludeColumns: [String]?
+    public var validation: ValidationPlan?
 
     public static let defaultTimeLimit = 60.0
 
@@ -32,6 +38,21 @@ public struct TrainingRequest: Codable, Sendable {
         case targetColumn = "target_column", taskType = "task_type", timeLimit = "time_limit_s", metric, seed
         case testFraction = "test_fraction", name, description, automatic
         case includeFeedback = "include_feedback", trigger
+        case preset, algorithms, featureColumns = "feature_columns", excludeColumns = "exclude_columns", validation
+    }
+
+    /// The options as asked for, defaults filled in (the job's `training_options`; the
+    /// result's and the version's say what the search resolved them to).
+    public var options: JSONValue {
+        var fields: [String: JSONValue] = [
+            "preset": .string((preset ?? .balanced).rawValue),
+            "algorithms": .array((algorithms ?? AlgorithmFamily.allCases).map { .string($0.rawValue) }),
+            "exclude_columns": .array((excludeColumns ?? []).map(JSONValue.string)),
+            "seed": .int(Int64(seed)),
+        ]
+        fields["feature_columns"] = featureColumns.map { .array($0.map(JSONValue.string)) } ?? .null
+        fields["validation"] = validation.flatMap { try? JSONValue.from($0) } ?? .null
+        return .object(fields)
     }
 
     public init(userID: String, datasetID: String, datasetVersion: String? = nil, modelID: String? = nil,
@@ -88,6 +109,88 @@ public struct TrainingRequest: Codable, Sendable {
         case .bool(let flag)?: includeFeedback = flag
         default: throw WarehouseError.invalid("field 'include_feedback' must be true or false")
         }
+        preset = try string("preset").map(Self.parsePreset)
+        algorithms = try Self.names(object["algorithms"], field: "algorithms").map(Self.parseAlgorithms)
+        featureColumns = try Self.names(object["feature_columns"], field: "feature_columns")
+        excludeColumns = try Self.names(object["exclude_columns"], field: "exclude_columns")
+        if let features = featureColumns, features.isEmpty {
+            throw WarehouseError.invalid("field 'feature_columns' is empty; leave it out to use every usable column")
+        }
+        validation = try Self.parseValidation(object["validation"])
+    }
+
+    public static func parsePreset(_ text: String) throws -> TrainingPreset {
+        guard let preset = TrainingPreset(rawValue: text.lowercased()) else {
+            throw WarehouseError.invalid("unknown preset \(Identifiers.quoted(text)); valid presets: \(TrainingPreset.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return preset
+    }
+
+    public static func parseAlgorithms(_ names: [String]) throws -> [AlgorithmFamily] {
+        guard !names.isEmpty else {
+            throw WarehouseError.invalid("field 'algorithms' is empty; valid algorithms: \(AlgorithmFamily.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var families: [AlgorithmFamily] = []
+        for name in names {
+            guard let family = AlgorithmFamily.parse(name) else {
+                throw WarehouseError.invalid("unknown algorithm \(Identifiers.quoted(name)); valid algorithms: \(AlgorithmFamily.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if !families.contains(family) { families.append(family) }
+        }
+        return families
+    }
+
+    /// A list of names: a JSON array of strings, or one string of comma-separated names.
+    static func names(_ value: JSONValue?, field: String) throws -> [String]? {
+        switch value {
+        case nil, .null?: return nil
+        case .string(let text)?:
+            return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        case .array(let items)?:
+            return try items.map { item in
+                guard case .string(let text) = item, !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+                    throw WarehouseError.invalid("field '\(field)' must be a list of names (strings)")
+                }
+                return text.trimmingCharacters(in: .whitespaces)
+            }
+        default: throw WarehouseError.invalid("field '\(field)' must be a list of names (strings)")
+        }
+    }
+
+    /// `{"kind": "holdout", "fraction": 0.2}` or `{"kind": "cv", "folds": 5}` (also the kind
+    /// alone as a string, with those defaults).
+    public static func parseValidation(_ value: JSONValue?) throws -> ValidationPlan? {
+        let fields: [String: JSONValue]
+        switch value {
+        case nil, .null?: return nil
+        case .string(let kind)?: fields = ["kind": .string(kind)]
+        case .object(let object)?: fields = object
+        default: throw WarehouseError.invalid(#"field 'validation' must be {"kind": "holdout", "fraction": 0.2} or {"kind": "cv", "folds": 5}"#)
+        }
+        func number(_ key: String) throws -> Double? {
+            switch fields[key] {
+            case nil, .null?: return nil
+            case .int(let int)?: return Double(int)
+            case .double(let double)?: return double
+            default: throw WarehouseError.invalid("validation '\(key)' must be a number")
+            }
+        }
+        switch fields["kind"]?.stringValue?.lowercased() {
+        case "holdout"?:
+            let fraction = try number("fraction") ?? 0.2
+            guard fraction > 0 && fraction <= 0.5 else {
+                throw WarehouseError.invalid("validation fraction must be in (0, 0.5] (got \(fraction))")
+            }
+            return .holdout(fraction: fraction)
+        case "cv"?, "cross_validation"?, "kfold"?:
+            let folds = try number("folds") ?? 5
+            guard folds == folds.rounded(), ValidationPlan.foldRange.contains(Int(folds)) else {
+                throw WarehouseError.invalid("validation folds must be a whole number from \(ValidationPlan.foldRange.lowerBound) to \(ValidationPlan.foldRange.upperBound) (got \(folds))")
+            }
+            return .crossValidation(folds: Int(folds))
+        default:
+            throw WarehouseError.invalid("validation kind must be \"holdout\" or \"cv\" (got \(fields["kind"].map { "\($0)" } ?? "nothing"))")
+        }
     }
 
     public static func parseTask(_ text: String) throws -> TaskType {
@@ -126,10 +229,60 @@ public struct TrainingJob: Codable, Sendable {
     public var createdAt: String
     public var startedAt: String?
     public var finishedAt: String?
+    /// The options as asked for (the result's `training_options` are the resolved ones).
+    public var trainingOptions: JSONValue { request.options }
 
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id", userID = "user_id", datasetID = "dataset_id", modelID = "model_id", status, progress
         case message, request, result, error, createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
+        case trainingOptions = "training_options"
+    }
+
+    public init(jobID: String, userID: String, datasetID: String, modelID: String, status: String, progress: Double,
+                message: String, request: TrainingRequest, result: JSONValue?, error: String?, createdAt: String,
+                startedAt: String?, finishedAt: String?) {
+        self.jobID = jobID
+        self.userID = userID
+        self.datasetID = datasetID
+        self.modelID = modelID
+        self.status = status
+        self.progress = progress
+        self.message = message
+        self.request = request
+        self.result = result
+        self.error = error
+        self.createdAt = createdAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(jobID: try c.decode(String.self, forKey: .jobID), userID: try c.decode(String.self, forKey: .userID),
+                  datasetID: try c.decode(String.self, forKey: .datasetID), modelID: try c.decode(String.self, forKey: .modelID),
+                  status: try c.decode(String.self, forKey: .status), progress: try c.decode(Double.self, forKey: .progress),
+                  message: try c.decode(String.self, forKey: .message), request: try c.decode(TrainingRequest.self, forKey: .request),
+                  result: try c.decodeIfPresent(JSONValue.self, forKey: .result), error: try c.decodeIfPresent(String.self, forKey: .error),
+                  createdAt: try c.decode(String.self, forKey: .createdAt), startedAt: try c.decodeIfPresent(String.self, forKey: .startedAt),
+                  finishedAt: try c.decodeIfPresent(String.self, forKey: .finishedAt))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(jobID, forKey: .jobID)
+        try c.encode(userID, forKey: .userID)
+        try c.encode(datasetID, forKey: .datasetID)
+        try c.encode(modelID, forKey: .modelID)
+        try c.encode(status, forKey: .status)
+        try c.encode(progress, forKey: .progress)
+        try c.encode(message, forKey: .message)
+        try c.encode(request, forKey: .request)
+        try c.encode(trainingOptions, forKey: .trainingOptions)
+        try c.encodeIfPresent(result, forKey: .result)
+        try c.encodeIfPresent(error, forKey: .error)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encodeIfPresent(startedAt, forKey: .startedAt)
+        try c.encodeIfPresent(finishedAt, forKey: .finishedAt)
     }
 
     public var isFinished: Bool { ["succeeded", "failed", "cancelled"].contains(status) }

@@ -51,6 +51,7 @@ public final class TrainingService: Sendable {
            let refusal = dataset.profile.trainingRefusal {
             throw WarehouseError.invalid("dataset '\(request.datasetID)' \(dataset.version) cannot be trained on: \(refusal)")
         }
+        try Self.checkColumns(request, profile: dataset.profile, datasetTarget: dataset.targetColumn)
         if let metric = request.metric {
             let task = request.taskType ?? (request.targetColumn == nil || request.targetColumn == dataset.targetColumn ? dataset.taskType : nil)
             if let task {
@@ -72,6 +73,33 @@ public final class TrainingService: Sendable {
         wakeup.broadcast()
         wakeup.unlock()
         return try job(id: id)
+    }
+
+    /// Feature and excluded columns must name columns of the dataset other than the target;
+    /// a feature column must be usable (not one the profile dropped, and why).
+    static func checkColumns(_ request: TrainingRequest, profile: DatasetProfile, datasetTarget: String) throws {
+        let target = request.targetColumn ?? datasetTarget
+        let names = profile.columns.map(\.name)
+        for (field, list) in [("feature_columns", request.featureColumns ?? []), ("exclude_columns", request.excludeColumns ?? [])] {
+            for name in list {
+                guard let column = profile.column(name) else {
+                    throw WarehouseError.invalid("\(field): column \(Identifiers.quoted(name)) is not in the dataset (columns: \(names.prefix(30).joined(separator: ", ")))")
+                }
+                if name == target {
+                    throw WarehouseError.invalid("\(field): \(Identifiers.quoted(name)) is the target column")
+                }
+                if field == "feature_columns", column.role == "dropped", let reason = column.dropReason {
+                    throw WarehouseError.invalid("feature_columns: column \(Identifiers.quoted(name)) cannot be a feature (\(reason))")
+                }
+            }
+        }
+        if let features = request.featureColumns {
+            let kept = features.filter { !(request.excludeColumns ?? []).contains($0) }
+            if kept.isEmpty { throw WarehouseError.invalid("feature_columns minus exclude_columns leaves no feature column") }
+        } else if let excluded = request.excludeColumns, request.targetColumn == nil || request.targetColumn == datasetTarget,
+                  profile.features.allSatisfy(excluded.contains) {
+            throw WarehouseError.invalid("exclude_columns leaves no feature column (features: \(profile.features.prefix(30).joined(separator: ", ")))")
+        }
     }
 
     public func job(id: String) throws -> TrainingJob {
@@ -318,12 +346,14 @@ public final class TrainingService: Sendable {
         }
         progress(0.01, "reading \(dataset.filename) (\(dataset.rows) rows\(feedbackRows > 0 ? " + \(feedbackRows) feedback rows" : ""))", nil)
         let sameTarget = request.targetColumn == nil || request.targetColumn == dataset.targetColumn
-        let profile = try sameTarget && (request.taskType == nil || request.taskType == dataset.taskType) && feedbackRows == 0
+        let fullProfile = try sameTarget && (request.taskType == nil || request.taskType == dataset.taskType) && feedbackRows == 0
             ? dataset.profile
             : DatasetService.translatingErrors {
                 try DatasetProfile.profile(path: local.path, targetColumn: request.targetColumn ?? dataset.targetColumn,
                                            taskType: request.taskType)
             }
+        let profile = request.featureColumns == nil && request.excludeColumns == nil ? fullProfile
+            : fullProfile.selectingFeatures(include: request.featureColumns, exclude: request.excludeColumns ?? [])
         if let refusal = profile.trainingRefusal {
             throw WarehouseError.invalid("dataset '\(request.datasetID)' \(dataset.version) cannot be trained on: \(refusal)")
         }
@@ -334,6 +364,10 @@ public final class TrainingService: Sendable {
         settings.timeLimit = request.timeLimit
         settings.seed = request.seed
         settings.testFraction = request.testFraction
+        settings.preset = request.preset ?? .balanced
+        settings.families = request.algorithms.map(Set.init)
+        settings.validation = request.validation
+        settings.excludedColumns = request.excludeColumns ?? []
         if let metric = request.metric {
             settings.metric = try DatasetService.translatingErrors {
                 try Metric.parse(metric, task: profile.taskType, problem: profile.problemType)
@@ -359,6 +393,7 @@ public final class TrainingService: Sendable {
             "validation_method": .string(result.report.validationMethod),
             "leaderboard": try JSONValue.from(result.report.leaderboard),
             "elapsed_s": .double(budget.elapsed),
+            "training_options": try JSONValue.from(result.report.options),
         ])
     }
 }

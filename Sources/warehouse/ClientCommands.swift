@@ -372,23 +372,66 @@ struct SearchCommand: WarehouseCommand {
 struct TrainCommand: WarehouseCommand {
     static let name = "train"
     static let abstract = "Upload a CSV dataset, train on it, follow the job and print the leaderboard"
-    static let usage = "warehouse train USER DATASET.csv [--dataset-id ID] [--target COLUMN] [--time-limit 60] \(ClientOptions.usage)"
+    static let usage = "warehouse train USER DATASET.csv [--dataset-id ID] [--target COLUMN] [--time-limit 60] [--preset fast|balanced|best] "
+        + "[--algorithms linear,gbdt,random_forest,extra_trees] [--features A,B] [--exclude C,D] [--validation holdout:0.2|cv:5] "
+        + "[--seed N] [--metric NAME] [--model-id ID] \(ClientOptions.usage)"
+    static let trainingOptions: Set<String> = ["preset", "algorithms", "features", "exclude", "validation", "seed", "metric", "model-id"]
     let user: String
     let path: String
     let fields: [(String, String)]
+    /// The job's body when training options were given (the upload then queues no job itself).
+    let job: [String: JSONValue]?
     let options: ClientOptions
 
     init(arguments: [String]) throws {
-        let parser = try OptionParser(arguments, options: ClientOptions.options.union(["dataset-id", "target", "time-limit"]), flags: ClientOptions.flags)
+        let parser = try OptionParser(arguments, options: ClientOptions.options.union(["dataset-id", "target", "time-limit"]).union(Self.trainingOptions),
+                                      flags: ClientOptions.flags)
         guard parser.positional.count == 2 else { throw UsageError(description: "give USER and DATASET.csv") }
         user = parser.positional[0]
         path = parser.positional[1]
         let dataset = parser.values["dataset-id"] ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
             .replacingOccurrences(of: " ", with: "_")
-        var fields = [("user_id", user), ("dataset_id", dataset), ("auto_train", "true"), ("time_limit", parser.values["time-limit"] ?? "60")]
+        let limit = parser.values["time-limit"] ?? "60"
+        let explicit = !Self.trainingOptions.isDisjoint(with: parser.values.keys)
+        var fields = [("user_id", user), ("dataset_id", dataset), ("auto_train", explicit ? "false" : "true"), ("time_limit", limit)]
         if let target = parser.values["target"] { fields.append(("target_column", target)) }
         self.fields = fields
+        job = explicit ? try Self.jobBody(parser.values, user: user, dataset: dataset, limit: limit) : nil
         options = ClientOptions(parser)
+    }
+
+    /// `POST /training/jobs` from the options; the server checks the values and names what is wrong.
+    static func jobBody(_ values: [String: String], user: String, dataset: String, limit: String) throws -> [String: JSONValue] {
+        func list(_ text: String) -> JSONValue {
+            .array(text.split(separator: ",").map { .string($0.trimmingCharacters(in: .whitespaces)) })
+        }
+        guard let seconds = Double(limit) else { throw UsageError(description: "--time-limit takes seconds (got \(limit))") }
+        var body: [String: JSONValue] = ["user_id": .string(user), "dataset_id": .string(dataset), "time_limit_s": .double(seconds)]
+        body["target_column"] = values["target"].map(JSONValue.string)
+        body["preset"] = values["preset"].map(JSONValue.string)
+        body["algorithms"] = values["algorithms"].map(list)
+        body["feature_columns"] = values["features"].map(list)
+        body["exclude_columns"] = values["exclude"].map(list)
+        body["metric"] = values["metric"].map(JSONValue.string)
+        body["model_id"] = values["model-id"].map(JSONValue.string)
+        if let seed = values["seed"] {
+            guard let number = Int64(seed), number >= 0 else { throw UsageError(description: "--seed takes a non-negative integer (got \(seed))") }
+            body["seed"] = .int(number)
+        }
+        if let validation = values["validation"] {
+            let parts = validation.split(separator: ":", maxSplits: 1).map(String.init)
+            let usage = UsageError(description: "--validation takes holdout:FRACTION or cv:FOLDS (got \(validation))")
+            switch parts.first {
+            case "holdout":
+                guard let fraction = Double(parts.count > 1 ? parts[1] : "0.2"), fraction.isFinite else { throw usage }
+                body["validation"] = .object(["kind": .string("holdout"), "fraction": .double(fraction)])
+            case "cv":
+                guard let folds = Int64(parts.count > 1 ? parts[1] : "5") else { throw usage }
+                body["validation"] = .object(["kind": .string("cv"), "folds": .int(folds)])
+            default: throw usage
+            }
+        }
+        return body
     }
 
     func run() throws -> Int32 {
@@ -398,7 +441,16 @@ struct TrainCommand: WarehouseCommand {
             let upload = try options.client.upload("/datasets/upload", fields: fields, fileField: "file",
                                                    filename: URL(fileURLWithPath: path).lastPathComponent, source: .file(path),
                                                    progress: progress.update)
-            guard case .object(let dataset) = upload, case .object(let job)? = dataset["training_job"], let id = job["job_id"]?.stringValue else {
+            var queued: JSONValue?
+            if case .object(let dataset) = upload {
+                queued = dataset["training_job"]
+                if var body = job {
+                    // Train on exactly the version just uploaded.
+                    body["dataset_version"] = dataset["version"]
+                    queued = try options.client.json("POST", "/training/jobs", body: .object(body))
+                }
+            }
+            guard case .object(let dataset) = upload, case .object(let job)? = queued, let id = job["job_id"]?.stringValue else {
                 // The dataset is stored; the server says why it cannot be trained on (a refusal: exit 2).
                 if case .object(let dataset) = upload, let reason = dataset["training_refusal"]?.stringValue {
                     throw ClientError(status: 400, detail: "dataset \(dataset["dataset_id"]?.stringValue ?? "") \(dataset["version"]?.stringValue ?? "") "

@@ -90,6 +90,27 @@ import Glibc
         try "a,b\n1,x\n2,x\n".write(toFile: work.path + "/one-class.csv", atomically: true, encoding: .utf8)
         let refused = try Self.run(["train", "alice", "one-class.csv", "--target", "b"], server: warehouse, directory: work.path)
         #expect(refused.status == 2 && refused.stderr.contains("at least 2"), "\(refused.status) \(refused.stderr)")
+
+        // Training options go to the job, and the version records them.
+        let titanic = SharedDatasetFiles.path("titanic")
+        let options = try Self.run(["train", "alice", titanic, "--time-limit", "10", "--preset", "fast", "--algorithms", "gbdt,linear",
+                                    "--exclude", "embarked", "--validation", "cv:3", "--seed", "5", "--model-id", "titanic-cli", "--json"],
+                                   server: warehouse)
+        #expect(options.status == 0, "\(options.stderr)")
+        let job = try #require(try JSONSerialization.jsonObject(with: Data(options.stdout.utf8)) as? [String: Any])
+        let resolved = try #require((job["result"] as? [String: Any])?["training_options"] as? [String: Any])
+        #expect(resolved["preset"] as? String == "fast")
+        #expect(resolved["algorithms"] as? [String] == ["linear", "gbdt"])
+        #expect(resolved["exclude_columns"] as? [String] == ["embarked"])
+        #expect(resolved["seed"] as? Int == 5)
+        #expect((resolved["validation"] as? [String: Any])?["folds"] as? Int == 3)
+        let record = try warehouse.client.get("/ai-models/alice/titanic-cli").object
+        #expect(((record["custom_metadata"] as? [String: Any])?["training_options"] as? [String: Any])?["preset"] as? String == "fast")
+        // A bad option is the server's 400, and nothing trains.
+        let bad = try Self.run(["train", "alice", titanic, "--algorithms", "svm", "--model-id", "never"], server: warehouse)
+        #expect(bad.status == 2 && bad.stderr.contains("valid algorithms"), "\(bad.status) \(bad.stderr)")
+        #expect(try warehouse.client.get("/ai-models/alice/never").status == 404)
+        #expect(try Self.run(["train", "alice", titanic, "--validation", "loo"], server: warehouse).status == 64)
     }
 
     /// Bytes the server received on the part route (from /metrics).
