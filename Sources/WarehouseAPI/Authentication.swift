@@ -32,7 +32,10 @@ struct AuthenticatingHandler: HTTPHandler {
     /// The user namespace a path addresses, if any.
     static func namespace(of path: String) -> String? {
         let segments = path.split(separator: "/").map(String.init)
-        if segments.count >= 2, segments[0] == "datasets" { return segments[1] == "upload" ? nil : segments[1] }
+        if segments.count >= 2, segments[0] == "datasets" {
+            if segments[1] == "search" { return segments.count >= 3 ? segments[2] : nil }
+            return segments[1] == "upload" ? nil : segments[1]
+        }
         guard segments.count >= 2, segments[0] == "ai-models" else { return nil }
         if segments[1] == "upload" { return nil }
         if segments[1] == "search" { return segments.count >= 3 ? segments[2] : nil }

@@ -35,6 +35,19 @@ struct DatasetRoutes {
                 }
                 return JSON.response(DatasetUploadDTO(dataset: record, trainingJob: job))
             },
+            RouteDefinition("GET", "/datasets/search/{user_id}") { request in
+                let text = request.nonEmptyQuery("query") ?? request.nonEmptyQuery("q") ?? ""
+                let page = try datasets.search(user: try request.userParameter(), text: text,
+                                               limit: try request.integerQuery("limit", default: 100, range: 1...1000),
+                                               skip: try request.integerQuery("skip", default: 0, range: 0...Int(Int32.max)))
+                var response = JSON.response(page.hits.map { DatasetHitDTO(record: $0.record, snippet: $0.snippet) })
+                response.headers.add("X-Total-Count", String(page.total))
+                return response
+            },
+            RouteDefinition("GET", "/datasets/{user_id}/{dataset_id}/models") { request in
+                let records = try training.modelsTrained(user: try request.userParameter(), dataset: try request.datasetParameter())
+                return JSON.response(["models": records])
+            },
             RouteDefinition("GET", "/datasets/{user_id}") { request in
                 JSON.response(try datasets.list(user: try request.userParameter()).map(DatasetSummaryDTO.init))
             },
@@ -75,16 +88,33 @@ struct DatasetDTO: Encodable {
     }
 }
 
+/// The upload's answer: the dataset, and the automatic model and job it queued (null when
+/// `auto_train` was false or the dataset cannot be trained on, `training_refusal` says why).
 struct DatasetUploadDTO: Encodable {
     let dataset: DatasetRecord
     let trainingJob: TrainingJob?
 
-    enum CodingKeys: String, CodingKey { case trainingJob = "training_job" }
+    enum CodingKeys: String, CodingKey { case trainingJob = "training_job", automaticModel = "automatic_model" }
 
     func encode(to encoder: any Encoder) throws {
         try DatasetDTO(dataset).encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(trainingJob, forKey: .trainingJob)
+        try container.encode(trainingJob.map { ["user_id": $0.userID, "model_id": $0.modelID, "job_id": $0.jobID] }, forKey: .automaticModel)
+    }
+}
+
+/// A dataset search hit: the summary plus `snippet` (HTML-escaped, matches in `<mark>`).
+struct DatasetHitDTO: Encodable {
+    let record: DatasetRecord
+    let snippet: String?
+
+    enum CodingKeys: String, CodingKey { case snippet }
+
+    func encode(to encoder: any Encoder) throws {
+        try DatasetSummaryDTO(record).encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(snippet.map(SearchHitEncoding.markedHTML), forKey: .snippet)
     }
 }
 

@@ -80,4 +80,37 @@ extension Catalog {
             try db.query("SELECT id, user_id, dataset_id, version, record FROM datasets WHERE state = 'pending'").map(Self.dataset)
         }
     }
+
+    /// The latest ready version of each of a user's datasets that matches the text, best
+    /// first (bm25 weighted like model search: name, description, columns, target, id), one
+    /// page from `skip`, with the number of matches.
+    public func searchDatasets(user: String, text: String, limit: Int, skip: Int) throws -> (datasets: [StoredDataset], total: Int) {
+        guard let match = FullTextQuery.make(from: text) else { return ([], 0) }
+        return try database.read { db in
+            let matching = """
+                FROM datasets_fts CROSS JOIN datasets d ON d.id = datasets_fts.rowid
+                WHERE datasets_fts MATCH ? AND d.user_id = ? AND d.state = 'ready' AND d.version = (
+                    SELECT MAX(version) FROM datasets WHERE user_id = d.user_id AND dataset_id = d.dataset_id AND state = 'ready')
+                """
+            let total = try db.queryOne("SELECT COUNT(*) AS total " + matching, [.text(match), .text(user)])?.int("total") ?? 0
+            let rows = try db.query("""
+                SELECT d.id, d.user_id, d.dataset_id, d.version, d.record \(matching)
+                ORDER BY bm25(datasets_fts, 10.0, 2.0, 3.0, 5.0, 8.0), d.dataset_id LIMIT ? OFFSET ?
+                """, [.text(match), .text(user), .init(limit), .init(skip)]).map(Self.dataset)
+            return (rows, total)
+        }
+    }
+
+    /// Every ready version trained from a dataset (its `custom_metadata.dataset.dataset_id`),
+    /// by model and version order.
+    public func versionsTrained(user: String, dataset: String) throws -> [(model: String, version: String)] {
+        try database.read { db in
+            try db.query("""
+                SELECT model_id, version FROM versions v
+                WHERE user_id = ? AND state = 'ready'
+                  AND EXISTS (SELECT 1 FROM version_fields f WHERE f.version_id = v.id AND f.path = 'dataset.dataset_id' AND f.text = ?)
+                ORDER BY model_id, major, minor, patch
+                """, [.text(user), .text(dataset)]).map { ($0.string("model_id")!, $0.string("version")!) }
+        }
+    }
 }

@@ -402,5 +402,25 @@ enum Schema {
             -- MLflow's registered-model fields); NULL for rows written before it.
             ALTER TABLE registered_models ADD COLUMN record TEXT;
             """),
+        .init("014-dataset-search", """
+            -- Full-text index over each ready dataset version: name, description, column names,
+            -- target and id (the same engine and ranking as model search), kept by triggers.
+            CREATE VIRTUAL TABLE datasets_fts USING fts5 (name, description, columns, target, dataset_id,
+                                                          tokenize = 'unicode61 remove_diacritics 2');
+            CREATE TRIGGER datasets_fts_ready AFTER UPDATE OF state, record ON datasets WHEN new.state = 'ready' BEGIN
+                DELETE FROM datasets_fts WHERE rowid = new.id;
+                INSERT INTO datasets_fts (rowid, name, description, columns, target, dataset_id) SELECT new.id, coalesce(json_extract(new.record, '$.name'), ''),
+                    coalesce(json_extract(new.record, '$.description'), ''),
+                    coalesce((SELECT group_concat(json_extract(c.value, '$.name'), ' ') FROM json_each(new.record, '$.profile.columns') c), ''),
+                    coalesce(json_extract(new.record, '$.target_column'), ''), new.dataset_id;
+            END;
+            CREATE TRIGGER datasets_fts_delete AFTER DELETE ON datasets BEGIN
+                DELETE FROM datasets_fts WHERE rowid = old.id;
+            END;
+            INSERT INTO datasets_fts (rowid, name, description, columns, target, dataset_id) SELECT d.id, coalesce(json_extract(d.record, '$.name'), ''),
+                    coalesce(json_extract(d.record, '$.description'), ''),
+                    coalesce((SELECT group_concat(json_extract(c.value, '$.name'), ' ') FROM json_each(d.record, '$.profile.columns') c), ''),
+                    coalesce(json_extract(d.record, '$.target_column'), ''), d.dataset_id FROM datasets d WHERE d.state = 'ready';
+            """),
     ])
 }

@@ -6,15 +6,19 @@ import WarehouseCore
 /// match again for every hit (a quarter of a text search's time at 100,000 models). Words are
 /// matched as FTS5 does: runs of letters and digits, compared without case or diacritics, each
 /// query word as a prefix.
-enum Snippet {
+public enum Snippet {
     static let words = 16
 
     static func make(text query: String, record: ModelVersionRecord) -> String? {
+        // Columns in the order FTS5's snippet() would prefer them on a tie.
+        make(text: query, columns: [record.name, record.description ?? "", record.tags.joined(separator: " "), record.algorithm ?? "",
+                                    record.modelID, record.searchDetails])
+    }
+
+    /// The passage of the column that holds most of the query's words (the first on a tie).
+    public static func make(text query: String, columns: [String]) -> String? {
         let terms = Set(tokens(query).map { fold(query[$0]) })
         guard !terms.isEmpty else { return nil }
-        // Columns in the order FTS5's snippet() would prefer them on a tie.
-        let columns = [record.name, record.description ?? "", record.tags.joined(separator: " "), record.algorithm ?? "",
-                       record.modelID, record.searchDetails]
         var best: (text: String, tokens: [Range<String.Index>], matched: [Bool], score: Int)?
         for text in columns {
             let ranges = tokens(text)

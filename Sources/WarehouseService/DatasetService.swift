@@ -115,6 +115,20 @@ public final class DatasetService: Sendable {
         return try JSONCoding.decode(DatasetRecord.self, stored.record)
     }
 
+    /// Datasets matching `text`, best first, each with its best passage (match markers U+0001
+    /// and U+0002, as model search), and the number of matches.
+    public func search(user: String, text: String, limit: Int, skip: Int) throws
+        -> (hits: [(record: DatasetRecord, snippet: String?)], total: Int) {
+        let page = try catalog.searchDatasets(user: user, text: text, limit: limit, skip: skip)
+        let hits = try page.datasets.map { stored -> (record: DatasetRecord, snippet: String?) in
+            let record = try JSONCoding.decode(DatasetRecord.self, stored.record)
+            let columns = [record.name, record.description ?? "", record.profile.columns.map(\.name).joined(separator: " "),
+                           record.targetColumn, record.datasetID]
+            return (record, Snippet.make(text: text, columns: columns))
+        }
+        return (hits, page.total)
+    }
+
     public func list(user: String) throws -> [DatasetRecord] {
         try catalog.latestDatasets(user: user).map { try JSONCoding.decode(DatasetRecord.self, $0.record) }
     }

@@ -9,6 +9,17 @@ extension TrainingService {
         public let skipped: [(model: String, reason: String)]
     }
 
+    /// The models trained from a dataset: for each, its latest version trained from it (with
+    /// the scores and options that version records).
+    public func modelsTrained(user: String, dataset: String) throws -> [ModelVersionRecord] {
+        _ = try datasets.record(user: user, dataset: dataset, version: nil)
+        var latest: [String: String] = [:]
+        for (model, version) in try catalog.versionsTrained(user: user, dataset: dataset) { latest[model] = version }
+        return try latest.keys.sorted().compactMap { model in
+            try? models.record(user: user, model: model, version: latest[model])
+        }
+    }
+
     /// Queues a training of each of the dataset's automatic models (and `{dataset}-automl`)
     /// on its latest version. A model that already has a queued or running job is skipped and
     /// named; when every one is, nothing is queued and it is a 409.
