@@ -48,6 +48,10 @@ struct DatasetRoutes {
                 let records = try training.modelsTrained(user: try request.userParameter(), dataset: try request.datasetParameter())
                 return JSON.response(["models": records])
             },
+            RouteDefinition("GET", "/datasets/{user_id}/{dataset_id}/analysis") { request in
+                JSON.response(try training.analysis(user: try request.userParameter(), dataset: try request.datasetParameter(),
+                                                    version: request.nonEmptyQuery("version")))
+            },
             RouteDefinition("GET", "/datasets/{user_id}") { request in
                 JSON.response(try datasets.list(user: try request.userParameter()).map(DatasetSummaryDTO.init))
             },

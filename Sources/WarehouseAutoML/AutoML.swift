@@ -69,16 +69,32 @@ public struct AutoMLReport: Codable, Sendable {
     public var elapsedSeconds: Double
     /// The options the search ran with, resolved (the validation it chose, the features used).
     public var options: ResolvedTrainingOptions?
+    /// How much the test metric drops when each feature's test values are shuffled.
+    public var permutationImportances: PermutationImportances?
 
     enum CodingKeys: String, CodingKey {
         case metric, leaderboard, seed
-        case options = "training_options"
+        case options = "training_options", permutationImportances = "permutation_importances"
         case bestModel = "best_model", validationScore = "validation_score", validationMethod = "validation_method"
         case trainRows = "train_rows", testRows = "test_rows", testMetrics = "test_metrics"
         case validationMetrics = "validation_metrics", trainingMetrics = "training_metrics"
         case confusionMatrix = "confusion_matrix", timeLimitSeconds = "time_limit_s", elapsedSeconds = "elapsed_s"
         case predictedVsActual = "predicted_vs_actual"
     }
+}
+
+public struct FeatureImportance: Codable, Sendable {
+    public var name: String
+    /// The drop of the metric (as a score: higher is better) with this feature's values shuffled.
+    public var importance: Double
+}
+
+public struct PermutationImportances: Codable, Sendable {
+    public var metric: String
+    /// Test rows used.
+    public var rows: Int
+    /// Most important first.
+    public var features: [FeatureImportance]
 }
 
 public struct AutoMLResult: Sendable {
@@ -205,12 +221,14 @@ public struct AutoML {
         var testMetrics: [String: Double] = [:]
         var confusion: [[Int]]?
         var pairs: [[Double]]?
+        var importances: PermutationImportances?
         if !testRows.isEmpty {
             let test = table.subset(testRows)
             let prediction = finalModel.predict(EncodedRows(columns: test.columns, count: test.rowCount))
             testMetrics = Metrics.compute(prediction, target: test.target)
             if problem != .regression { confusion = Metrics.confusion(prediction, target: test.target) }
             else { pairs = zip(test.target, prediction.values).prefix(300).map { [$0, $1] } }
+            importances = permutationImportances(finalModel, test: test, metric: metric, generator: &generator)
         }
         // Training metrics on at most 10,000 of the training rows (an even stride): on large
         // sets predicting every row would take seconds of the budget for a figure that needs
@@ -244,8 +262,40 @@ public struct AutoML {
                 preset: settings.preset,
                 algorithms: AlgorithmFamily.allCases.filter { settings.families?.contains($0) ?? true },
                 featureColumns: table.features.map(\.name), excludeColumns: settings.excludedColumns,
-                validation: selection.plan, seed: settings.seed))
+                validation: selection.plan, seed: settings.seed),
+            permutationImportances: importances)
         return AutoMLResult(pipeline: pipeline, report: report)
+    }
+
+    /// Permutation importances on the test rows (at most 2,000, fewer when the budget is short:
+    /// one prediction per feature), or nil when there is no time left for even 100 rows.
+    func permutationImportances(_ model: PipelineModel, test: TrainingTable, metric: Metric,
+                                generator: inout SeededGenerator) -> PermutationImportances? {
+        guard !table.features.isEmpty else { return nil }
+        var rows = min(test.rowCount, 2000)
+        var subset = test.subset((0..<rows).map { $0 * test.rowCount / rows })
+        let started = ContinuousClock.now
+        let baseline = metric.score(metric.evaluate(model.predict(EncodedRows(columns: subset.columns, count: rows)), target: subset.target))
+        let perFeature = max(AutoML.seconds(since: started), 1e-4)
+        // Keep within 95% of the limit (registration and the ONNX export follow).
+        let available = budget.limitSeconds * 0.95 - budget.elapsed
+        let needed = perFeature * Double(table.features.count)
+        if needed > available {
+            rows = Int(Double(rows) * available / needed)
+            guard rows >= 100 else { return nil }
+            subset = subset.subset(Array(0..<rows))
+        }
+        let reference = rows == subset.rowCount && rows == min(test.rowCount, 2000) ? baseline
+            : metric.score(metric.evaluate(model.predict(EncodedRows(columns: subset.columns, count: rows)), target: subset.target))
+        var values: [FeatureImportance] = []
+        for (index, feature) in table.features.enumerated() {
+            var columns = subset.columns
+            columns[index].shuffle(using: &generator)
+            let score = metric.score(metric.evaluate(model.predict(EncodedRows(columns: columns, count: rows)), target: subset.target))
+            values.append(FeatureImportance(name: feature.name, importance: reference - score))
+        }
+        values.sort { $0.importance > $1.importance }
+        return PermutationImportances(metric: metric.rawValue, rows: rows, features: values)
     }
 
     /// Fits one candidate on given rows; `validation` drives early stopping.

@@ -77,6 +77,12 @@ public enum ObjectKeys {
         return Int64(parts[1])
     }
 
+    /// A dataset version's analysis, computed once and kept (a dataset's file is a base name,
+    /// so nothing else in the version's folder has a slash after it).
+    public static func datasetAnalysis(user: String, dataset: String, version: String) -> String {
+        datasetPrefix(user: user, dataset: dataset, version: version) + "analysis/analysis.json"
+    }
+
     /// A dataset version's record (written where replicas share the bucket).
     public static func datasetManifest(user: String, dataset: String, version: String) -> String {
         datasetManifests + "\(user)/\(dataset)/\(version).json"

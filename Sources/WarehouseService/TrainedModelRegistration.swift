@@ -54,6 +54,7 @@ struct TrainedModelRegistration {
             ]),
             "seed": .int(Int64(request.seed)),
             "training_options": try JSONValue.from(report.options),
+            "permutation_importances": try report.permutationImportances.map { try JSONValue.from($0) } ?? .null,
             "time_limit_s": .double(request.timeLimit),
             "elapsed_s": .double(report.elapsedSeconds),
             "dataset": .object([
