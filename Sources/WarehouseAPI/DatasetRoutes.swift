@@ -52,6 +52,21 @@ struct DatasetRoutes {
                 JSON.response(try training.analysis(user: try request.userParameter(), dataset: try request.datasetParameter(),
                                                     version: request.nonEmptyQuery("version")))
             },
+            RouteDefinition("POST", "/datasets/{user_id}/{dataset_id}/recommendations", body: .buffered(maxBytes: 1 << 16)) { request in
+                let body = request.body.bytes.isEmpty ? [:] : try JSON.object(from: request.body.bytes)
+                let target = body["target_column"]?.stringValue
+                var limit: Double?
+                switch body["time_limit_s"] {
+                case nil, .null?: break
+                case .int(let value)?: limit = Double(value)
+                case .double(let value)?: limit = value
+                default: throw WarehouseError.invalid("field 'time_limit_s' must be a number")
+                }
+                if let value = limit { limit = try TrainingRequest.parseTimeLimit(String(value)) }
+                return JSON.response(try training.recommendations(user: try request.userParameter(), dataset: try request.datasetParameter(),
+                                                                  version: body["version"]?.stringValue ?? request.nonEmptyQuery("version"),
+                                                                  targetColumn: target, timeLimit: limit))
+            },
             RouteDefinition("GET", "/datasets/{user_id}") { request in
                 JSON.response(try datasets.list(user: try request.userParameter()).map(DatasetSummaryDTO.init))
             },

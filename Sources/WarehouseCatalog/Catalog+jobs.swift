@@ -48,6 +48,14 @@ extension Catalog {
         }
     }
 
+    /// The newest succeeded jobs of every user (their results hold the candidates' timings).
+    public func succeededJobs(limit: Int) throws -> [StoredJob] {
+        try database.read { db in
+            try db.query("SELECT \(Self.jobColumns) FROM training_jobs WHERE state = 'succeeded' ORDER BY created_at DESC, id LIMIT ?",
+                         [.init(limit)]).map(Self.job)
+        }
+    }
+
     /// Takes the oldest queued job and marks it running, atomically (one worker gets it).
     public func claimNextJob(startedAt: String) throws -> StoredJob? {
         try database.write { db in

@@ -394,6 +394,7 @@ public final class TrainingService: Sendable {
             "leaderboard": try JSONValue.from(result.report.leaderboard),
             "elapsed_s": .double(budget.elapsed),
             "training_options": try JSONValue.from(result.report.options),
+            "train_rows": .int(Int64(result.report.trainRows)),
         ])
     }
 }
