@@ -14,6 +14,11 @@ struct AuthenticatingHandler: HTTPHandler {
     func plan(for head: HTTPRequestHead) -> HTTPRequestPlan {
         // The web UI signs in with a cookie and checks it (and its CSRF tokens) itself.
         if head.path == "/health" || head.path == "/ui" || head.path.hasPrefix("/ui/") { return router.plan(for: head) }
+        // An EventSource follows a job with a ticket instead of a token (the route checks it).
+        if head.method == "GET", head.headers["authorization"] == nil, head.path.hasPrefix("/training/jobs/"),
+           head.path.hasSuffix("/events"), head.queryItems.contains(where: { $0.name == "ticket" }) {
+            return router.plan(for: head)
+        }
         do {
             // Resolved once here; routes read it from the head (`request.principal()`).
             let principal = try access.authenticate(authorization: head.headers["authorization"])

@@ -315,8 +315,12 @@ enum OpenAPIDocument {
         Operation(method: "POST", path: "/training/jobs/{job_id}/cancel", tag: "training", summary: "Cancel a queued or running job",
                   success: (200, "the job", "TrainingJob"), errors: [401, 404, 409, 500]),
         Operation(method: "GET", path: "/training/jobs/{job_id}/events", tag: "training",
-                  summary: "Server-Sent Events until the job ends; Last-Event-ID resumes", success: (200, "text/event-stream", "sse"),
-                  errors: [401, 404]),
+                  summary: "Server-Sent Events until the job ends with a terminal event (type complete, error or cancelled); Last-Event-ID resumes; an EventSource, which cannot send headers, passes ticket= instead of a token",
+                  query: [("ticket", "from POST …/events-ticket: this job, 60 s, one stream", "string"), ("last_event_id", "resume after this event id", "integer")],
+                  success: (200, "text/event-stream", "sse"), errors: [401, 404]),
+        Operation(method: "POST", path: "/training/jobs/{job_id}/events-ticket", tag: "training",
+                  summary: "A short-lived ticket (60 s, this job, single use) for GET …/events?ticket= from an EventSource; tokens never go into URLs",
+                  success: (200, "the ticket", "EventsTicket"), errors: [401, 404, 500]),
     ]
 
     static let versionQuery: [(name: String, description: String, type: String)] = [
@@ -453,6 +457,7 @@ enum OpenAPIDocument {
                                                    ("error", "string"), ("created_at", "string"), ("started_at", "string"), ("finished_at", "string"),
                                                    ("request", "TrainingRequest"), ("training_options", "TrainingOptions")]),
         ("JobList", "", ["jobs"], [("jobs", "array:TrainingJob")]),
+        ("EventsTicket", "", ["ticket", "expires_at"], [("ticket", "string"), ("expires_at", "string"), ("job_id", "string"), ("events_url", "string")]),
     ]
 
     static let arrays: [(String, String)] = [

@@ -9,11 +9,13 @@ struct TrainingRoutes {
     let training: TrainingService
     let predictions: PredictionService
     let access: AccessControl
+    let tickets: EventTickets
 
     var definitions: [RouteDefinition] {
         let training = self.training
         let predictions = self.predictions
         let access = self.access
+        let tickets = self.tickets
         return [
             RouteDefinition("POST", "/training/jobs", body: .buffered(maxBytes: 1 << 20)) { request in
                 let trainingRequest = try TrainingRequest(json: try JSON.object(from: request.body.bytes))
@@ -33,8 +35,20 @@ struct TrainingRoutes {
                 let job = try Self.ownedJob(request, training: training, access: access)
                 return JSON.response(try training.cancel(id: job.jobID))
             },
-            RouteDefinition("GET", "/training/jobs/{job_id}/events") { request in
+            RouteDefinition("POST", "/training/jobs/{job_id}/events-ticket") { request in
                 let job = try Self.ownedJob(request, training: training, access: access)
+                let issued = tickets.issue(job: job.jobID)
+                return JSON.response(["ticket": issued.ticket, "expires_at": issued.expiresAt, "job_id": job.jobID,
+                                      "events_url": "/training/jobs/\(job.jobID)/events?ticket=" + issued.ticket])
+            },
+            RouteDefinition("GET", "/training/jobs/{job_id}/events") { request in
+                let job: TrainingJob
+                if let ticket = request.query("ticket"), request.headers["authorization"] == nil {
+                    try tickets.redeem(ticket, job: request.parameter("job_id"))
+                    job = try training.job(id: request.parameter("job_id"))
+                } else {
+                    job = try Self.ownedJob(request, training: training, access: access)
+                }
                 let lastID = Int(request.headers["last-event-id"] ?? request.nonEmptyQuery("last_event_id") ?? "0") ?? 0
                 var headers = HTTPHeaders()
                 headers.add("Content-Type", "text/event-stream")

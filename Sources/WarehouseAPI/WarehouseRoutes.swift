@@ -69,7 +69,8 @@ public struct WarehouseRoutes: Sendable {
             + TokenRoutes(access: access).definitions
             + UploadSessionRoutes(sessions: services.uploadSessions, access: access).definitions
             + DatasetRoutes(datasets: services.datasets, training: services.training, access: access, uploadBody: .multipart(multipart)).definitions
-            + TrainingRoutes(training: services.training, predictions: services.predictions, access: access).definitions
+            + TrainingRoutes(training: services.training, predictions: services.predictions, access: access,
+                             tickets: EventTickets(access: access)).definitions
             + LifecycleRoutes(lifecycle: services.lifecycle, feedback: services.feedback, training: services.training, models: service,
                               access: access).definitions
             + WebRoutes(service: service, datasets: services.datasets, training: services.training, lifecycle: services.lifecycle,

@@ -279,7 +279,7 @@ enum WebPages {
                 row.insertCell().textContent = data.candidate.validation_score.toFixed(4);
                 row.insertCell().textContent = data.candidate.fit_time_s.toFixed(2);
               }
-              if (data.type === "complete" || data.type === "error") { source.close(); setTimeout(() => location.reload(), 300); }
+              if (data.type === "complete" || data.type === "error" || data.type === "cancelled") { source.close(); setTimeout(() => location.reload(), 300); }
             };
             </script>
             """ : ""

@@ -117,7 +117,9 @@ public final class WarehouseApplication: Sendable {
         serverConfiguration.connectionLimit = configuration.connectionLimit
         serverConfiguration.minBodyBytesPerSecond = configuration.minUploadBytesPerSecond
         serverConfiguration.slowBodyGraceSeconds = configuration.slowBodyGraceSeconds
-        server = HTTPServer(configuration: serverConfiguration, handler: SurfaceHandler(api: routes.handler, hub: hub, mlflow: mlflow))
+        let surfaces = SurfaceHandler(api: routes.handler, hub: hub, mlflow: mlflow)
+        server = HTTPServer(configuration: serverConfiguration,
+                            handler: CORSHandler(origins: configuration.corsOrigins, inner: surfaces, logger: logger))
     }
 
     static func makeS3Store(_ configuration: WarehouseConfiguration, logger: Logger) throws -> S3Store {

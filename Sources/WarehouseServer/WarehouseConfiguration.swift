@@ -67,6 +67,15 @@ public struct WarehouseConfiguration: Sendable, Equatable {
     /// How long change log entries are kept (`WAREHOUSE_CHANGE_RETENTION_SECONDS`).
     public var changeRetentionSeconds = 86_400.0
 
+    /// Browser origins (scheme://host[:port]) whose pages may call the API (CORS); none by
+    /// default (`WAREHOUSE_CORS_ORIGINS`, comma-separated).
+    public var corsOrigins: [String] = []
+    /// An OpenAI-compatible API's base (`…/v1`) for `POST /datasets/…/chat`
+    /// (`WAREHOUSE_LLM_URL`); nil: the route answers 501.
+    public var llmURL: String?
+    public var llmModel: String?
+    public var llmAPIKey: String?
+
     public init() {}
 
     /// The default config file, when present in the working directory.
@@ -96,6 +105,8 @@ public struct WarehouseConfiguration: Sendable, Equatable {
             case .string(let string): text = string
             case .int(let number): text = String(number)
             case .bool(let flag): text = String(flag)
+            case .array(let items) where items.allSatisfy({ $0.stringValue != nil }):
+                text = items.compactMap(\.stringValue).joined(separator: ",")
             case .null: continue
             default: throw WarehouseError.invalid("config file \(source): '\(key)' must be a string, number or boolean")
             }
@@ -121,6 +132,7 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         "retrain_min_feedback", "upload_session_lifetime_seconds", "shutdown_grace_seconds",
         "hf_regular_upload_max_bytes", "hf_download_redirect",
         "replication", "replica_id", "replication_poll_seconds", "lease_seconds", "change_retention_seconds",
+        "cors_origins", "llm_url", "llm_model", "llm_api_key",
     ]
 
     /// Sets one setting by its config-file name, validating the value.
@@ -233,6 +245,24 @@ public struct WarehouseConfiguration: Sendable, Equatable {
         case "change_retention_seconds":
             guard let seconds = Double(value), seconds >= 60 else { throw invalid("at least 60 seconds") }
             changeRetentionSeconds = seconds
+        case "cors_origins":
+            var origins: [String] = []
+            for origin in value.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !origin.isEmpty {
+                // An origin is exactly what a browser sends: scheme, host, optional port; no path.
+                guard let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme),
+                      url.host != nil, url.path.isEmpty, url.query == nil else {
+                    throw invalid("origins such as https://app.example.com or http://localhost:5173, comma-separated")
+                }
+                origins.append(origin.lowercased())
+            }
+            corsOrigins = origins
+        case "llm_url":
+            guard value.isEmpty || value.hasPrefix("http://") || value.hasPrefix("https://") else {
+                throw invalid("an http(s) URL, the base of an OpenAI-compatible API such as http://127.0.0.1:11434/v1")
+            }
+            llmURL = value.isEmpty ? nil : value
+        case "llm_model": llmModel = value.isEmpty ? nil : value
+        case "llm_api_key": llmAPIKey = value.isEmpty ? nil : value
         default:
             throw WarehouseError.invalid("\(source): unknown setting '\(name)'")
         }

@@ -290,7 +290,8 @@ public struct TrainingJob: Codable, Sendable {
 
 /// One Server-Sent Event of a job, in the seed's shape.
 public struct TrainingEvent: Codable, Sendable {
-    public enum Kind: String, Codable, Sendable { case status, progress, complete, error }
+    /// `complete`, `error` and `cancelled` are terminal: the job's stream ends after one.
+    public enum Kind: String, Codable, Sendable { case status, progress, complete, error, cancelled }
     public var type: Kind
     public var message: String
     /// Percent done, 0–100.

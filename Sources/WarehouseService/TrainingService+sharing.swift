@@ -64,7 +64,7 @@ extension TrainingService {
                 // Its snapshot may say it ended meanwhile (the lease was released just now).
                 try syncJob(id: job.id)
                 if try models.store.head(key: ObjectKeys.cancel(job: job.id)) != nil {
-                    try record(job.id, TrainingEvent(type: .status, message: "cancelled", progress: job.progress, status: "cancelled"),
+                    try record(job.id, TrainingEvent(type: .cancelled, message: "cancelled", progress: job.progress, status: "cancelled"),
                                state: "cancelled", finishedAt: Timestamps.now())
                     shared.release(lease)
                     continue
@@ -88,7 +88,7 @@ extension TrainingService {
         if let lease = try shared.acquireLease(Self.leaseName(job: id)) {
             // Nobody runs it: cancelled here.
             defer { shared.release(lease) }
-            try record(id, TrainingEvent(type: .status, message: "cancelled", progress: current.progress, status: "cancelled"),
+            try record(id, TrainingEvent(type: .cancelled, message: "cancelled", progress: current.progress, status: "cancelled"),
                        state: "cancelled", finishedAt: Timestamps.now())
             return
         }

@@ -139,7 +139,7 @@ public final class TrainingService: Sendable {
             let deadline = Date().addingTimeInterval(5)
             while Date() < deadline, try !job(id: id).isFinished { Thread.sleep(forTimeInterval: 0.02) }
         } else {
-            try record(id, TrainingEvent(type: .status, message: "cancelled", progress: current.progress, status: "cancelled"),
+            try record(id, TrainingEvent(type: .cancelled, message: "cancelled", progress: current.progress, status: "cancelled"),
                        state: "cancelled", finishedAt: Timestamps.now())
             // A worker may have claimed it meanwhile: it sees the state, or gets the cancel.
             running.withLock { $0[id] }?.cancel()
@@ -301,7 +301,7 @@ public final class TrainingService: Sendable {
         } catch is TrainingCancelled {
             finished.store(true, ordering: .relaxed)
             let progress = state.withLock { $0.progress }
-            try? record(stored.id, TrainingEvent(type: .status, message: "cancelled", progress: progress, status: "cancelled",
+            try? record(stored.id, TrainingEvent(type: .cancelled, message: "cancelled", progress: progress, status: "cancelled",
                                                  elapsedSeconds: budget.elapsed),
                         state: "cancelled", finishedAt: Timestamps.now())
         } catch {

@@ -471,7 +471,7 @@ struct TrainCommand: WarehouseCommand {
                 } else if terminal, !options.json, let percent = object["progress"]?.doubleValue {
                     FileHandle.standardError.write(Data("\r[\(String(format: "%5.1f", percent))%] \((object["message"]?.stringValue ?? "").prefix(60))   ".utf8))
                 }
-                return object["type"]?.stringValue != "complete" && object["type"]?.stringValue != "error"
+                return !["complete", "error", "cancelled"].contains(object["type"]?.stringValue ?? "")
             }
             let finished = try options.client.json("GET", "/training/jobs/\(id)")
             guard case .object(let state) = finished else { return 1 }

@@ -36,9 +36,9 @@ enum Training {
     }
 
     /// The job's SSE stream read to its end: (id, event JSON) pairs.
-    static func events(_ client: TestClient, job: String, lastEventID: Int? = nil) throws -> (status: Int, contentType: String?, events: [(Int, [String: Any])]) {
+    static func events(_ client: TestClient, job: String, lastEventID: Int? = nil, query: String = "") throws -> (status: Int, contentType: String?, events: [(Int, [String: Any])]) {
         var bytes: [UInt8] = []
-        let response = try client.download("/training/jobs/\(job)/events",
+        let response = try client.download("/training/jobs/\(job)/events" + query,
                                            headers: lastEventID.map { [("Last-Event-ID", String($0))] } ?? []) { chunk in
             bytes.append(contentsOf: chunk)
         }
