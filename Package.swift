@@ -36,12 +36,14 @@ let package = Package(
         // Several replicas on one bucket: the change log and its follower, claims, leases,
         // heartbeats. Services plug into the follower; it knows none of them.
         .target(name: "WarehouseReplication", dependencies: ["WarehouseCore", "WarehouseCrypto"]),
+        // An OpenAI-compatible chat-completions client (the optional "ask a dataset").
+        .target(name: "WarehouseLLM", dependencies: ["WarehouseCore", "WarehouseCurl"]),
         .target(
             name: "WarehouseService",
-            dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip", "WarehouseAutoML", "WarehouseONNX", "WarehouseReplication"]
+            dependencies: ["WarehouseCore", "WarehouseCatalog", "WarehouseStorage", "WarehouseFormats", "WarehouseCrypto", "WarehouseZip", "WarehouseAutoML", "WarehouseONNX", "WarehouseReplication", "WarehouseLLM"]
         ),
         // Routes see services only: no catalog, SQLite, S3 or store module here.
-        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseAutoML", "WarehouseCrypto", "WarehouseZip", "WarehouseCore"]),
+        .target(name: "WarehouseAPI", dependencies: ["WarehouseService", "WarehouseHTTPServer", "WarehouseAutoML", "WarehouseCrypto", "WarehouseZip", "WarehouseCore", "WarehouseLLM"]),
         // The Hugging Face Hub's protocol under /hf: an adapter over the services that uses the
         // API's request context, downloads and error table.
         .target(name: "WarehouseHub", dependencies: ["WarehouseAPI", "WarehouseService", "WarehouseHTTPServer", "WarehouseCore", "WarehouseCrypto", "WarehouseFormats"]),

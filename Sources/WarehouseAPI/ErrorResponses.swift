@@ -37,6 +37,8 @@ public enum ErrorResponses {
             case .storedObjectDrifted(let detail): return (500, detail)
             case .cancelled(let detail): return (503, detail)
             case .insufficientStorage(let detail): return (507, detail)
+            case .notConfigured(let detail): return (501, detail)
+            case .badGateway(let detail): return (502, detail)
             }
         case let error as HTTPBodyError:
             switch error {

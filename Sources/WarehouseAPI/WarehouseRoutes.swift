@@ -16,10 +16,12 @@ public struct ServedServices: Sendable {
     public let access: AccessControl
     /// Follows the other replicas (nil: this replica is the only one), for /health and /metrics.
     public let follower: (any ReplicationStatus)?
+    public let chat: DatasetChat
 
     public init(models: ModelService, uploadSessions: UploadSessions, datasets: DatasetService, training: TrainingService,
                 predictions: PredictionService, lifecycle: ModelLifecycle, feedback: FeedbackService, access: AccessControl,
-                follower: (any ReplicationStatus)?) {
+                follower: (any ReplicationStatus)?, chat: DatasetChat) {
+        self.chat = chat
         self.models = models
         self.uploadSessions = uploadSessions
         self.datasets = datasets
@@ -69,6 +71,7 @@ public struct WarehouseRoutes: Sendable {
             + TokenRoutes(access: access).definitions
             + UploadSessionRoutes(sessions: services.uploadSessions, access: access).definitions
             + DatasetRoutes(datasets: services.datasets, training: services.training, access: access, uploadBody: .multipart(multipart)).definitions
+            + ChatRoutes(chat: services.chat).definitions
             + TrainingRoutes(training: services.training, predictions: services.predictions, access: access,
                              tickets: EventTickets(access: access)).definitions
             + LifecycleRoutes(lifecycle: services.lifecycle, feedback: services.feedback, training: services.training, models: service,

@@ -27,12 +27,17 @@ public enum WarehouseError: Error, Equatable, CustomStringConvertible {
     case cancelled(String)
     /// The catalog's disk is full. 507.
     case insufficientStorage(String)
+    /// A feature that needs a setting this server lacks (the detail names it). 501.
+    case notConfigured(String)
+    /// A service the warehouse calls on the caller's behalf failed or answered nonsense. 502.
+    case badGateway(String)
 
     public var description: String {
         switch self {
         case .invalid(let text), .notFound(let text), .alreadyExists(let text), .conflict(let text),
              .tooLarge(let text), .unauthorized(let text), .forbidden(let text), .storageUnavailable(let text),
-             .storedObjectDrifted(let text), .cancelled(let text), .insufficientStorage(let text):
+             .storedObjectDrifted(let text), .cancelled(let text), .insufficientStorage(let text),
+             .notConfigured(let text), .badGateway(let text):
             return text
         case .rangeNotSatisfiable(let size):
             return "requested range is not satisfiable (object size \(size) bytes)"

@@ -49,6 +49,8 @@ public enum HTTPStatus {
         case 413: return "Content Too Large"
         case 416: return "Range Not Satisfiable"
         case 500: return "Internal Server Error"
+        case 501: return "Not Implemented"
+        case 502: return "Bad Gateway"
         case 503: return "Service Unavailable"
         case 507: return "Insufficient Storage"
         default: return status < 500 ? "Client Error" : "Server Error"

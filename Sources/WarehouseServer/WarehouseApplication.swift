@@ -98,7 +98,9 @@ public final class WarehouseApplication: Sendable {
         let routes = WarehouseRoutes(
             services: ServedServices(models: service, uploadSessions: uploadSessions, datasets: datasets, training: training,
                                      predictions: predictions, lifecycle: lifecycle, feedback: feedback, access: access,
-                                     follower: follower),
+                                     follower: follower,
+                                     chat: DatasetChat(training: training, settings: DatasetChat.Settings(
+                                        url: configuration.llmURL, model: configuration.llmModel, apiKey: configuration.llmAPIKey))),
             metrics: metrics, storageName: configuration.storage.rawValue, spoolDirectory: dataDirectory + "/tmp", logger: logger)
         router = routes.router
         var hubSettings = HubSettings(spoolDirectory: dataDirectory + "/tmp")
