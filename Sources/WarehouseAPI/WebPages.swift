@@ -40,7 +40,7 @@ enum WebPages {
             case .user(let name): who = name
             }
             nav = """
-                <a href="/ui/models">Models</a><a href="/ui/upload">Upload</a><a href="/ui/notifications">Notifications</a>\
+                <a href="/ui/models">Models</a><a href="/ui/datasets">Datasets</a><a href="/ui/upload">Upload</a><a href="/ui/notifications">Notifications</a>\
                 <span class="who">\(who)</span><form method="post" action="/ui/logout" style="margin:0">\
                 <input type="hidden" name="csrf" value="\(session.csrf)"><button>Sign out</button></form>
                 """
@@ -216,7 +216,7 @@ enum WebPages {
             """
     }
 
-    static func dataset(session: WebRoutes.Session, record: DatasetRecord) -> HTML {
+    static func dataset(session: WebRoutes.Session, record: DatasetRecord, training: HTML = "") -> HTML {
         let profile = record.profile
         let cards: [HTML] = profile.columns.map { column in
             var chart: HTML = ""
@@ -244,6 +244,7 @@ enum WebPages {
             (\(profile.problemType.rawValue)) · <span class="hash">sha256 \(record.fileHash)</span></p>
             <h2>Columns</h2><div class="grid">\(cards)</div>
             <h2>Sample rows</h2><div style="overflow-x:auto"><table><tr>\(columns.map { "<th>\($0)</th>" as HTML })</tr>\(sample)</table></div>
+            \(training)
             """)
     }
 
@@ -265,6 +266,19 @@ enum WebPages {
             }
         }
         let live = !["succeeded", "failed", "cancelled"].contains(job.status)
+        var options: HTML = ""
+        if case .object(let asked) = job.trainingOptions {
+            let resolved: [String: JSONValue]
+            if case .object(let result)? = job.result, case .object(let used)? = result["training_options"] { resolved = used } else { resolved = asked }
+            let items: [HTML] = ["preset", "algorithms", "feature_columns", "exclude_columns", "validation", "seed"].map { key in
+                "<dt>\(key)</dt><dd><code>\(resolved[key].map { json($0) } ?? "")</code></dd>"
+            }
+            options = "<details id=\"options\"\(live ? "" : " open")><summary>Training options</summary><dl>\(items)</dl></details>"
+        }
+        let cancel: HTML = live ? """
+            <form method="post" action="/ui/jobs/\(job.jobID)/cancel" class="inline" id="cancel">\
+            <input type="hidden" name="csrf" value="\(session.csrf)"><button style="background:#b91c1c">Cancel job</button></form>
+            """ : ""
         let script: HTML = live ? """
             <script>
             const source = new EventSource(location.pathname + "/events");
@@ -288,6 +302,7 @@ enum WebPages {
             <p>Dataset <a href="/ui/datasets/\(job.userID)/\(job.datasetID)">\(job.datasetID)</a> → model <strong>\(job.modelID)</strong> · \
             status <strong id="status">\(job.status)</strong>\(job.error.map { HTML(" <span class=\"error\">\($0)</span>") } ?? "")</p>
             <p><progress id="progress" max="100" value="\(job.progress, digits: 4)"></progress> <span id="message" class="muted">\(job.message)</span></p>
+            \(cancel)\(options)
             <h2>Leaderboard</h2><table style="width:auto" id="board"><tr><th>candidate</th><th>validation</th><th>fit s</th></tr>\(board)</table>
             \(result)\(script)
             """)

@@ -145,7 +145,69 @@ struct WebRoutes {
                     let user = try request.userParameter()
                     try session.principal.authorize(user: user)
                     let record = try datasets.record(user: user, dataset: try request.datasetParameter(), version: request.nonEmptyQuery("version"))
-                    return Self.page(WebPages.dataset(session: session, record: record))
+                    // The analysis is computed on the first visit and kept; a failure there
+                    // still shows the profile.
+                    var analysis: TrainingService.Analysis?
+                    var analysisError: String?
+                    do {
+                        analysis = try training.analysis(user: user, dataset: record.datasetID, version: record.version)
+                    } catch {
+                        analysisError = ErrorResponses.statusAndDetail(for: error).1
+                    }
+                    let recommendations = record.profile.trainingRefusal == nil
+                        ? try? training.recommendations(user: user, dataset: record.datasetID, version: record.version, targetColumn: nil, timeLimit: nil)
+                        : nil
+                    let models = try training.modelsTrained(user: user, dataset: record.datasetID)
+                    return Self.page(WebPages.dataset(session: session, record: record, training: WebPages.datasetTraining(
+                        session: session, record: record, analysis: analysis, analysisError: analysisError,
+                        recommendations: recommendations, models: models)))
+                }
+            },
+            RouteDefinition("GET", "/ui/datasets") { request in
+                Self.signedIn(request, access: access, logger: logger) { session in
+                    guard let user = session.user(request) else { return Self.page(WebPages.chooseUser(session: session, path: "/ui/datasets")) }
+                    try session.principal.authorize(user: user)
+                    let query = request.nonEmptyQuery("query")
+                    let hits = try query.map { try datasets.search(user: user, text: $0, limit: 200, skip: 0).hits }
+                    return Self.page(WebPages.datasets(session: session, user: user, records: hits == nil ? try datasets.list(user: user) : [],
+                                                       query: query, hits: hits))
+                }
+            },
+            RouteDefinition("POST", "/ui/datasets/upload", body: uploadBody) { request in
+                guard let session = Self.session(request, access: access) else { throw WarehouseError.unauthorized("sign in first") }
+                let form = try ModelRoutes.form(of: request)
+                try Self.checkCSRF(form.field("csrf"), session: session)
+                let fields = try DatasetUploadFields(form.fields.filter { $0.name != "csrf" })
+                try session.principal.authorize(user: fields.userID)
+                let record = try datasets.upload(fields: fields, file: try ModelRoutes.incomingFile(named: "file", in: form))
+                if fields.autoTrain, record.profile.trainingRefusal == nil {
+                    var automatic = try TrainingRequest(userID: fields.userID, datasetID: fields.datasetID, datasetVersion: record.version,
+                                                        timeLimit: fields.timeLimit, automatic: true)
+                    automatic.name = "\(record.name) AutoML"
+                    automatic.trigger = "dataset_upload"
+                    _ = try training.submit(automatic)
+                }
+                return JSON.response(["location": "/ui/datasets/\(record.userID)/\(record.datasetID)?version=\(record.version)"])
+            },
+            RouteDefinition("POST", "/ui/datasets/{user_id}/{dataset_id}/train", body: .buffered(maxBytes: 256 << 10)) { request in
+                Self.signedIn(request, access: access, logger: logger) { session in
+                    let form = WebPages.formFields(request.body.bytes)
+                    try Self.checkCSRF(form["csrf"], session: session)
+                    let user = try request.userParameter(), dataset = try request.datasetParameter()
+                    try session.principal.authorize(user: user)
+                    let record = try datasets.record(user: user, dataset: dataset, version: form["dataset_version"])
+                    let body = WebPages.trainingBody(form, user: user, dataset: dataset, features: record.profile.features)
+                    let job = try training.submit(try TrainingRequest(json: body))
+                    return Self.redirect("/ui/jobs/\(job.jobID)")
+                }
+            },
+            RouteDefinition("POST", "/ui/jobs/{job_id}/cancel", body: .buffered(maxBytes: 16 << 10)) { request in
+                Self.signedIn(request, access: access, logger: logger) { session in
+                    try Self.checkCSRF(WebPages.formFields(request.body.bytes)["csrf"], session: session)
+                    let job = try training.job(id: request.parameter("job_id"))
+                    do { try session.principal.authorize(user: job.userID) } catch { throw WarehouseError.notFound("training job not found") }
+                    if !job.isFinished { _ = try training.cancel(id: job.jobID) }
+                    return Self.redirect("/ui/jobs/\(job.jobID)")
                 }
             },
             RouteDefinition("GET", "/ui/jobs/{job_id}") { request in

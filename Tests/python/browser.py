@@ -7,7 +7,11 @@ Signs in through the login form (so the HttpOnly session cookie is set the way a
 gets it), then for each page: navigates, waits for the load event and a quiet moment,
 writes SCREENSHOT_DIR/NAME.png, and prints one JSON line {name, url, title, text, svg, errors}.
 A NAME starting with "live" waits for the page's SSE script to fill the leaderboard; one
-starting with "upload-submit" fills the upload form, attaches BROWSER_UPLOAD_FILE and submits.
+starting with "upload-submit" fills the upload form, attaches BROWSER_UPLOAD_FILE and submits;
+"dataset-upload" does the same with the dataset form and BROWSER_DATASET_FILE; "train-submit"
+takes the first recommendation, picks the fast preset and starts a job from the dataset page,
+then waits for its live leaderboard; "cancel" presses a running job's Cancel button and waits
+for the page to say it was cancelled.
 Driven over the Chrome DevTools Protocol (websocket-client)."""
 import base64, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
 import websocket
@@ -49,6 +53,18 @@ class Page:
                 break
             time.sleep(0.05)
         time.sleep(0.3)
+
+
+def wait_for(page, condition, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if page.evaluate(f"(() => {{ try {{ return !!({condition}); }} catch (e) {{ return false; }} }})()"):
+                break
+        except (RuntimeError, websocket.WebSocketException):
+            pass  # navigating: the context went away
+        time.sleep(0.1)
+    time.sleep(0.3)
 
 
 def main():
@@ -97,6 +113,25 @@ def main():
                 while time.time() < deadline and "/ui/models/" not in (page.evaluate("location.pathname") or ""):
                     time.sleep(0.1)
                 time.sleep(0.3)
+            if name.startswith("dataset-upload"):
+                page.evaluate("""(() => { const f = document.getElementById('dataset-upload');
+                    f.dataset_id.value = 'from-browser'; f.name.value = 'Penguins from a browser'; })()""")
+                document = page.call("DOM.getDocument")["root"]["nodeId"]
+                node = page.call("DOM.querySelector", nodeId=document, selector="#dataset-upload input[type=file]")["nodeId"]
+                page.call("DOM.setFileInputFiles", nodeId=node, files=[os.environ["BROWSER_DATASET_FILE"]])
+                page.evaluate("document.querySelector('#dataset-upload button').click()")
+                wait_for(page, "location.pathname.startsWith('/ui/datasets/alice/from-browser') && document.readyState === 'complete'")
+            if name.startswith("train-submit"):
+                page.evaluate("""(() => { document.querySelector('#recommendations .use').click();
+                    const f = document.getElementById('train');
+                    f.model_id.value = 'from-browser-job'; f.preset.value = 'fast'; f.time_limit_s.value = '20';
+                    document.getElementById('train-button').click(); })()""")
+                wait_for(page, "location.pathname.startsWith('/ui/jobs/') && document.readyState === 'complete'")
+                wait_for(page, "document.querySelectorAll('#board tr').length >= 3 || document.body.innerText.includes('Registered')", 60)
+            if name.startswith("cancel"):
+                wait_for(page, "document.querySelector('#cancel button') !== null", 10)
+                page.evaluate("document.querySelector('#cancel button').click()")
+                wait_for(page, "document.readyState === 'complete' && document.getElementById('status') && document.getElementById('status').textContent === 'cancelled'", 30)
             shot = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
             with open(os.path.join(directory, name + ".png"), "wb") as f:
                 f.write(base64.b64decode(shot["data"]))
