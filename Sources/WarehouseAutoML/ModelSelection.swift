@@ -11,36 +11,47 @@ protocol ModelSelection {
     func final(_ fitted: AutoML.Fitted) throws -> PipelineModel
 }
 
-/// k-fold cross-validation (stratified for classification): every selection row gets an
-/// out-of-fold prediction. A forest's or linear model's final model is the average of its k
-/// fold models (bagging); boosting is refitted (see `final`).
+/// k-fold cross-validation (stratified for classification), optionally repeated with new
+/// shuffles: every selection row gets an out-of-fold prediction per repeat, and its validation
+/// prediction is their mean. A forest's or linear model's final model is the average of its
+/// k × repeats fold models (bagging); boosting is refitted (see `final`).
 struct CrossValidation: ModelSelection {
     let pool: TrainingTable
     let bins: BinnedMatrix
+    /// Every repeat's folds, repeat after repeat.
     let folds: [[Int]]
+    let k: Int
+    let repeats: Int
     let seed: UInt64
     let automl: AutoML
 
-    var method: String { "\(folds.count)-fold cross-validation" }
-    var plan: ValidationPlan { .crossValidation(folds: folds.count) }
+    var method: String { "\(k)-fold cross-validation" + (repeats > 1 ? ", repeated \(repeats) times" : "") }
+    var plan: ValidationPlan { .crossValidation(folds: k, repeats: repeats) }
     var validationTarget: [Double] { pool.target }
 
-    init(pool: TrainingTable, folds count: Int, seed: UInt64, automl: AutoML) throws {
+    init(pool: TrainingTable, folds count: Int, repeats: Int = 1, seed: UInt64, automl: AutoML) throws {
         self.pool = pool
         self.seed = seed
         self.automl = automl
         bins = BinnedMatrix(table: pool, mappers: BinnedMatrix.mappers(for: pool))
-        var generator = SeededGenerator(seed: seed &+ 1)
-        var order = Array(0..<pool.rowCount)
-        order.shuffle(using: &generator)
-        if pool.targetSpec.task == .classification {
-            // Stable sort by class, then deal round-robin: each fold gets every class.
-            order = order.enumerated().sorted { (pool.target[$0.element], $0.offset) < (pool.target[$1.element], $1.offset) }.map(\.element)
-        }
         let k = max(2, min(count, pool.rowCount / 2))
-        var folds = [[Int]](repeating: [], count: k)
-        for (position, row) in order.enumerated() { folds[position % k].append(row) }
-        self.folds = folds.map { $0.sorted() }
+        self.k = k
+        self.repeats = max(1, repeats)
+        var all: [[Int]] = []
+        for repeat_ in 0..<self.repeats {
+            // The first repeat shuffles as a single k-fold always did (same seed, same folds).
+            var generator = SeededGenerator(seed: seed &+ 1 &+ UInt64(repeat_) &* 7919)
+            var order = Array(0..<pool.rowCount)
+            order.shuffle(using: &generator)
+            if pool.targetSpec.task == .classification {
+                // Stable sort by class, then deal round-robin: each fold gets every class.
+                order = order.enumerated().sorted { (pool.target[$0.element], $0.offset) < (pool.target[$1.element], $1.offset) }.map(\.element)
+            }
+            var folds = [[Int]](repeating: [], count: k)
+            for (position, row) in order.enumerated() { folds[position % k].append(row) }
+            all += folds.map { $0.sorted() }
+        }
+        folds = all
     }
 
     func fit(_ candidate: Candidate) throws -> AutoML.Fitted {
@@ -71,10 +82,12 @@ struct CrossValidation: ModelSelection {
         let width = results[0].3.width
         var oof = [Double](repeating: 0, count: n * width)
         var predictTime = 0.0
+        // Each row is held out once per repeat: its validation prediction is their mean.
+        let share = 1 / Double(repeats)
         for (_, _, held, prediction, time) in results {
             predictTime += time
             for (local, row) in held.enumerated() {
-                for k in 0..<width { oof[row * width + k] = prediction.values[local * width + k] }
+                for k in 0..<width { oof[row * width + k] += prediction.values[local * width + k] * share }
             }
         }
         let rounds = results.compactMap(\.1)
@@ -98,8 +111,11 @@ struct CrossValidation: ModelSelection {
 }
 
 /// One validation split (a fifth of the selection rows by default, then at most 50,000, or the
-/// fraction asked for); the models fitted on the rest are final as they are.
+/// fraction asked for). A chosen model is refitted on every selection row when the budget
+/// clearly allows it (AutoGluon's refit_full: a quarter more rows to learn from), else the
+/// model fitted on the rest is final as it is.
 struct Holdout: ModelSelection {
+    let pool: TrainingTable
     let train: TrainingTable
     let valid: TrainingTable
     let trainBins: BinnedMatrix
@@ -120,6 +136,7 @@ struct Holdout: ModelSelection {
         let wanted = max(1, min(pool.rowCount - 1, Int((Double(pool.rowCount) * fraction).rounded())))
         let validCount = capped ? min(50_000, wanted) : wanted
         self.fraction = fraction
+        self.pool = pool
         valid = pool.subset(Array(order[0..<validCount]).sorted())
         train = pool.subset(Array(order[validCount...]).sorted())
         let mappers = BinnedMatrix.mappers(for: train)
@@ -140,5 +157,18 @@ struct Holdout: ModelSelection {
                              predictTime: AutoML.seconds(since: predictStart), rounds: rounds)
     }
 
-    func final(_ fitted: AutoML.Fitted) throws -> PipelineModel { fitted.model }
+    func final(_ fitted: AutoML.Fitted) throws -> PipelineModel {
+        let budget = automl.budget
+        // Boosting refits with its early-stopped rounds (+10% for the extra rows); a refit
+        // that the limit would cut short is not worth its cost, so only with ample time.
+        if case .boosting = fitted.candidate.learner, fitted.rounds == nil { return fitted.model }
+        guard budget.elapsed + fitted.fitTime * 1.5 + 0.1 < budget.limitSeconds * 0.72 else { return fitted.model }
+        let bins = BinnedMatrix(table: pool, mappers: BinnedMatrix.mappers(for: pool))
+        let rounds = fitted.rounds.map { Int((Double($0) * 1.1).rounded(.up)) }
+        let (model, _) = try automl.fitModel(fitted.candidate, train: pool, trainBins: bins, validation: nil, rounds: rounds,
+                                             parallel: true, seed: seed)
+        try budget.checkCancelled()
+        // Stopped by the limit: a truncated model; the holdout one stands.
+        return budget.exhausted() ? fitted.model : model
+    }
 }

@@ -117,7 +117,9 @@ public enum Recommendations {
         }
 
         // Estimated time: the family's candidates in the balanced preset, at recorded rates.
-        let plan: ValidationPlan = rows < 5000 ? .crossValidation(folds: 5) : .holdout(fraction: 0.2)
+        var balanced = AutoMLSettings()
+        balanced.preset = .balanced
+        let plan = balanced.validationPlan(rows: rows)
         let candidates = Candidate.balancedList(rows: rows)
         let cells = Double(rows) * Double(max(1, features.count))
         let ordered = AlgorithmFamily.allCases.sorted { (scores[$0] ?? 0, $1.rawValue) > (scores[$1] ?? 0, $0.rawValue) }

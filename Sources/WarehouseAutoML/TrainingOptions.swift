@@ -6,18 +6,19 @@ import Foundation
 ///   one holdout split, an ensemble of those; it ends when they are fitted, usually well
 ///   before the time limit.
 /// - `balanced` (default): ten candidates (the four families and boosting variants); 5-fold
-///   cross-validation below 5,000 rows, a holdout above; an ensemble of the best.
+///   cross-validation below 5,000 rows (repeated twice below 1,000), a holdout above; an
+///   ensemble of the best.
 /// - `best`: the balanced list plus larger forests and more boosting variants; 8-fold
-///   cross-validation below 2,000 rows and 5-fold below 10,000, a holdout above; it uses the
-///   whole time limit.
+///   cross-validation below 2,000 rows (repeated twice below 1,000) and 5-fold below 10,000,
+///   a holdout above; it uses the whole time limit.
 public enum TrainingPreset: String, Codable, Sendable, CaseIterable {
     case fast, balanced, best
 
     public var summary: String {
         switch self {
         case .fast: return "one candidate per family, one holdout split, ends when they are fitted"
-        case .balanced: return "ten candidates, 5-fold cross-validation below 5,000 rows (holdout above), ensemble"
-        case .best: return "sixteen candidates, 8/5-fold cross-validation below 10,000 rows (holdout above), ensemble, whole time limit"
+        case .balanced: return "ten candidates, 5-fold cross-validation below 5,000 rows (twice below 1,000; holdout above), ensemble"
+        case .best: return "sixteen candidates, 8/5-fold cross-validation below 10,000 rows (twice below 1,000; holdout above), ensemble, whole time limit"
         }
     }
 }
@@ -48,19 +49,22 @@ public enum AlgorithmFamily: String, Codable, Sendable, CaseIterable {
 }
 
 /// How candidates are validated: `{"kind": "holdout", "fraction": 0.2}` or
-/// `{"kind": "cv", "folds": 5}`.
+/// `{"kind": "cv", "folds": 5, "repeats": 1}` (repeated k-fold: each repeat shuffles the
+/// rows anew, and a row's validation prediction is the mean of its out-of-fold predictions).
 public enum ValidationPlan: Sendable, Equatable, Codable {
     case holdout(fraction: Double)
-    case crossValidation(folds: Int)
+    case crossValidation(folds: Int, repeats: Int = 1)
 
     public static let foldRange = 2...10
+    public static let repeatRange = 1...5
 
-    enum CodingKeys: String, CodingKey { case kind, fraction, folds }
+    enum CodingKeys: String, CodingKey { case kind, fraction, folds, repeats }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         switch try c.decode(String.self, forKey: .kind) {
-        case "cv": self = .crossValidation(folds: try c.decode(Int.self, forKey: .folds))
+        case "cv": self = .crossValidation(folds: try c.decode(Int.self, forKey: .folds),
+                                           repeats: try c.decodeIfPresent(Int.self, forKey: .repeats) ?? 1)
         default: self = .holdout(fraction: try c.decode(Double.self, forKey: .fraction))
         }
     }
@@ -71,9 +75,10 @@ public enum ValidationPlan: Sendable, Equatable, Codable {
         case .holdout(let fraction):
             try c.encode("holdout", forKey: .kind)
             try c.encode(fraction, forKey: .fraction)
-        case .crossValidation(let folds):
+        case .crossValidation(let folds, let repeats):
             try c.encode("cv", forKey: .kind)
             try c.encode(folds, forKey: .folds)
+            try c.encode(repeats, forKey: .repeats)
         }
     }
 }

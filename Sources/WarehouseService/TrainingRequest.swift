@@ -187,7 +187,11 @@ public struct TrainingRequest: Codable, Sendable {
             guard folds == folds.rounded(), ValidationPlan.foldRange.contains(Int(folds)) else {
                 throw WarehouseError.invalid("validation folds must be a whole number from \(ValidationPlan.foldRange.lowerBound) to \(ValidationPlan.foldRange.upperBound) (got \(folds))")
             }
-            return .crossValidation(folds: Int(folds))
+            let repeats = try number("repeats") ?? 1
+            guard repeats == repeats.rounded(), ValidationPlan.repeatRange.contains(Int(repeats)) else {
+                throw WarehouseError.invalid("validation repeats must be a whole number from \(ValidationPlan.repeatRange.lowerBound) to \(ValidationPlan.repeatRange.upperBound) (got \(repeats))")
+            }
+            return .crossValidation(folds: Int(folds), repeats: Int(repeats))
         default:
             throw WarehouseError.invalid("validation kind must be \"holdout\" or \"cv\" (got \(fields["kind"].map { "\($0)" } ?? "nothing"))")
         }

@@ -59,10 +59,11 @@ import WarehouseTesting
 
         // Cross-validation with the folds asked for; the default preset is balanced.
         let cv = try Training.startJob(client, ["user_id": "alice", "dataset_id": "titanic", "model_id": "titanic-cv", "time_limit_s": 20,
-                                                "algorithms": "linear", "validation": ["kind": "cv", "folds": 3]])
+                                                "algorithms": "linear", "validation": ["kind": "cv", "folds": 3, "repeats": 2]])
         let cvDone = try Training.wait(client, job: cv)
         let cvResult = try #require(cvDone["result"] as? [String: Any])
-        #expect(cvResult["validation_method"] as? String == "3-fold cross-validation")
+        #expect(cvResult["validation_method"] as? String == "3-fold cross-validation, repeated 2 times")
+        #expect((cvResult["training_options"] as? [String: Any]).flatMap { $0["validation"] as? [String: Any] }?["repeats"] as? Int == 2)
         let cvOptions = try #require(cvResult["training_options"] as? [String: Any])
         #expect(cvOptions["preset"] as? String == "balanced")
         #expect(cvOptions["algorithms"] as? [String] == ["linear"])
@@ -98,6 +99,7 @@ import WarehouseTesting
         try refused(["validation": ["kind": "holdout", "fraction": 0]], saying: ["(0, 0.5]"])
         try refused(["validation": ["kind": "cv", "folds": 1]], saying: ["folds", "2 to 10"])
         try refused(["validation": ["kind": "bootstrap"]], saying: ["holdout", "cv"])
+        try refused(["validation": ["kind": "cv", "folds": 5, "repeats": 9]], saying: ["repeats", "1 to 5"])
         try refused(["seed": -1], saying: ["seed"])
         #expect(try client.get("/training/jobs?user_id=alice").array.isEmpty)
         // The same names work (and a different target makes the old one a feature).
