@@ -1,7 +1,8 @@
 """bench/training's driver: one split per dataset, every engine on it, one table."""
-import argparse, http.client, json, os, subprocess, sys, time, uuid, warnings
+import argparse, json, os, subprocess, sys, time, warnings
 import numpy as np
 import pandas as pd
+import training_common as common
 
 warnings.filterwarnings("ignore")
 parser = argparse.ArgumentParser()
@@ -13,7 +14,6 @@ parser.add_argument("--warehouse", required=True)
 parser.add_argument("--engines", default="ours,hgb,lightgbm,autogluon")
 parser.add_argument("names", nargs="*")
 args = parser.parse_args()
-AUTH = {"Authorization": "Bearer bench-admin-token"}
 SHARED = ["iris", "wine", "breast_cancer", "digits", "titanic", "penguins", "credit_data", "diabetes", "diamonds"]
 TARGETS = {"titanic": "survived", "penguins": "species", "credit_data": "Status", "diamonds": "price"}
 
@@ -32,33 +32,16 @@ def synthetic(name):
 
 
 def request(method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=600)
-    conn.request(method, path, body=body, headers={**AUTH, **(headers or {})})
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    return response.status, data
+    return common.request(args.port, method, path, body, headers)
 
 
 def ours(name, train_path, test_path, target, task):
-    boundary = uuid.uuid4().hex
-    fields = [("user_id", "bench"), ("dataset_id", name), ("auto_train", "false"), ("target_column", target)]
-    head = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields).encode()
-    body = head + f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}.csv"\r\n\r\n'.encode() \
-        + open(train_path, "rb").read() + f"\r\n--{boundary}--\r\n".encode()
-    status, data = request("POST", "/datasets/upload", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    assert status == 200, data
+    common.upload_dataset(args.port, name, train_path, target)
     job_body = {"user_id": "bench", "dataset_id": name, "target_column": target, "time_limit_s": args.limit,
                 "test_fraction": 0, "seed": 42, "task_type": task}
     status, data = request("POST", "/training/jobs", json.dumps(job_body).encode(), {"Content-Type": "application/json"})
     assert status == 202, data
-    job = json.loads(data)["job_id"]
-    while True:
-        status, data = request("GET", f"/training/jobs/{job}")
-        state = json.loads(data)
-        if state["status"] in ("succeeded", "failed", "cancelled"):
-            break
-        time.sleep(0.2)
+    state = common.wait_for_job(args.port, json.loads(data)["job_id"])
     assert state["status"] == "succeeded", state
     started = pd.Timestamp(state["started_at"]); finished = pd.Timestamp(state["finished_at"])
     fit = (finished - started).total_seconds()
@@ -74,26 +57,8 @@ def ours(name, train_path, test_path, target, task):
     return answer["predictions"], fit, predict_time, state["result"]["best_model"]
 
 
-def encode(train, test, target, task):
-    """Pandas frames for the Python learners: categories as category dtype, labels as codes."""
-    X_train, X_test = train.drop(columns=[target]).copy(), test.drop(columns=[target]).copy()
-    for column in X_train.columns:
-        if X_train[column].dtype == object:
-            categories = pd.Categorical(X_train[column].dropna()).categories
-            X_train[column] = pd.Categorical(X_train[column], categories=categories)
-            X_test[column] = pd.Categorical(X_test[column], categories=categories)
-    y_train, y_test = train[target], test[target]
-    if task == "classification":
-        classes = sorted(y_train.unique(), key=lambda v: (str(type(v)), v))
-        lookup = {c: i for i, c in enumerate(classes)}
-        y_train = y_train.map(lookup).astype(int)
-        y_test = y_test.map(lambda v: lookup.get(v, -1)).astype(int)
-    return X_train, X_test, y_train, y_test
-
-
-def score(task, truth, predicted):
-    from sklearn.metrics import accuracy_score, r2_score
-    return accuracy_score(truth, predicted) if task == "classification" else r2_score(truth, predicted)
+encode = common.encode
+score = common.score
 
 
 def timed(fit, predict, rows):
@@ -127,7 +92,7 @@ for name in names:
             truth = test[target].astype(int).astype(str).values
     result["ours"] = (score(task, truth, predicted), fit, len(test) / predict_time, best)
 
-    X_train, X_test, y_train, y_test = encode(train, test, target, task)
+    X_train, X_test, y_train, y_test, _ = encode(train, test, target, task)
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     hgb = (HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor)(
         categorical_features="from_dtype", random_state=42)

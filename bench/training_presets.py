@@ -11,9 +11,10 @@ the references' is `fit()`:
   - LightGBM (defaults), XGBoost (hist, enable_categorical), CatBoost (defaults, categorical
     features named, thread_count 2)
   - AutoGluon TabularPredictor(time_limit=LIMIT, presets="medium_quality")."""
-import argparse, http.client, json, os, statistics, sys, time, uuid, warnings
+import argparse, json, os, statistics, sys, time, warnings
 import numpy as np
 import pandas as pd
+import training_common as common
 
 warnings.filterwarnings("ignore")
 parser = argparse.ArgumentParser()
@@ -27,29 +28,13 @@ parser.add_argument("--engines", default="hgb,rf,lightgbm,xgboost,catboost,autog
 parser.add_argument("--out", required=True)
 parser.add_argument("names", nargs="*")
 args = parser.parse_args()
-AUTH = {"Authorization": "Bearer bench-admin-token"}
 SHARED = ["iris", "wine", "breast_cancer", "digits", "titanic", "penguins", "credit_data", "diabetes", "diamonds"]
 TARGETS = {"titanic": "survived", "penguins": "species", "credit_data": "Status", "diamonds": "price"}
 REGRESSION = {"diabetes", "diamonds"}
 
 
 def request(method, path, body=None, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=900)
-    conn.request(method, path, body=body, headers={**AUTH, **(headers or {})})
-    response = conn.getresponse()
-    data = response.read()
-    conn.close()
-    return response.status, data
-
-
-def upload(dataset, train_path, target):
-    boundary = uuid.uuid4().hex
-    fields = [("user_id", "bench"), ("dataset_id", dataset), ("auto_train", "false"), ("target_column", target)]
-    head = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields).encode()
-    body = head + f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{dataset}.csv"\r\n\r\n'.encode() \
-        + open(train_path, "rb").read() + f"\r\n--{boundary}--\r\n".encode()
-    status, data = request("POST", "/datasets/upload", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    assert status == 200, data
+    return common.request(args.port, method, path, body, headers)
 
 
 def ours(dataset, preset, seed, test_path, target, task):
@@ -58,13 +43,7 @@ def ours(dataset, preset, seed, test_path, target, task):
                 "test_fraction": 0, "seed": seed, "task_type": task, "preset": preset}
     status, data = request("POST", "/training/jobs", json.dumps(job_body).encode(), {"Content-Type": "application/json"})
     assert status == 202, data
-    job = json.loads(data)["job_id"]
-    while True:
-        status, data = request("GET", f"/training/jobs/{job}")
-        state = json.loads(data)
-        if state["status"] in ("succeeded", "failed", "cancelled"):
-            break
-        time.sleep(0.2)
+    state = common.wait_for_job(args.port, json.loads(data)["job_id"])
     assert state["status"] == "succeeded", state
     wall = (pd.Timestamp(state["finished_at"]) - pd.Timestamp(state["started_at"])).total_seconds()
     status, data = request("POST", f"/ai-models/bench/{model}/predict", open(test_path, "rb").read(), {"Content-Type": "text/csv"})
@@ -72,27 +51,8 @@ def ours(dataset, preset, seed, test_path, target, task):
     return json.loads(data)["predictions"], wall, state["result"]["best_model"]
 
 
-def encode(train, test, target, task):
-    X_train, X_test = train.drop(columns=[target]).copy(), test.drop(columns=[target]).copy()
-    categorical = []
-    for column in X_train.columns:
-        if X_train[column].dtype == object:
-            categories = pd.Categorical(X_train[column].dropna()).categories
-            X_train[column] = pd.Categorical(X_train[column], categories=categories)
-            X_test[column] = pd.Categorical(X_test[column], categories=categories)
-            categorical.append(column)
-    y_train, y_test = train[target], test[target]
-    if task == "classification":
-        classes = sorted(y_train.unique(), key=lambda v: (str(type(v)), v))
-        lookup = {c: i for i, c in enumerate(classes)}
-        y_train = y_train.map(lookup).astype(int)
-        y_test = y_test.map(lambda v: lookup.get(v, -1)).astype(int)
-    return X_train, X_test, y_train, y_test, categorical
-
-
-def score(task, truth, predicted):
-    from sklearn.metrics import accuracy_score, r2_score
-    return accuracy_score(truth, predicted) if task == "classification" else r2_score(truth, predicted)
+encode = common.encode
+score = common.score
 
 
 def reference(engine, task, seed, X_train, X_test, y_train, categorical, train, test, target, dataset):
@@ -158,7 +118,7 @@ for seed in seeds:
         train_path, test_path = os.path.join(args.work, f"{name}-{seed}-train.csv"), os.path.join(args.work, f"{name}-{seed}-test.csv")
         train.to_csv(train_path, index=False, float_format="%.17g"); test.to_csv(test_path, index=False, float_format="%.17g")
         dataset = f"{name}-s{seed}"
-        upload(dataset, train_path, target)
+        common.upload_dataset(args.port, dataset, train_path, target)
         truth_text = test[target].astype(str).values
         if task == "classification" and all(isinstance(v, (int, np.integer)) for v in frame[target].dropna().head(50)):
             truth_text = test[target].astype(int).astype(str).values

@@ -336,10 +336,20 @@ enum WebPages {
             <dt>folder</dt><dd><label><input type="checkbox" name="as_folder"> the file is a ZIP of a model folder</label></dd>\
             <dt>file</dt><dd><input type="file" name="file" required></dd></dl>
             <button>Upload</button> <progress id="bar" max="100" value="0"></progress> <span id="state" class="muted"></span></form>
+            \(uploadScript(form: "upload"))
+            """)
+    }
+
+    /// Sends a multipart form with XMLHttpRequest (so its progress bar `#bar` moves, and
+    /// `#state` says what went wrong), then goes where the answer's `location` says.
+    /// `prepare` may adjust the FormData `data` first.
+    static func uploadScript(form: String, prepare: String = "") -> HTML {
+        HTML(raw: """
             <script>
-            document.getElementById("upload").addEventListener("submit", (event) => {
+            document.getElementById("\(form)").addEventListener("submit", (event) => {
               event.preventDefault();
-              const form = event.target, request = new XMLHttpRequest(), state = document.getElementById("state");
+              const form = event.target, request = new XMLHttpRequest(), state = document.getElementById("state"), data = new FormData(form);
+              \(prepare)
               request.upload.onprogress = (p) => { if (p.lengthComputable) document.getElementById("bar").value = 100 * p.loaded / p.total; };
               request.onload = () => {
                 const answer = JSON.parse(request.responseText || "{}");
@@ -347,7 +357,7 @@ enum WebPages {
               };
               request.onerror = () => { state.textContent = "the upload failed"; };
               request.open("POST", form.action);
-              request.send(new FormData(form));
+              request.send(data);
               state.textContent = "uploading…";
             });
             </script>

@@ -32,22 +32,7 @@ extension WebPages {
             <dt>train now</dt><dd><label><input type="checkbox" name="auto_train"> queue an automatic training job</label></dd>\
             <dt>CSV file</dt><dd><input type="file" name="file" accept=".csv,text/csv" required></dd></dl>
             <button>Upload</button> <progress id="bar" max="100" value="0"></progress> <span id="state" class="muted"></span></form>
-            <script>
-            document.getElementById("dataset-upload").addEventListener("submit", (event) => {
-              event.preventDefault();
-              const form = event.target, request = new XMLHttpRequest(), state = document.getElementById("state"), data = new FormData(form);
-              data.set("auto_train", form.auto_train.checked ? "true" : "false");
-              request.upload.onprogress = (p) => { if (p.lengthComputable) document.getElementById("bar").value = 100 * p.loaded / p.total; };
-              request.onload = () => {
-                const answer = JSON.parse(request.responseText || "{}");
-                if (request.status === 200) location.href = answer.location; else state.textContent = answer.detail || ("error " + request.status);
-              };
-              request.onerror = () => { state.textContent = "the upload failed"; };
-              request.open("POST", form.action);
-              request.send(data);
-              state.textContent = "uploading…";
-            });
-            </script>
+            \(uploadScript(form: "dataset-upload", prepare: #"data.set("auto_train", form.auto_train.checked ? "true" : "false");"#))
             """)
     }
 

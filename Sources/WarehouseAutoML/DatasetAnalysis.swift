@@ -220,7 +220,7 @@ public struct DatasetAnalysis: Codable, Sendable {
                 let x = present.map { column[$0] }
                 let y = present.map { sampleTarget[$0] }
                 pearson = correlation(x, y)
-                spearman = correlation(ranks(x), ranks(y))
+                spearman = correlation(Metrics.averageRanks(x), Metrics.averageRanks(y))
             }
             if !numeric[slot] && classification {
                 cramers = cramersV(bins, targetBins)
@@ -303,50 +303,52 @@ public struct DatasetAnalysis: Codable, Sendable {
         }
     }
 
-    /// Plug-in mutual information of two discrete codings, in nats.
-    static func mutualInformation(_ x: [Int], _ y: [Int]) -> Double {
-        let n = Double(x.count)
-        guard n > 0 else { return 0 }
-        var joint: [Int64: Int] = [:]
+    /// The counts of two discrete codings, together and apart.
+    struct Contingency {
+        struct Pair: Hashable {
+            let a: Int
+            let b: Int
+        }
+        var joint: [Pair: Int] = [:]
         var left: [Int: Int] = [:]
         var right: [Int: Int] = [:]
-        for (a, b) in zip(x, y) {
-            joint[Int64(a) << 32 | Int64(UInt32(bitPattern: Int32(truncatingIfNeeded: b))), default: 0] += 1
-            left[a, default: 0] += 1
-            right[b, default: 0] += 1
+        let n: Double
+
+        init(_ x: [Int], _ y: [Int]) {
+            n = Double(x.count)
+            for (a, b) in zip(x, y) {
+                joint[Pair(a: a, b: b), default: 0] += 1
+                left[a, default: 0] += 1
+                right[b, default: 0] += 1
+            }
         }
+    }
+
+    /// Plug-in mutual information of two discrete codings, in nats.
+    static func mutualInformation(_ x: [Int], _ y: [Int]) -> Double {
+        let table = Contingency(x, y)
+        guard table.n > 0 else { return 0 }
         var total = 0.0
-        for (key, count) in joint {
-            let a = Int(key >> 32)
-            let b = Int(Int32(truncatingIfNeeded: key))
-            let p = Double(count) / n
-            total += p * log(Double(count) * n / (Double(left[a]!) * Double(right[b]!)))
+        for (pair, count) in table.joint {
+            total += Double(count) / table.n * log(Double(count) * table.n / (Double(table.left[pair.a]!) * Double(table.right[pair.b]!)))
         }
         return Swift.max(0, total)
     }
 
     /// Cramér's V of two discrete codings (missing, -1, as a category of its own).
     static func cramersV(_ x: [Int], _ y: [Int]) -> Double? {
-        let n = Double(x.count)
-        var joint: [Int64: Int] = [:]
-        var left: [Int: Int] = [:]
-        var right: [Int: Int] = [:]
-        for (a, b) in zip(x, y) {
-            joint[Int64(a) << 32 | Int64(UInt32(bitPattern: Int32(truncatingIfNeeded: b))), default: 0] += 1
-            left[a, default: 0] += 1
-            right[b, default: 0] += 1
-        }
-        let k = Swift.min(left.count, right.count)
-        guard n > 0, k > 1 else { return nil }
+        let table = Contingency(x, y)
+        let k = Swift.min(table.left.count, table.right.count)
+        guard table.n > 0, k > 1 else { return nil }
         var chi = 0.0
-        for (a, na) in left {
-            for (b, nb) in right {
-                let expected = Double(na) * Double(nb) / n
-                let observed = Double(joint[Int64(a) << 32 | Int64(UInt32(bitPattern: Int32(truncatingIfNeeded: b)))] ?? 0)
+        for (a, na) in table.left {
+            for (b, nb) in table.right {
+                let expected = Double(na) * Double(nb) / table.n
+                let observed = Double(table.joint[Contingency.Pair(a: a, b: b)] ?? 0)
                 chi += (observed - expected) * (observed - expected) / expected
             }
         }
-        return (chi / n / Double(k - 1)).squareRoot()
+        return (chi / table.n / Double(k - 1)).squareRoot()
     }
 
     static func correlation(_ x: [Double], _ y: [Double]) -> Double? {
@@ -363,20 +365,5 @@ public struct DatasetAnalysis: Codable, Sendable {
         }
         guard sxx > 0, syy > 0 else { return nil }
         return sxy / (sxx * syy).squareRoot()
-    }
-
-    /// Ranks from 1, ties sharing their average rank (Spearman's convention).
-    static func ranks(_ values: [Double]) -> [Double] {
-        let order = values.indices.sorted { values[$0] < values[$1] }
-        var ranks = [Double](repeating: 0, count: values.count)
-        var start = 0
-        while start < order.count {
-            var end = start
-            while end + 1 < order.count && values[order[end + 1]] == values[order[start]] { end += 1 }
-            let rank = Double(start + end) / 2 + 1
-            for position in start...end { ranks[order[position]] = rank }
-            start = end + 1
-        }
-        return ranks
     }
 }

@@ -97,18 +97,24 @@ public enum Metrics {
         return result
     }
 
-    /// Area under the ROC curve by the rank statistic (ties get their average rank).
-    static func rocAUC(scores: [Double], target: [Double]) -> Double {
-        let order = scores.indices.sorted { scores[$0] < scores[$1] }
-        var ranks = [Double](repeating: 0, count: scores.count)
+    /// Ranks from 1, ties sharing their average rank (ROC AUC's and Spearman's convention).
+    static func averageRanks(_ values: [Double]) -> [Double] {
+        let order = values.indices.sorted { values[$0] < values[$1] }
+        var ranks = [Double](repeating: 0, count: values.count)
         var start = 0
         while start < order.count {
             var end = start
-            while end + 1 < order.count && scores[order[end + 1]] == scores[order[start]] { end += 1 }
+            while end + 1 < order.count && values[order[end + 1]] == values[order[start]] { end += 1 }
             let rank = Double(start + end) / 2 + 1
             for index in start...end { ranks[order[index]] = rank }
             start = end + 1
         }
+        return ranks
+    }
+
+    /// Area under the ROC curve by the rank statistic (ties get their average rank).
+    static func rocAUC(scores: [Double], target: [Double]) -> Double {
+        let ranks = averageRanks(scores)
         let positives = target.filter { $0 == 1 }.count
         let negatives = target.count - positives
         guard positives > 0 && negatives > 0 else { return .nan }

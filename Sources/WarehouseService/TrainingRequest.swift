@@ -233,60 +233,14 @@ public struct TrainingJob: Codable, Sendable {
     public var createdAt: String
     public var startedAt: String?
     public var finishedAt: String?
-    /// The options as asked for (the result's `training_options` are the resolved ones).
-    public var trainingOptions: JSONValue { request.options }
+    /// The options as asked for, defaults filled in (the result's `training_options` are the
+    /// resolved ones).
+    public var trainingOptions: JSONValue?
 
     enum CodingKeys: String, CodingKey {
         case jobID = "job_id", userID = "user_id", datasetID = "dataset_id", modelID = "model_id", status, progress
         case message, request, result, error, createdAt = "created_at", startedAt = "started_at", finishedAt = "finished_at"
         case trainingOptions = "training_options"
-    }
-
-    public init(jobID: String, userID: String, datasetID: String, modelID: String, status: String, progress: Double,
-                message: String, request: TrainingRequest, result: JSONValue?, error: String?, createdAt: String,
-                startedAt: String?, finishedAt: String?) {
-        self.jobID = jobID
-        self.userID = userID
-        self.datasetID = datasetID
-        self.modelID = modelID
-        self.status = status
-        self.progress = progress
-        self.message = message
-        self.request = request
-        self.result = result
-        self.error = error
-        self.createdAt = createdAt
-        self.startedAt = startedAt
-        self.finishedAt = finishedAt
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(jobID: try c.decode(String.self, forKey: .jobID), userID: try c.decode(String.self, forKey: .userID),
-                  datasetID: try c.decode(String.self, forKey: .datasetID), modelID: try c.decode(String.self, forKey: .modelID),
-                  status: try c.decode(String.self, forKey: .status), progress: try c.decode(Double.self, forKey: .progress),
-                  message: try c.decode(String.self, forKey: .message), request: try c.decode(TrainingRequest.self, forKey: .request),
-                  result: try c.decodeIfPresent(JSONValue.self, forKey: .result), error: try c.decodeIfPresent(String.self, forKey: .error),
-                  createdAt: try c.decode(String.self, forKey: .createdAt), startedAt: try c.decodeIfPresent(String.self, forKey: .startedAt),
-                  finishedAt: try c.decodeIfPresent(String.self, forKey: .finishedAt))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(jobID, forKey: .jobID)
-        try c.encode(userID, forKey: .userID)
-        try c.encode(datasetID, forKey: .datasetID)
-        try c.encode(modelID, forKey: .modelID)
-        try c.encode(status, forKey: .status)
-        try c.encode(progress, forKey: .progress)
-        try c.encode(message, forKey: .message)
-        try c.encode(request, forKey: .request)
-        try c.encode(trainingOptions, forKey: .trainingOptions)
-        try c.encodeIfPresent(result, forKey: .result)
-        try c.encodeIfPresent(error, forKey: .error)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encodeIfPresent(startedAt, forKey: .startedAt)
-        try c.encodeIfPresent(finishedAt, forKey: .finishedAt)
     }
 
     public var isFinished: Bool { ["succeeded", "failed", "cancelled"].contains(status) }

@@ -112,11 +112,12 @@ public final class TrainingService: Sendable {
     }
 
     static func job(_ stored: StoredJob) throws -> TrainingJob {
-        TrainingJob(jobID: stored.id, userID: stored.userID, datasetID: stored.datasetID, modelID: stored.modelID,
-                    status: stored.state, progress: stored.progress, message: stored.message,
-                    request: try JSONCoding.decode(TrainingRequest.self, stored.request),
-                    result: try stored.result.map { try JSONCoding.decode(JSONValue.self, $0) }, error: stored.error,
-                    createdAt: stored.createdAt, startedAt: stored.startedAt, finishedAt: stored.finishedAt)
+        let request = try JSONCoding.decode(TrainingRequest.self, stored.request)
+        return TrainingJob(jobID: stored.id, userID: stored.userID, datasetID: stored.datasetID, modelID: stored.modelID,
+                           status: stored.state, progress: stored.progress, message: stored.message, request: request,
+                           result: try stored.result.map { try JSONCoding.decode(JSONValue.self, $0) }, error: stored.error,
+                           createdAt: stored.createdAt, startedAt: stored.startedAt, finishedAt: stored.finishedAt,
+                           trainingOptions: request.options)
     }
 
     /// Events after `after` (the SSE `Last-Event-ID`).

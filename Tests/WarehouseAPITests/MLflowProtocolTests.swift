@@ -111,18 +111,25 @@ import WarehouseTesting
         #expect(!warehouse.storedObjectKeys().contains { $0.hasSuffix("/MLmodel") }, "\(warehouse.storedObjectKeys())")
     }
 
+    /// Makes a file with the peer's own libraries (mlflow_client.py `maker`) and uploads it
+    /// through the warehouse's API. The client is pointed at the warehouse, so it writes no
+    /// mlflow.db in the working directory.
+    static func makeAndUpload(_ maker: String, file: String, user: String, model: String, warehouse: TestWarehouse) throws -> TestResponse {
+        let path = warehouse.directory.path + "/" + file
+        let made = try TestProcess.run(python("mlflow"), [TestProcess.repositoryPath("Tests/python/mlflow_client.py"), maker, path],
+                                       environment: ["HOME": warehouse.directory.path,
+                                                     "MLFLOW_TRACKING_URI": "http://127.0.0.1:\(warehouse.application.port)"])
+        #expect(made.status == 0, "\(made.output)")
+        return try warehouse.client.upload("/ai-models/upload/single", fields: [("user_id", user), ("model_id", model)],
+                                           files: [("file", file, .file(path))])
+    }
+
     /// An ONNX file made with the onnx package and uploaded through the warehouse's own API
     /// gets the onnx flavor with a signature read from its graph, and predicts through pyfunc.
     @Test func anUploadedONNXFileLoadsAsAPyfuncModel() throws {
         let warehouse = try Self.warehouse("local")
-        let path = warehouse.directory.path + "/affine.onnx"
-        let made = try TestProcess.run(Self.python("mlflow"), [TestProcess.repositoryPath("Tests/python/mlflow_client.py"), "make_onnx", path],
-                                       environment: ["HOME": warehouse.directory.path,
-                                                     "MLFLOW_TRACKING_URI": "http://127.0.0.1:\(warehouse.application.port)"])
-        #expect(made.status == 0, "\(made.output)")
-        let upload = try warehouse.client.upload("/ai-models/upload/single", fields: [("user_id", "olga"), ("model_id", "affine")],
-                                                 files: [("file", "affine.onnx", .file(path))])
-        #expect(upload.status == 200 || upload.status == 201, "\(upload.text)")
+        let upload = try Self.makeAndUpload("make_onnx", file: "affine.onnx", user: "olga", model: "affine", warehouse: warehouse)
+        #expect(upload.status == 200, "\(upload.text)")
         let mlmodel = try warehouse.client.get("/api/2.0/mlflow-artifacts/artifacts/registry/olga/affine/v1/MLmodel")
         #expect(mlmodel.status == 200 && mlmodel.text.contains("loader_module: mlflow.onnx")
                 && mlmodel.text.contains(#""dtype": "float32", "shape": [-1, 3]}, "name": "x""#), "\(mlmodel.text)")
@@ -133,17 +140,11 @@ import WarehouseTesting
     /// gets the sklearn flavor, and predicts through pyfunc and mlflow.sklearn.
     @Test func anUploadedPickleLoadsWithTheSklearnFlavor() throws {
         let warehouse = try Self.warehouse("local")
-        let path = warehouse.directory.path + "/model.pkl"
-        let made = try TestProcess.run(Self.python("mlflow"), [TestProcess.repositoryPath("Tests/python/mlflow_client.py"), "make_pickle", path],
-                                       environment: ["HOME": warehouse.directory.path,
-                                                     "MLFLOW_TRACKING_URI": "http://127.0.0.1:\(warehouse.application.port)"])
-        #expect(made.status == 0, "\(made.output)")
-        let upload = try warehouse.client.upload("/ai-models/upload/single", fields: [("user_id", "pia"), ("model_id", "iris-lr")],
-                                                 files: [("file", "model.pkl", .file(path))])
+        let upload = try Self.makeAndUpload("make_pickle", file: "model.pkl", user: "pia", model: "iris-lr", warehouse: warehouse)
         #expect(upload.status == 200, "\(upload.text)")
         #expect(upload.object["framework"] as? String == "sklearn", "\(upload.text)")
         try Self.run(["pickled", "pia", "iris-lr"], warehouse: warehouse, token: try Self.token(warehouse, user: "pia"),
-                     environment: ["PICKLE": path])
+                     environment: ["PICKLE": warehouse.directory.path + "/model.pkl"])
     }
 
     @Test func anotherUsersModelIsRefusedAndTheAdminNamesEveryModel() throws {

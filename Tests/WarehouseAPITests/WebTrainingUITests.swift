@@ -19,23 +19,14 @@ import WarehouseTesting
         try #require(Training.upload(admin, dataset: "diamonds", csv: .file(Training.path("diamonds")), filename: "diamonds.csv").status == 200)
         let long = try Training.startJob(admin, ["user_id": "alice", "dataset_id": "diamonds", "preset": "best", "time_limit_s": 300])
 
-        let shots = TestProcess.repositoryPath("docs/screenshots")
+        let shots = Browser.screenshots
         let pages = [
             ("datasets", "/ui/datasets"), ("dataset-upload", "/ui/datasets"), ("dataset-analysis", "/ui/datasets/alice/titanic"),
             ("cancel-job", "/ui/jobs/\(long)"), ("train-submit", "/ui/datasets/alice/titanic"),
             ("datasets-search", "/ui/datasets?query=flipper"),
         ]
-        let browser = try TestProcess.run(TestProcess.peer("python3"),
-                                          [TestProcess.repositoryPath("Tests/python/browser.py"), "http://127.0.0.1:\(admin.port)", token, shots]
-                                              + pages.map { "\($0.0)=\($0.1)" },
-                                          environment: ["BROWSER_DATASET_FILE": Training.path("penguins")])
-        try #require(browser.status == 0, "browser.py: \(browser.stderr)")
-        var seen: [String: [String: Any]] = [:]
-        for line in browser.stdout.split(separator: "\n") {
-            if let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let name = object["name"] as? String {
-                seen[name] = object
-            }
-        }
+        let seen = try Browser.visit(port: admin.port, token: token, pages: pages,
+                                     environment: ["BROWSER_DATASET_FILE": Training.path("penguins")])
         let expected: [String: [String]] = [
             "datasets": ["Datasets of alice", "titanic", "diamonds", "Upload a CSV dataset"],
             "dataset-upload": ["Dataset alice/from-browser", "Penguins from a browser", "344 rows", "Analysis", "Mutual information with species",
@@ -48,7 +39,7 @@ import WarehouseTesting
             "datasets-search": ["from-browser"],
         ]
         for (name, _) in pages {
-            let page = try #require(seen[name], "\(name) was not loaded: \(browser.stderr)")
+            let page = try #require(seen[name])
             #expect((page["errors"] as? [Any])?.isEmpty == true, "\(name): script errors \(page["errors"] ?? "")")
             let text = page["text"] as? String ?? ""
             for fragment in expected[name] ?? [] { #expect(text.contains(fragment), "\(name) lacks '\(fragment)': \(text.prefix(3000))") }

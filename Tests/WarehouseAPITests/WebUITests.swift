@@ -30,7 +30,7 @@ import WarehouseTesting
         let live = try Training.upload(admin, dataset: "credit", csv: .file(Training.path("credit_data")), filename: "credit.csv",
                                        extra: [("time_limit", "20")], autoTrain: true)
         let liveJob = try #require((live.object["training_job"] as? [String: Any])?["job_id"] as? String)
-        let shots = TestProcess.repositoryPath("docs/screenshots")
+        let shots = Browser.screenshots
         let scratch = try TemporaryDirectory()
         let uploadFile = scratch.path + "/weights.bin"
         try Data((0..<200_000).map { UInt8(truncatingIfNeeded: $0) }).write(to: URL(fileURLWithPath: uploadFile))
@@ -40,18 +40,7 @@ import WarehouseTesting
             ("upload", "/ui/upload"), ("escaping", "/ui/models/alice/hostile"), ("live-job", "/ui/jobs/\(liveJob)"),
             ("upload-submit", "/ui/upload"),
         ]
-        let browser = try TestProcess.run(TestProcess.peer("python3"),
-                                          [TestProcess.repositoryPath("Tests/python/browser.py"), "http://127.0.0.1:\(admin.port)", token, shots]
-                                              + pages.map { "\($0.0)=\($0.1)" },
-                                          environment: ["BROWSER_UPLOAD_FILE": uploadFile])
-        let output = browser.stdout, errors = browser.stderr
-        try #require(browser.status == 0, "browser.py: \(errors)")
-        var seen: [String: [String: Any]] = [:]
-        for line in output.split(separator: "\n") {
-            if let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let name = object["name"] as? String {
-                seen[name] = object
-            }
-        }
+        let seen = try Browser.visit(port: admin.port, token: token, pages: pages, environment: ["BROWSER_UPLOAD_FILE": uploadFile])
         let expected: [String: [String]] = [
             "models": ["Models of alice", "iris-automl", "diabetes-automl", "hostile", "production"],
             "model": ["alice/iris-automl", "Download v1 as ZIP", "model.onnx", "Lineage", "Confusion matrix", "sepal length (cm)", "Versions"],
@@ -65,7 +54,7 @@ import WarehouseTesting
             "upload-submit": ["alice/from-browser", "weights.bin", "200.0 KB", "ui"],
         ]
         for (name, path) in pages {
-            let page = try #require(seen[name], "\(name) was not loaded: \(errors)")
+            let page = try #require(seen[name])
             let landed = name == "upload-submit" ? "/ui/models/alice/from-browser?version=v1" : path
             #expect(page["url"] as? String == landed, "\(name) ended at \(page["url"] ?? "")")
             #expect((page["title"] as? String)?.hasSuffix("Model Warehouse") == true)
